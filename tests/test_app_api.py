@@ -1,0 +1,30 @@
+"""The running app's named endpoints, called with gradio_client."""
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return gradio_client.Client(app_url, verbose=False)
+
+
+def test_highlight_endpoint(client):
+    html, stats, message = client.predict(
+        "Let's double-check: 3 * 4 = 12. So the answer is 12.", "math-compact", None, api_name="/highlight")
+    assert 'class="tok planning"' in html
+    assert "planning-token ratio" in stats
+    assert message == ""
+
+
+def test_highlight_endpoint_bad_input_is_a_message(client, tmp_path):
+    _, _, message = client.predict("", "math-compact", None, api_name="/highlight")
+    assert "empty" in message
+    _, _, message = client.predict("a" * 200_000, "math-compact", None, api_name="/highlight")
+    assert "200,000 characters" in message
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    _, _, message = client.predict("note that", "math-compact", gradio_client.handle_file(str(bad)),
+                                   api_name="/highlight")
+    assert "bad.json: not valid JSON" in message

@@ -1,0 +1,44 @@
+"""The repository keeps its promises: README commands, CI, layout rules, assets."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands():
+    return re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_opens_with_app_and_test_commands_and_ci_runs_the_test_command():
+    app_cmd, test_cmd = readme_commands()[:2]
+    assert app_cmd.endswith("python app.py")
+    assert "pytest" in test_cmd and "torch==2.13.0" in test_cmd
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_cmd in ci_lines
+
+
+def test_engine_never_imports_gradio():
+    for path in (ROOT / "training").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+gradio", path.read_text(), re.M), path
+    for path in (ROOT / "lab").glob("*.py"):  # analysis modules; the UI lives in lab/ui
+        assert not re.search(r"^\s*(import|from)\s+gradio", path.read_text(), re.M), path
+
+
+def test_analysis_imports_without_gradio():
+    code = ("import sys; import lab.grams, lab.matching, lab.tokens, lab.metrics, lab.semantic, "
+            "lab.analysis, lab.render, lab.ui.handlers, training.algos; "
+            "assert 'gradio' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_bundled_tokenizer_is_what_its_script_builds(tmp_path):
+    sys.path.insert(0, str(ROOT / "assets" / "tokenizer"))
+    try:
+        import build
+    finally:
+        sys.path.pop(0)
+    build.build(tmp_path)
+    assert (tmp_path / "tokenizer.json").read_text() == (ROOT / "assets/tokenizer/tokenizer.json").read_text()

@@ -1,0 +1,68 @@
+"""Handlers and formatters, called directly: no server."""
+
+import numpy as np
+
+from lab.analysis import MAX_TEXT_CHARS, analyse_text
+from lab.grams import load_preset
+from lab.render import stats_markdown, tokens_html
+from lab.ui.handlers import highlight
+
+TEXT = "We need 12 * 5. Let's break this down: 10 * 5 = 50. Wait, let's double-check. So the answer is 60."
+
+
+def test_highlight_marks_planning_tokens_and_reports_ratio():
+    html, stats, message = highlight(TEXT, "math-compact", None)
+    assert message == ""
+    assert html.count('class="tok planning"') >= 8
+    assert "planning-token ratio" in stats and "%" in stats
+    analysis = analyse_text(TEXT, load_preset("math-compact"))
+    assert f"{analysis.planning_ratio:.1%}" in stats
+    assert 0.2 < analysis.planning_ratio < 0.6
+
+
+def test_highlight_bad_inputs_give_messages():
+    for text in ("", "   \n", None):
+        html, stats, message = highlight(text, "math-compact", None)
+        assert (html, stats) == ("", "") and "empty" in message
+    html, _, message = highlight("x " * 100_000, "math-compact", None)
+    assert html == "" and "200,000 characters" in message and f"{MAX_TEXT_CHARS:,}" in message
+    assert "unknown SG preset" in highlight(TEXT, "nope", None)[2]
+    assert "Pick a Strategic Gram set" in highlight(TEXT, None, None)[2]
+
+
+def test_highlight_bad_sg_files(tmp_path):
+    cases = {"notjson.json": b"{oops", "binary.json": b"\x89PNG\r\n\x1a\n\x00\xff",
+             "empty.json": b'{"version": 1, "grams": []}', "ints.json": b'{"version": 1, "grams": [1, 2]}'}
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        html, _, message = highlight(TEXT, "math-compact", str(path))
+        assert html == "" and message.startswith("⚠️ " + name + ":"), message
+
+
+def test_uploaded_sg_file_is_used(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text('{"version": 1, "name": "mine", "grams": ["need"]}')
+    html, stats, message = highlight(TEXT, "math-compact", str(path))
+    assert "**mine** (1 phrases)" in stats
+    assert html.count('class="tok planning"') == 1
+
+
+def test_no_match_says_so():
+    _, _, message = highlight("12 * 5 = 60", "paper-appendix", None)
+    assert "No Strategic Gram" in message
+
+
+def test_tokens_html_escapes_and_draws_shared_spans_once():
+    text = "<b>é</b>"
+    offsets = np.array([[0, 3], [3, 4], [3, 4], [4, 8]])
+    out = tokens_html(text, offsets, np.array([True, False, False, False]),
+                      entropy=np.array([0.5, 1.0, 2.0, 0.1]), prob=np.array([0.9, 0.5, 0.4, 0.99]))
+    assert "<b>" not in out and "&lt;b&gt;" in out
+    assert out.count(">é<") == 1
+    assert "entropy 2.000 nats" in out and "p = 0.400" in out
+
+
+def test_stats_markdown_escapes_phrases():
+    analysis = analyse_text("so the answer is x | y", load_preset("math-compact"))
+    assert "| so the answer is | 1 |" in stats_markdown(analysis)
