@@ -18,7 +18,8 @@ from lab.semantic import gram_counts, semantic_entropy
 from lab.tokens import token_mask
 
 MAX_TEXT_CHARS = 50_000
-BUNDLED_TOKENIZER = Path(__file__).resolve().parent.parent / "assets" / "tokenizer" / "tokenizer.json"
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "tiny-model"
+BUNDLED_TOKENIZER = BUNDLED_MODEL / "tokenizer.json"
 
 
 class InputError(ValueError):

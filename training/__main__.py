@@ -1,0 +1,105 @@
+"""Command line.
+
+    python -m training run --preset tiny-cpu --algo hicra --steps 200 --seed 0 --out runs/NAME [--resume]
+    python -m training eval --model tiny --task multiply --n 500 --samples 4 --temperature 0.6 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from training.modeling import ModelLoadError
+
+
+def _eval(args) -> int:
+    from training.evaluate import evaluate
+    from training.modeling import load_model
+    from training.tasks import get_task
+
+    try:
+        task = get_task(args.task)
+        lm = load_model(args.model, device=args.device)
+    except (ModelLoadError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    figures, _ = evaluate(lm, task, n=args.n, samples=args.samples, temperature=args.temperature,
+                          seed=args.seed, max_new_tokens=args.max_new_tokens)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+def _run(args) -> int:
+    from dataclasses import fields
+
+    from training.config import RunConfig, preset
+    from training.loop import train
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name) is not None}
+    try:
+        cfg = preset(args.preset, **overrides)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        for record in train(cfg, args.out, resume=args.resume):
+            if record["kind"] == "eval":
+                print(f"step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}  "
+                      f"pass@{cfg.eval_samples} {record['eval/pass_at_k']:.3f}", flush=True)
+            elif record["step"] % 10 == 0:
+                print(f"step {record['step']:4d}  reward {record['reward/mean']:.3f}  "
+                      f"H plan {record['entropy/planning']:.3f} exec {record['entropy/execution']:.3f}  "
+                      f"{record['time/step_s']:.2f} s", flush=True)
+    except (ModelLoadError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_config_flags(parser) -> None:
+    from dataclasses import MISSING, fields
+
+    from training.config import RunConfig
+
+    for f in fields(RunConfig):
+        kind = type(f.default) if f.default is not MISSING else str
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=f.metadata.get("help"))
+        else:
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, choices=f.metadata.get("choices"),
+                                help=f"{f.metadata.get('help')} (default {f.default!r})")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training", description="HICRA Lab engine")
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train one LoRA GRPO / HICRA run")
+    run.add_argument("--preset", default="tiny-cpu", help="named configuration (tiny-cpu)")
+    run.add_argument("--out", required=True, help="run directory")
+    run.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    _add_config_flags(run)
+    run.set_defaults(func=_run)
+    ev = sub.add_parser("eval", help="evaluate a model on a task's held-out split")
+    ev.add_argument("--model", default="tiny", help="'tiny' (bundled), a local folder or a hub name")
+    ev.add_argument("--task", default="multiply", help="task name (multiply)")
+    ev.add_argument("--n", type=int, default=500, help="held-out problems")
+    ev.add_argument("--samples", type=int, default=4, help="samples per problem (avg@k, pass@k)")
+    ev.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (0 = greedy)")
+    ev.add_argument("--seed", type=int, default=0, help="sampling seed")
+    ev.add_argument("--max-new-tokens", type=int, default=160, help="response length limit")
+    ev.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: GPU if any)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=_eval)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

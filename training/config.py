@@ -1,0 +1,102 @@
+"""Run configuration: one frozen dataclass, every field with a default and a help text.
+
+The CLI flags (and, later, the app's controls) are derived from these
+fields. Presets are named, complete configurations; a user overrides fields.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+
+ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-placebo")
+
+
+def _f(default, help: str, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # what to train
+    model: str = _f("tiny", "'tiny' (bundled), a local folder or a hub name")
+    task: str = _f("multiply", "task name")
+    algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
+    alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)")
+    sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
+    # sampling
+    prompts_per_step: int = _f(8, "prompts per step")
+    group_size: int = _f(8, "responses per prompt (G)")
+    temperature: float = _f(1.0, "sampling temperature for rollouts")
+    max_new_tokens: int = _f(160, "response length limit")
+    # optimisation
+    steps: int = _f(200, "optimizer steps")
+    lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)")
+    warmup: int = _f(10, "linear warm-up steps")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)")
+    updates_per_batch: int = _f(1, "passes over each batch (more than 1 makes the clip active)")
+    clip_low: float = _f(0.2, "PPO clip range below 1")
+    clip_high: float = _f(0.2, "PPO clip range above 1")
+    aggregation: str = _f("token-mean", "loss aggregation: token-mean or seq-mean",
+                          choices=("token-mean", "seq-mean"))
+    kl_coef: float = _f(0.0, "KL penalty to the base model (k3); the KL is reported either way")
+    scale_by_std: bool = _f(False, "divide group advantages by the group std")
+    high_entropy_fraction: float = _f(0.3, "top fraction of tokens per response counted as high-entropy")
+    # LoRA
+    lora_r: int = _f(16, "LoRA rank")
+    lora_alpha: int = _f(32, "LoRA alpha")
+    lora_targets: str = _f("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+                           "comma-separated module names to adapt")
+    # evaluation and bookkeeping
+    eval_every: int = _f(25, "held-out evaluation every N steps (0 = off)")
+    eval_n: int = _f(200, "held-out problems per evaluation")
+    eval_samples: int = _f(4, "samples per held-out problem (avg@k)")
+    eval_temperature: float = _f(0.6, "held-out sampling temperature")
+    checkpoint_every: int = _f(50, "checkpoint every N steps")
+    seed: int = _f(0, "seeds prompts, sampling and LoRA init")
+    device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
+    threads: int = _f(0, "torch CPU threads (0 = torch's default)")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        return cls(**data)
+
+    def validate(self) -> "RunConfig":
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
+        if self.aggregation not in ("token-mean", "seq-mean"):
+            raise ValueError(f"aggregation must be token-mean or seq-mean, got {self.aggregation!r}")
+        for name in ("prompts_per_step", "group_size", "steps", "max_new_tokens", "lora_r", "updates_per_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.alpha < 0:
+            raise ValueError("alpha must be >= 0")
+        if self.temperature <= 0:
+            raise ValueError("temperature must be > 0 for rollouts")
+        return self
+
+
+PRESETS: dict[str, RunConfig] = {
+    # The bundled model and task on a laptop CPU: about 1 s a step on 2 cores.
+    "tiny-cpu": RunConfig(),
+}
+
+
+def preset(name: str, **overrides) -> RunConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides).validate()
+
+
+def save_config(cfg: RunConfig, path) -> None:
+    from pathlib import Path
+
+    Path(path).write_text(json.dumps(cfg.to_json(), indent=2) + "\n")

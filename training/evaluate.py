@@ -1,0 +1,105 @@
+"""Held-out evaluation: accuracy (avg@k), pass@k, error types, length, planning figures.
+
+    python -m training eval --model assets/tiny-model --task multiply --n 500 --samples 4 \
+        --temperature 0.6 --json
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+
+import torch
+
+from lab.grams import SGSet
+from lab.semantic import semantic_entropy
+from lab.tokens import token_masks_from_ids
+from training.modeling import LoadedModel
+from training.rollout import sample
+from training.tasks import Task
+
+
+def prompt_ids(lm: LoadedModel, task: Task, problem) -> list[int]:
+    """Token ids of a problem's prompt: raw for a base model, chat-formatted when
+    the tokenizer has a chat template (instruct models)."""
+    tok = lm.tokenizer
+    if getattr(tok, "chat_template", None):
+        text = tok.apply_chat_template([{"role": "user", "content": task.instruction(problem)}],
+                                       add_generation_prompt=True, tokenize=False)
+        return tok(text, add_special_tokens=False)["input_ids"]
+    return tok(task.prompt(problem), add_special_tokens=False)["input_ids"]
+
+
+def strip_eos(ids: list[int], eos_id: int) -> list[int]:
+    return ids[:-1] if ids and ids[-1] == eos_id else ids
+
+
+def generate_responses(lm: LoadedModel, task: Task, problems: list, samples: int, temperature: float,
+                       seed: int, max_new_tokens: int, batch_size: int = 256) -> list[list[list[int]]]:
+    """``samples`` responses per problem, as token ids without EOS: [problem][sample] -> ids."""
+    gen = torch.Generator(device=lm.device).manual_seed(seed)
+    lm.model.eval()
+    flat_prompts = [prompt_ids(lm, task, p) for p in problems for _ in range(samples)]
+    out: list[list[int]] = []
+    for start in range(0, len(flat_prompts), batch_size):
+        roll = sample(lm.model, flat_prompts[start:start + batch_size], max_new_tokens=max_new_tokens,
+                      temperature=temperature, eos_id=lm.eos_id, pad_id=lm.pad_id, generator=gen)
+        out += [strip_eos(r, lm.eos_id) for r in roll.responses()]
+    return [out[i * samples:(i + 1) * samples] for i in range(len(problems))]
+
+
+def evaluate(lm: LoadedModel, task: Task, n: int = 500, samples: int = 4, temperature: float = 0.6,
+             seed: int = 0, max_new_tokens: int = 160, sg_set: SGSet | None = None,
+             split: str = "eval", batch_size: int = 256) -> tuple[dict, list[list[str]]]:
+    """Evaluate on the first ``n`` problems of ``split`` (a fixed, seeded order).
+
+    Returns ``(figures, texts)``: ``texts[i][j]`` is sample j for problem i,
+    and ``figures`` is one dict of JSON-ready values:
+    ``accuracy`` (mean reward over all samples, avg@k), ``pass_at_k`` (share
+    of problems with at least one correct sample), ``errors`` (counts of
+    correct / execution / strategy over all samples), ``mean_length`` (tokens),
+    ``planning_ratio`` and ``semantic_entropy_bits`` over the responses
+    (planning from ``sg_set``, default the task's ground truth).
+    """
+    if n < 1 or samples < 1:
+        raise ValueError("n and samples must be at least 1")
+    start = time.time()
+    problems = task.problems(split, n=n, seed=0)
+    ids = generate_responses(lm, task, problems, samples, temperature, seed, max_new_tokens, batch_size)
+    texts = [[lm.tokenizer.decode(r, skip_special_tokens=True) for r in rs] for rs in ids]
+    rewards = [[task.reward(p, t) for t in ts] for p, ts in zip(problems, texts)]
+    kinds = Counter(task.classify(p, t) for p, ts in zip(problems, texts) for t in ts)
+    flat_ids = [r for rs in ids for r in rs]
+    flat_texts = [t for ts in texts for t in ts]
+    sg = sg_set or task.ground_truth_sg_set()
+    planning_ratio = semantic = None
+    if sg is not None and flat_ids:
+        masks = token_masks_from_ids(lm.tokenizer, flat_ids, sg)
+        total = sum(len(m) for m in masks)
+        planning_ratio = sum(int(m.sum()) for m in masks) / total if total else 0.0
+        semantic = semantic_entropy(flat_texts, sg)
+    n_samples = len(flat_ids)
+    figures = {
+        "model": lm.name,
+        "task": task.name,
+        "split": split,
+        "n": len(problems),
+        "samples": samples,
+        "temperature": temperature,
+        "seed": seed,
+        "accuracy": sum(map(sum, rewards)) / n_samples,
+        "pass_at_k": sum(any(r >= 1.0 for r in rs) for rs in rewards) / len(problems),
+        "errors": {k: kinds.get(k, 0) for k in ("correct", "execution", "strategy")},
+        "mean_length": sum(map(len, flat_ids)) / n_samples,
+        "planning_ratio": planning_ratio,
+        "semantic_entropy_bits": semantic,
+        "sg_set": sg.name if sg is not None else None,
+        "seconds": round(time.time() - start, 1),
+    }
+    return figures, texts
+
+
+def standard_error(p: float, count: int) -> float:
+    """Binomial standard error of a proportion (for "within sampling noise")."""
+    return math.sqrt(max(p * (1 - p), 1e-12) / max(count, 1))

@@ -1,0 +1,300 @@
+"""The training loop: LoRA GRPO / HICRA, plain and in order.
+
+One step, as in the README:
+
+1. pick ``prompts_per_step`` training problems (seeded by run seed and step);
+2. sample ``group_size`` responses to each (seeded likewise);
+3. score them: reward, error type, planning mask;
+4. group advantages (mean-centred), then the credit assignment of ``algo``;
+5. teacher-forced forward pass: log-probs for the loss, entropies and NLLs
+   for the metrics; the base model (adapter disabled) gives the KL;
+6. clipped policy loss, backward, clip, AdamW step on the LoRA weights;
+7. one metrics record per step, an eval record every ``eval_every`` steps.
+
+:class:`Trainer` holds the state; :func:`train` drives it and writes the run
+directory (see :mod:`training.runs`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from lab.grams import SGSet, list_presets, load_preset, load_sg_set
+from lab.matching import matcher_for
+from lab.metrics import high_entropy_mask, overlap_shares, role_means
+from lab.semantic import conditional_other_entropy, semantic_entropy
+from lab.tokens import token_masks_from_ids
+from training import algos
+from training.config import RunConfig, save_config
+from training.evaluate import evaluate, prompt_ids, strip_eos
+from training.modeling import load_model
+from training.rollout import sample
+from training.runs import RunDir
+from training.scoring import score
+from training.tasks import get_task
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One step's rollouts, scored: what the update needs, nothing more."""
+
+    prompts: list[list[int]]  # (N,) prompt ids
+    response_ids: torch.Tensor  # (N, T)
+    response_mask: torch.Tensor  # (N, T) bool, generated tokens (EOS included)
+    texts: list[str]  # (N,) decoded responses
+    rewards: torch.Tensor  # (N,)
+    kinds: list[str]  # (N,) correct / execution / strategy
+    planning: torch.Tensor  # (N, T) bool
+
+
+def resolve_sg_set(name: str, task) -> SGSet:
+    if name == "ground-truth":
+        sg = task.ground_truth_sg_set()
+        if sg is None:
+            raise ValueError(f"task {task.name!r} has no ground-truth planning phrases; pick an SG set")
+        return sg
+    if name in list_presets():
+        return load_preset(name)
+    return load_sg_set(name)
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig):
+        from peft import LoraConfig, get_peft_model
+
+        self.cfg = cfg.validate()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.task = get_task(cfg.task)
+        self.sg_set = resolve_sg_set(cfg.sg_set, self.task)
+        self.matcher = matcher_for(self.sg_set)
+        lm = load_model(cfg.model, device=cfg.device or None)
+        self.lm, self.tok, self.device = lm, lm.tokenizer, lm.device
+        torch.manual_seed(cfg.seed)  # LoRA init
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                          target_modules=[m.strip() for m in cfg.lora_targets.split(",") if m.strip()],
+                          task_type="CAUSAL_LM")
+        self.model = get_peft_model(lm.model, lora)
+        lm.model = self.model  # evaluation samples from the adapted model
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.train_problems = self.task.problems("train")
+        self.step = 0
+        self.baseline: dict[str, float] = {}  # step-0 mean NLLs, for relative perplexity
+
+    # ------------------------------------------------------------ step parts
+
+    def lr_at(self, step: int) -> float:
+        return self.cfg.lr * min(1.0, (step + 1) / max(1, self.cfg.warmup))
+
+    def collect(self, step: int) -> Episode:
+        cfg = self.cfg
+        rng = random.Random(cfg.seed * 1_000_003 + step)
+        problems = rng.sample(self.train_problems, cfg.prompts_per_step)
+        prompts = [prompt_ids(self.lm, self.task, p) for p in problems for _ in range(cfg.group_size)]
+        gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + step)
+        self.model.eval()
+        roll = sample(self.model, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                      eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen)
+        responses = roll.responses()
+        texts = [self.tok.decode(strip_eos(r, self.lm.eos_id), skip_special_tokens=True) for r in responses]
+        flat_problems = [p for p in problems for _ in range(cfg.group_size)]
+        rewards = torch.tensor([self.task.reward(p, t) for p, t in zip(flat_problems, texts)])
+        kinds = [self.task.classify(p, t) for p, t in zip(flat_problems, texts)]
+        planning = torch.zeros_like(roll.response_mask)
+        for i, m in enumerate(token_masks_from_ids(self.tok, responses, self.matcher)):
+            planning[i, :len(m)] = torch.from_numpy(m)
+        return Episode(prompts, roll.response_ids, roll.response_mask, texts, rewards, kinds, planning)
+
+    def credit(self, ep: Episode, advantages: torch.Tensor, entropy: torch.Tensor, high: torch.Tensor,
+               step: int) -> torch.Tensor:
+        """Per-token advantages (N, T) for the configured algorithm."""
+        cfg, valid = self.cfg, ep.response_mask
+        tokens = algos.broadcast_to_tokens(advantages, valid)
+        if cfg.algo == "grpo":
+            return tokens
+        if cfg.algo == "hicra":
+            mask = ep.planning
+        elif cfg.algo == "hicra-entropy":
+            mask = high
+        elif cfg.algo == "hicra-released":
+            mask = algos.released_code_mask(advantages, ep.planning, high, valid, cfg.group_size)
+        else:  # hicra-placebo
+            gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
+            mask = algos.placebo_mask(ep.planning, valid, gen)
+        return algos.hicra_advantages(tokens, mask & valid, cfg.alpha)
+
+    def update(self, ep: Episode, step: int) -> dict:
+        cfg = self.cfg
+        valid = ep.response_mask
+        advantages = algos.group_advantages(ep.rewards, cfg.group_size, cfg.scale_by_std)
+        self.model.train()
+        with torch.no_grad():
+            with self.model.disable_adapter():
+                ref_lp, _ = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
+                                  with_entropy=False)
+            old_lp = None
+            if cfg.updates_per_batch > 1:
+                old_lp, _ = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id, False)
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr_at(step)
+        metrics: dict = {}
+        for update in range(cfg.updates_per_batch):
+            logprobs, entropy = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
+                                      with_entropy=update == 0)
+            if update == 0:
+                entropy = entropy.cpu()
+                high = high_entropy_mask(entropy, valid, cfg.high_entropy_fraction)
+                token_adv = self.credit(ep, advantages, entropy, high, step).to(logprobs.device)
+                metrics.update(self.token_metrics(ep, entropy, -logprobs.detach().cpu(), high, token_adv.cpu()))
+            old = old_lp if old_lp is not None else logprobs.detach()
+            loss, loss_metrics = algos.policy_loss(
+                logprobs, old, token_adv, valid.to(logprobs.device), cfg.clip_low, cfg.clip_high,
+                cfg.aggregation, ref_logprobs=ref_lp, kl_coef=cfg.kl_coef)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm or float("inf"))
+            self.opt.step()
+            metrics.update(loss_metrics)
+            metrics["grad/norm"] = float(norm)
+        metrics["lr"] = self.lr_at(step)
+        return metrics
+
+    def token_metrics(self, ep: Episode, entropy, nll, high, token_adv) -> dict:
+        valid = ep.response_mask
+        ent = role_means(entropy, ep.planning, valid)
+        nl = role_means(nll, ep.planning, valid)
+        if not self.baseline:
+            self.baseline = {"planning": nl["planning"], "execution": nl["execution"]}
+        out = {
+            "entropy/planning": ent["planning"], "entropy/execution": ent["execution"], "entropy/all": ent["all"],
+            "nll/planning": nl["planning"], "nll/execution": nl["execution"],
+            "ppl/planning": _exp(nl["planning"]), "ppl/execution": _exp(nl["execution"]),
+            "ppl_rel/planning": _exp(nl["planning"] - self.baseline["planning"]),
+            "ppl_rel/execution": _exp(nl["execution"] - self.baseline["execution"]),
+            "planning/ratio": float((ep.planning & valid).sum() / valid.sum().clamp(min=1)),
+            "adv/planning_mean": float((token_adv * ep.planning).sum() / ep.planning.sum().clamp(min=1)),
+        }
+        out.update({f"overlap/{k}": v for k, v in overlap_shares(ep.planning, high, valid).items()})
+        return out
+
+    # ------------------------------------------------------------- one step
+
+    def train_step(self) -> dict:
+        step, t0 = self.step, time.time()
+        ep = self.collect(step)
+        t_roll = time.time() - t0
+        metrics = self.update(ep, step)
+        elapsed = time.time() - t0
+        n_tokens = int(ep.response_mask.sum())
+        record = {
+            "kind": "step", "step": step, "time": time.time(),
+            "reward/mean": float(ep.rewards.mean()),
+            "acc/batch": float((ep.rewards >= 1.0).float().mean()),
+            "len/mean": n_tokens / len(ep.texts),
+            "errors/execution": ep.kinds.count("execution"),
+            "errors/strategy": ep.kinds.count("strategy"),
+            "semantic/entropy_bits": semantic_entropy(ep.texts, self.matcher),
+            "semantic/other_conditional_bits": conditional_other_entropy(ep.texts, self.matcher),
+            **({"semantic/cluster_bits": semantic_entropy(ep.texts, self.sg_set, level="cluster")}
+               if self.sg_set.has_clusters else {}),
+            **metrics,
+            "time/step_s": elapsed, "time/rollout_s": t_roll,
+            "speed/tokens_per_s": n_tokens / max(elapsed, 1e-9),
+        }
+        self.step += 1
+        return record
+
+    def eval_record(self) -> tuple[dict, list[dict]]:
+        cfg = self.cfg
+        figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
+                                  temperature=cfg.eval_temperature, seed=cfg.seed, sg_set=self.sg_set,
+                                  max_new_tokens=cfg.max_new_tokens)
+        record = {"kind": "eval", "step": self.step, "time": time.time(),
+                  "eval/accuracy": figures["accuracy"], "eval/pass_at_k": figures["pass_at_k"],
+                  "eval/mean_length": figures["mean_length"], "eval/planning_ratio": figures["planning_ratio"],
+                  "eval/semantic_entropy_bits": figures["semantic_entropy_bits"],
+                  **{f"eval/errors/{k}": v for k, v in figures["errors"].items()}}
+        samples = [{"step": self.step, "text": ts[0]} for ts in texts[:4]]
+        return record, samples
+
+    # ----------------------------------------------------------- checkpoints
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path / "adapter")
+        torch.save({"step": self.step, "optimizer": self.opt.state_dict(), "baseline": self.baseline,
+                    "torch_rng": torch.get_rng_state()}, path / "state.tmp")
+        (path / "state.tmp").replace(path / "state.pt")
+
+    def load(self, path: Path) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(self.model, load_file(str(path / "adapter" / "adapter_model.safetensors")))
+        state = torch.load(path / "state.pt", weights_only=False)
+        self.opt.load_state_dict(state["optimizer"])
+        self.step, self.baseline = state["step"], state["baseline"]
+        torch.set_rng_state(state["torch_rng"])
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if math.isfinite(x) else float("nan")
+
+
+def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> Iterator[dict]:
+    """Run (or resume) a training run in ``out``; yields every record it writes.
+
+    SIGTERM stops the run at the end of the current step, with a checkpoint.
+    """
+    run = RunDir(out).create()
+    stop = {"flag": False}
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    except ValueError:  # not in the main thread: no signal handling
+        previous = None
+    try:
+        save_config(cfg, run.path / "config.json")
+        run.set_status("running", step=0, pid=os.getpid(), started=time.time())
+        trainer = Trainer(cfg)
+        ckpt = run.latest_checkpoint() if resume else None
+        if ckpt is not None:
+            trainer.load(ckpt)
+        if resume:
+            run.truncate_to(trainer.step)
+        if cfg.eval_every and trainer.step == 0:
+            record, samples = trainer.eval_record()
+            run.log(record)
+            run.log_samples(samples)
+            yield record
+        while trainer.step < cfg.steps and not stop["flag"]:
+            record = trainer.train_step()
+            run.log(record)
+            run.set_status("running", step=trainer.step)
+            yield record
+            if cfg.eval_every and trainer.step % cfg.eval_every == 0:
+                record, samples = trainer.eval_record()
+                run.log(record)
+                run.log_samples(samples)
+                yield record
+            if trainer.step % cfg.checkpoint_every == 0 or stop["flag"] or trainer.step == cfg.steps:
+                trainer.save(run.checkpoints / f"step-{trainer.step}")
+        run.set_status("stopped" if stop["flag"] else "finished", step=trainer.step, ended=time.time())
+    except Exception as err:
+        run.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+

@@ -1,0 +1,116 @@
+"""Sampling responses: a lean decoding loop with a reused KV cache.
+
+One prefill over the (left-padded) prompts, then one model call per new
+token for the whole batch; a sequence that has emitted EOS keeps emitting
+padding, and the loop stops as soon as every sequence is done. Sampling uses
+an explicit ``torch.Generator`` so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Sampled responses for a batch of prompts (one row per response)."""
+
+    prompt_ids: list[list[int]]  # (N,) prompts, unpadded
+    response_ids: torch.Tensor  # (N, T) int64, padded with pad_id after EOS
+    response_mask: torch.Tensor  # (N, T) bool, True on generated tokens (EOS included)
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.response_mask.sum(-1)
+
+    def responses(self) -> list[list[int]]:
+        """Generated ids per row, without padding (EOS kept when emitted)."""
+        return [row[m].tolist() for row, m in zip(self.response_ids, self.response_mask)]
+
+
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, P) ids and attention mask, prompts aligned to the right."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[i, width - len(p):] = 1
+    return ids, mask
+
+
+@torch.no_grad()
+def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature: float,
+           eos_id: int, pad_id: int, generator: torch.Generator | None = None,
+           top_p: float = 1.0) -> Rollout:
+    """Sample one response per prompt (repeat a prompt G times for a group).
+
+    Args:
+        prompts: N lists of prompt token ids.
+        temperature: 0 means greedy.
+        top_p: nucleus sampling threshold (1.0 = off).
+    """
+    device = next(model.parameters()).device
+    ids, attn = left_pad(prompts, pad_id)
+    ids, attn = ids.to(device), attn.to(device)
+    n = ids.shape[0]
+    positions = (attn.cumsum(-1) - 1).clamp(min=0)  # (N, P)
+    cache_kw = _cache_keyword(type(_base(model)))
+    out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True, logits_to_keep=1)
+    cache = _cache_of(out)
+    logits = out.logits[:, -1, :]  # (N, V)
+    next_pos = positions[:, -1:] + 1  # (N, 1)
+    tokens = torch.full((n, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    alive = torch.ones(n, dtype=torch.bool, device=device)
+    produced = torch.zeros((n, max_new_tokens), dtype=torch.bool, device=device)
+    for t in range(max_new_tokens):
+        tok = _pick(logits, temperature, top_p, generator)  # (N,)
+        tok = torch.where(alive, tok, torch.full_like(tok, pad_id))
+        tokens[:, t] = tok
+        produced[:, t] = alive
+        alive = alive & (tok != eos_id)
+        if not alive.any() or t == max_new_tokens - 1:
+            break
+        attn = torch.cat([attn, torch.ones((n, 1), dtype=attn.dtype, device=device)], dim=1)
+        out = model(input_ids=tok.unsqueeze(-1), attention_mask=attn, position_ids=next_pos,
+                    use_cache=True, **{cache_kw: cache})
+        cache = _cache_of(out)
+        logits = out.logits[:, -1, :]
+        next_pos = next_pos + 1
+    width = int(produced.sum(-1).max().item()) if n else 0
+    return Rollout(prompt_ids=[list(p) for p in prompts], response_ids=tokens[:, :width].cpu(),
+                   response_mask=produced[:, :width].cpu())
+
+
+def _base(model):
+    """The transformers model under a peft wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+@lru_cache(maxsize=None)
+def _cache_keyword(model_class) -> str:
+    """transformers renamed ``past_key_values`` to ``cache`` (5.2x); accept both."""
+    params = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _cache_of(out):
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        keep = sorted_p.cumsum(-1) - sorted_p < top_p
+        sorted_p = sorted_p * keep
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+    gen = generator if generator is not None and generator.device == probs.device else None
+    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)

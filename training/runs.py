@@ -1,0 +1,123 @@
+"""The run directory: the contract between the trainer, the app and scripts.
+
+``runs/<run_id>/``::
+
+    config.json      the RunConfig
+    status.json      {"state": queued|running|stopped|failed|finished, "step", "pid", ...}
+    metrics.jsonl    one JSON object per line: {"kind": "step", ...} or {"kind": "eval", ...}
+    samples.jsonl    decoded rollouts with per-token roles and entropies
+    checkpoints/step-N/   LoRA adapter (peft format), optimizer and RNG state
+
+Appends are crash-safe: each line is written whole and flushed with fsync; a
+reader skips a torn last line (with a warning) instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _clean(value):
+    """JSON-safe: NaN and infinities become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    line = json.dumps(_clean(record), separators=(",", ":")) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """All complete records; a torn or corrupt line is skipped with a warning."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s: line %d is not complete JSON; skipped", path, number)
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.metrics = self.path / "metrics.jsonl"
+        self.samples = self.path / "samples.jsonl"
+        self.status_file = self.path / "status.json"
+        self.checkpoints = self.path / "checkpoints"
+
+    def create(self) -> "RunDir":
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.mkdir(exist_ok=True)
+        return self
+
+    def status(self) -> dict:
+        try:
+            return json.loads(self.status_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def set_status(self, state: str, **fields) -> None:
+        data = {**self.status(), **fields, "state": state, "updated": time.time()}
+        write_json_atomic(self.status_file, data)
+
+    def log(self, record: dict) -> None:
+        append_jsonl(self.metrics, record)
+
+    def log_samples(self, records: list[dict]) -> None:
+        for r in records:
+            append_jsonl(self.samples, r)
+
+    def latest_checkpoint(self) -> Path | None:
+        steps = sorted((int(p.name.split("-")[1]), p) for p in self.checkpoints.glob("step-*")
+                       if (p / "state.pt").exists())
+        return steps[-1][1] if steps else None
+
+    def truncate_to(self, steps_done: int) -> None:
+        """Keep what a run had written after ``steps_done`` steps (resume redoes the rest).
+
+        Step records are numbered from 0, so step ``steps_done`` onwards goes;
+        an evaluation logged *after* step n carries ``"step": n + 1``, so
+        evaluations and samples up to ``steps_done`` stay.
+        """
+        def keep(r: dict) -> bool:
+            step = r.get("step", 0)
+            return step < steps_done if r.get("kind") == "step" else step <= steps_done
+
+        for path in (self.metrics, self.samples):
+            if path.exists():
+                kept = [r for r in read_jsonl(path) if keep(r)]
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept))
+                os.replace(tmp, path)

@@ -1,0 +1,56 @@
+"""Tasks: problems with an exact reward. ``get_task(name)`` returns one.
+
+A task gives prompts, rewards (``str -> float``, pure), an error-type
+classifier and, when it knows them, the ground-truth planning phrases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from lab.grams import SGSet, StrategicGram
+from training.tasks import multiply
+
+TASKS = ("multiply",)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    problems: Callable  # (split, n=None, seed=0) -> list of problems
+    prompt: Callable  # problem -> prompt text (raw, no chat template)
+    instruction: Callable  # problem -> instruction for chat models
+    reward: Callable  # (problem, response) -> float in [0, 1]
+    classify: Callable  # (problem, response) -> "correct" | "execution" | "strategy"
+    answer: Callable  # problem -> the reference answer, for display
+
+    def ground_truth_sg_set(self) -> SGSet | None:
+        if self.name == "multiply":
+            return multiply_sg_set()
+        return None
+
+
+def multiply_sg_set() -> SGSet:
+    """Every planning phrase of the bundled task, tagged, one cluster per move."""
+    grams = []
+    for cluster, (move, (tag, phrases)) in enumerate(multiply.PHRASES.items()):
+        grams += [StrategicGram(phrase=p, cluster=cluster, tag=tag) for p in phrases]
+    return SGSet(name="multiply-ground-truth", grams=tuple(grams),
+                 description="The planning phrases of the bundled multiplication task (exact ground truth).",
+                 source="training/tasks/multiply.py")
+
+
+def get_task(name: str) -> Task:
+    if name == "multiply":
+        return Task(
+            name="multiply",
+            problems=multiply.problems,
+            prompt=lambda p: p.prompt,
+            instruction=lambda p: (f"What is {p.a} * {p.b}? Work it out step by step and finish with "
+                                   "'So the answer is N.'"),
+            reward=multiply.reward,
+            classify=multiply.classify,
+            answer=lambda p: p.answer,
+        )
+    raise ValueError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
