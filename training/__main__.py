@@ -1,6 +1,7 @@
 """Command line.
 
     python -m training run --preset tiny-cpu --algo hicra --steps 200 --seed 0 --out runs/NAME [--resume]
+    python -m training summary runs/NAME
     python -m training eval --model tiny --task multiply --n 500 --samples 4 --temperature 0.6 --json
 """
 
@@ -61,6 +62,30 @@ def _run(args) -> int:
     return 0
 
 
+def _summary(args) -> int:
+    import json
+    from pathlib import Path
+
+    from training.runs import RunDir, read_jsonl
+
+    run = RunDir(args.run)
+    if not run.metrics.exists():
+        print(f"error: {args.run}: no metrics.jsonl (not a run directory?)", file=sys.stderr)
+        return 2
+    records = read_jsonl(run.metrics)
+    status = run.status()
+    start = status.get("started") or (records[0]["time"] if records else 0)
+    cfg = json.loads((Path(args.run) / "config.json").read_text()) if (Path(args.run) / "config.json").exists() else {}
+    print(f"{args.run}: {cfg.get('algo', '?')} on {cfg.get('model', '?')}, state {status.get('state', '?')}, "
+          f"step {status.get('step', '?')}")
+    print(f"{'step':>5} {'minutes':>8} {'held-out acc':>13} {'pass@k':>7} {'exec err':>9} {'strat err':>10}")
+    for r in records:
+        if r.get("kind") == "eval":
+            print(f"{r['step']:5d} {(r['time'] - start) / 60:8.1f} {r['eval/accuracy']:13.3f} "
+                  f"{r['eval/pass_at_k']:7.3f} {r['eval/errors/execution']:9d} {r['eval/errors/strategy']:10d}")
+    return 0
+
+
 def _add_config_flags(parser) -> None:
     from dataclasses import MISSING, fields
 
@@ -86,6 +111,9 @@ def main(argv=None) -> int:
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     _add_config_flags(run)
     run.set_defaults(func=_run)
+    sm = sub.add_parser("summary", help="held-out accuracy over a run, with elapsed minutes")
+    sm.add_argument("run", help="run directory")
+    sm.set_defaults(func=_summary)
     ev = sub.add_parser("eval", help="evaluate a model on a task's held-out split")
     ev.add_argument("--model", default="tiny", help="'tiny' (bundled), a local folder or a hub name")
     ev.add_argument("--task", default="multiply", help="task name (multiply)")

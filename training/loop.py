@@ -225,7 +225,10 @@ class Trainer:
                   "eval/mean_length": figures["mean_length"], "eval/planning_ratio": figures["planning_ratio"],
                   "eval/semantic_entropy_bits": figures["semantic_entropy_bits"],
                   **{f"eval/errors/{k}": v for k, v in figures["errors"].items()}}
-        samples = [{"step": self.step, "text": ts[0]} for ts in texts[:4]]
+        problems = self.task.problems("eval", n=cfg.eval_n, seed=0)
+        samples = [{"step": self.step, "prompt": self.task.prompt(p), "text": ts[0],
+                    "correct": self.task.reward(p, ts[0]) >= 1.0, "error": self.task.classify(p, ts[0])}
+                   for p, ts in zip(problems[:4], texts[:4])]
         return record, samples
 
     # ----------------------------------------------------------- checkpoints

@@ -27,7 +27,7 @@ is built so that RL has something to learn at both levels:
 
 Every trace records the character span and function of each planning
 phrase, so SG detection and mining can be scored exactly. The paraphrases in
-``PHRASES`` give 30 distinct planning phrases across 5 functions.
+``PHRASES`` give 29 distinct planning phrases across 5 functions.
 """
 
 from __future__ import annotations
