@@ -42,3 +42,25 @@ def test_eval_bad_models_give_clear_messages():
         assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
     out = run("eval", "--task", "nope", "--n", "2")
     assert out.returncode == 2 and "unknown task 'nope'" in out.stderr
+
+
+def test_chat_models_get_their_template(tmp_path):
+    """The hub-model path (chat template applied), exercised on a copy of the tiny model."""
+    import shutil
+
+    from training.evaluate import evaluate, prompt_ids
+    from training.modeling import load_model
+    from training.tasks import get_task
+
+    model_dir = tmp_path / "chat-tiny"
+    shutil.copytree(ROOT / "assets" / "tiny-model", model_dir)
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
+    cfg["chat_template"] = "{% for m in messages %}Q: {{ m['content'] }}\n{% endfor %}A:"
+    (model_dir / "tokenizer_config.json").write_text(json.dumps(cfg))
+    lm = load_model(str(model_dir), device="cpu")
+    task = get_task("multiply")
+    problem = task.problems("eval", n=1)[0]
+    text = lm.tokenizer.decode(prompt_ids(lm, task, problem))
+    assert text.startswith("Q: What is") and text.endswith("A:")
+    figures, texts = evaluate(lm, task, n=2, samples=1, max_new_tokens=24)
+    assert figures["n"] == 2 and len(texts) == 2
