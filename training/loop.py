@@ -17,6 +17,7 @@ directory (see :mod:`training.runs`).
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -80,17 +81,46 @@ class Trainer:
         self.matcher = matcher_for(self.sg_set)
         lm = load_model(cfg.model, device=cfg.device or None)
         self.lm, self.tok, self.device = lm, lm.tokenizer, lm.device
+        # A plain copy of the model samples and gives the reference log-probs:
+        # sampling through the LoRA wrappers costs about 40% more per token.
+        # Its weights are rewritten from the frozen base (exactly) before each
+        # use: base + LoRA delta to sample, base alone for the KL reference.
+        self.sampler = copy.deepcopy(lm.model).eval().requires_grad_(False)
         torch.manual_seed(cfg.seed)  # LoRA init
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                           target_modules=[m.strip() for m in cfg.lora_targets.split(",") if m.strip()],
                           task_type="CAUSAL_LM")
         self.model = get_peft_model(lm.model, lora)
-        lm.model = self.model  # evaluation samples from the adapted model
+        self.lora_pairs = self._pair_lora_layers()
+        lm.model = self.sampler  # evaluation samples from the merged copy
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.train_problems = self.task.problems("train")
         self.step = 0
         self.baseline: dict[str, float] = {}  # step-0 mean NLLs, for relative perplexity
+
+    # ------------------------------------------------------------ the sampler
+
+    def _pair_lora_layers(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
+        """(LoRA layer in the trained model, the same linear layer in the sampler)."""
+        pairs = []
+        prefix = "base_model.model."
+        for name, module in self.model.named_modules():
+            if hasattr(module, "lora_A") and hasattr(module, "base_layer") and "default" in module.lora_A:
+                pairs.append((module, self.sampler.get_submodule(name[len(prefix):])))
+        if not pairs:
+            raise ValueError(f"no LoRA layer matched lora_targets={self.cfg.lora_targets!r}")
+        return pairs
+
+    @torch.no_grad()
+    def sync_sampler(self, merged: bool) -> None:
+        """Sampler weights := base + LoRA delta (``merged``) or the base alone."""
+        for lora_layer, target in self.lora_pairs:
+            weight = lora_layer.base_layer.weight
+            if merged:
+                target.weight.copy_(weight + lora_layer.get_delta_weight("default").to(weight.dtype))
+            else:
+                target.weight.copy_(weight)
 
     # ------------------------------------------------------------ step parts
 
@@ -103,8 +133,8 @@ class Trainer:
         problems = rng.sample(self.train_problems, cfg.prompts_per_step)
         prompts = [prompt_ids(self.lm, self.task, p) for p in problems for _ in range(cfg.group_size)]
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + step)
-        self.model.eval()
-        roll = sample(self.model, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+        self.sync_sampler(merged=True)
+        roll = sample(self.sampler, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                       eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen)
         responses = roll.responses()
         texts = [self.tok.decode(strip_eos(r, self.lm.eos_id), skip_special_tokens=True) for r in responses]
@@ -140,9 +170,9 @@ class Trainer:
         advantages = algos.group_advantages(ep.rewards, cfg.group_size, cfg.scale_by_std)
         self.model.train()
         with torch.no_grad():
-            with self.model.disable_adapter():
-                ref_lp, _ = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
-                                  with_entropy=False)
+            self.sync_sampler(merged=False)
+            ref_lp, _ = score(self.sampler, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
+                              with_entropy=False)
             old_lp = None
             if cfg.updates_per_batch > 1:
                 old_lp, _ = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id, False)
@@ -217,6 +247,7 @@ class Trainer:
 
     def eval_record(self) -> tuple[dict, list[dict]]:
         cfg = self.cfg
+        self.sync_sampler(merged=True)
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
                                   temperature=cfg.eval_temperature, seed=cfg.seed, sg_set=self.sg_set,
                                   max_new_tokens=cfg.max_new_tokens)
