@@ -94,3 +94,30 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     for a, b in zip(full, lines):
         for key in ("reward/mean", "loss/policy", "entropy/execution", "kl/k3", "grad/norm"):
             assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), key
+
+
+def test_compare_arms_are_fair_and_do_not_interfere(tmp_path):
+    from training.loop import compare_arms, train_arms
+
+    cfg = preset("tiny-cpu", steps=2, alpha=0.0, **SMALL)  # alpha 0: HICRA must equal GRPO exactly
+    arms = compare_arms(cfg, ["grpo", "hicra"], [0], tmp_path / "ab")
+    assert [out.name for _, out in arms] == ["grpo-s0", "hicra-s0"]
+    list(train_arms(arms))
+    grpo = [r for r in read_jsonl(tmp_path / "ab" / "grpo-s0" / "metrics.jsonl") if r["kind"] == "step"]
+    hicra = [r for r in read_jsonl(tmp_path / "ab" / "hicra-s0" / "metrics.jsonl") if r["kind"] == "step"]
+    solo = [r for r in train(dataclasses.replace(cfg, algo="grpo"), tmp_path / "solo") if r["kind"] == "step"]
+    for a, b, c in zip(grpo, hicra, solo):
+        for key in ("reward/mean", "len/mean", "loss/policy", "grad/norm", "kl/k3", "entropy/planning"):
+            assert a[key] == b[key] == pytest.approx(c[key], rel=1e-6, abs=1e-9), key
+
+
+def test_compare_rejects_bad_sweeps(tmp_path):
+    from training.loop import compare_arms
+
+    cfg = preset("tiny-cpu")
+    with pytest.raises(ValueError, match="at least one"):
+        compare_arms(cfg, [], [0], tmp_path)
+    with pytest.raises(ValueError, match="must not repeat"):
+        compare_arms(cfg, ["grpo", "grpo"], [0], tmp_path)
+    with pytest.raises(ValueError, match="algo must be one of"):
+        compare_arms(cfg, ["ppo"], [0], tmp_path)

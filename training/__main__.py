@@ -1,6 +1,7 @@
 """Command line.
 
     python -m training run --preset tiny-cpu --algo hicra --steps 200 --seed 0 --out runs/NAME [--resume]
+    python -m training compare --algos grpo,hicra --seeds 0,1,2 --steps 200 --out runs/SWEEP
     python -m training summary runs/NAME
     python -m training eval --model tiny --task multiply --n 500 --samples 4 --temperature 0.6 --json
 """
@@ -62,6 +63,35 @@ def _run(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from dataclasses import fields
+
+    from training.config import RunConfig, preset
+    from training.loop import compare_arms, train_arms
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+                 if getattr(args, f.name, None) is not None}
+    try:
+        cfg = preset(args.preset, **overrides)
+        algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        arms = compare_arms(cfg, algos, seeds, args.out)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    names = [out.name for _, out in arms]
+    print(f"{len(arms)} arms on one base model: {', '.join(names)}", flush=True)
+    try:
+        for i, record in train_arms(arms, resume=args.resume):
+            if record["kind"] == "eval":
+                print(f"{names[i]:>16}  step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}",
+                      flush=True)
+    except (ModelLoadError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _summary(args) -> int:
     import json
     from pathlib import Path
@@ -86,12 +116,14 @@ def _summary(args) -> int:
     return 0
 
 
-def _add_config_flags(parser) -> None:
+def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
     from dataclasses import MISSING, fields
 
     from training.config import RunConfig
 
     for f in fields(RunConfig):
+        if f.name in skip:
+            continue
         kind = type(f.default) if f.default is not MISSING else str
         flag = "--" + f.name.replace("_", "-")
         if kind is bool:
@@ -111,6 +143,14 @@ def main(argv=None) -> int:
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     _add_config_flags(run)
     run.set_defaults(func=_run)
+    cmp = sub.add_parser("compare", help="fair A/B: algorithms x seeds on one base model, interleaved")
+    cmp.add_argument("--preset", default="tiny-cpu", help="named configuration (tiny-cpu)")
+    cmp.add_argument("--algos", default="grpo,hicra", help="comma-separated algorithms")
+    cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    cmp.add_argument("--out", required=True, help="sweep directory; each arm writes OUT/<algo>-s<seed>")
+    cmp.add_argument("--resume", action="store_true", help="continue every arm from its last checkpoint")
+    _add_config_flags(cmp, skip=("algo", "seed"))
+    cmp.set_defaults(func=_compare)
     sm = sub.add_parser("summary", help="held-out accuracy over a run, with elapsed minutes")
     sm.add_argument("run", help="run directory")
     sm.set_defaults(func=_summary)

@@ -69,58 +69,90 @@ def resolve_sg_set(name: str, task) -> SGSet:
     return load_sg_set(name)
 
 
-class Trainer:
-    def __init__(self, cfg: RunConfig):
-        from peft import LoraConfig, get_peft_model
+class Backbone:
+    """What the arms of a run share: the model (with one LoRA adapter per arm),
+    its tokenizer, and a plain copy of the model for sampling.
 
-        self.cfg = cfg.validate()
+    The plain copy samples and gives the reference log-probs: sampling through
+    the LoRA wrappers costs about 40% more per token. Its weights are
+    rewritten from the frozen base (exactly, no drift) before each use: base
+    + an arm's LoRA delta to sample, the base alone for the KL reference.
+    """
+
+    def __init__(self, cfg: RunConfig):
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.task = get_task(cfg.task)
-        self.sg_set = resolve_sg_set(cfg.sg_set, self.task)
-        self.matcher = matcher_for(self.sg_set)
-        lm = load_model(cfg.model, device=cfg.device or None)
-        self.lm, self.tok, self.device = lm, lm.tokenizer, lm.device
-        # A plain copy of the model samples and gives the reference log-probs:
-        # sampling through the LoRA wrappers costs about 40% more per token.
-        # Its weights are rewritten from the frozen base (exactly) before each
-        # use: base + LoRA delta to sample, base alone for the KL reference.
-        self.sampler = copy.deepcopy(lm.model).eval().requires_grad_(False)
-        torch.manual_seed(cfg.seed)  # LoRA init
+        self.lm = load_model(cfg.model, device=cfg.device or None)
+        self.tok, self.device = self.lm.tokenizer, self.lm.device
+        self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
+        self.base = self.lm.model
+        self.model = None  # the peft model, once an adapter exists
+        self.lm.model = self.sampler  # evaluation samples from the merged copy
+        self._pairs: dict[str, list] = {}
+        self.active: str | None = None
+
+    def add_adapter(self, name: str, cfg: RunConfig) -> list[torch.nn.Parameter]:
+        """Create the LoRA adapter ``name`` (initialised from ``cfg.seed``); returns its parameters."""
+        from peft import LoraConfig, get_peft_model
+
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                           target_modules=[m.strip() for m in cfg.lora_targets.split(",") if m.strip()],
                           task_type="CAUSAL_LM")
-        self.model = get_peft_model(lm.model, lora)
-        self.lora_pairs = self._pair_lora_layers()
-        lm.model = self.sampler  # evaluation samples from the merged copy
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        torch.manual_seed(cfg.seed)  # the same seed gives every arm the same initial adapter
+        if self.model is None:
+            self.model = get_peft_model(self.base, lora, adapter_name=name)
+        else:
+            self.model.add_adapter(name, lora)
+        pairs = []
+        for module_name, module in self.model.named_modules():
+            if hasattr(module, "lora_A") and hasattr(module, "base_layer") and name in module.lora_A:
+                pairs.append((module, self.sampler.get_submodule(module_name[len("base_model.model."):])))
+        if not pairs:
+            raise ValueError(f"no LoRA layer matched lora_targets={cfg.lora_targets!r}")
+        self._pairs[name] = pairs
+        params = [p for n, p in self.model.named_parameters() if f".{name}." in n and "lora_" in n]
+        for p in params:
+            p.requires_grad_(True)
+        self.activate(name)
+        return params
+
+    def activate(self, name: str) -> None:
+        if self.active != name:
+            self.model.base_model.set_adapter(name)
+            self.active = name
+
+    @torch.no_grad()
+    def sync_sampler(self, adapter: str | None) -> None:
+        """Sampler weights := base + the adapter's LoRA delta, or the base alone (``None``)."""
+        for lora_layer, target in next(iter(self._pairs.values())) if adapter is None else self._pairs[adapter]:
+            weight = lora_layer.base_layer.weight
+            if adapter is None:
+                target.weight.copy_(weight)
+            else:
+                target.weight.copy_(weight + lora_layer.get_delta_weight(adapter).to(weight.dtype))
+
+
+class Trainer:
+    """One arm: an adapter on a (possibly shared) backbone, its optimizer and state."""
+
+    def __init__(self, cfg: RunConfig, backbone: Backbone | None = None, adapter: str = "default"):
+        self.cfg = cfg.validate()
+        self.task = get_task(cfg.task)
+        self.sg_set = resolve_sg_set(cfg.sg_set, self.task)
+        self.matcher = matcher_for(self.sg_set)
+        self.backbone = backbone or Backbone(cfg)
+        self.adapter = adapter
+        self.lm, self.tok, self.device = self.backbone.lm, self.backbone.tok, self.backbone.device
+        self.sampler = self.backbone.sampler
+        self.params = self.backbone.add_adapter(adapter, cfg)
+        self.model = self.backbone.model
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.train_problems = self.task.problems("train")
         self.step = 0
         self.baseline: dict[str, float] = {}  # step-0 mean NLLs, for relative perplexity
 
-    # ------------------------------------------------------------ the sampler
-
-    def _pair_lora_layers(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
-        """(LoRA layer in the trained model, the same linear layer in the sampler)."""
-        pairs = []
-        prefix = "base_model.model."
-        for name, module in self.model.named_modules():
-            if hasattr(module, "lora_A") and hasattr(module, "base_layer") and "default" in module.lora_A:
-                pairs.append((module, self.sampler.get_submodule(name[len(prefix):])))
-        if not pairs:
-            raise ValueError(f"no LoRA layer matched lora_targets={self.cfg.lora_targets!r}")
-        return pairs
-
-    @torch.no_grad()
     def sync_sampler(self, merged: bool) -> None:
-        """Sampler weights := base + LoRA delta (``merged``) or the base alone."""
-        for lora_layer, target in self.lora_pairs:
-            weight = lora_layer.base_layer.weight
-            if merged:
-                target.weight.copy_(weight + lora_layer.get_delta_weight("default").to(weight.dtype))
-            else:
-                target.weight.copy_(weight)
+        self.backbone.sync_sampler(self.adapter if merged else None)
 
     # ------------------------------------------------------------ step parts
 
@@ -168,6 +200,7 @@ class Trainer:
         cfg = self.cfg
         valid = ep.response_mask
         advantages = algos.group_advantages(ep.rewards, cfg.group_size, cfg.scale_by_std)
+        self.backbone.activate(self.adapter)
         self.model.train()
         with torch.no_grad():
             self.sync_sampler(merged=False)
@@ -265,8 +298,16 @@ class Trainer:
     # ----------------------------------------------------------- checkpoints
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path / "adapter")
+        """LoRA adapter in peft's format (``adapter/``), optimizer and run state."""
+        from peft import get_peft_model_state_dict
+        from safetensors.torch import save_file
+
+        adapter_dir = path / "adapter"
+        adapter_dir.mkdir(parents=True, exist_ok=True)
+        self.model.peft_config[self.adapter].save_pretrained(str(adapter_dir))
+        weights = get_peft_model_state_dict(self.model, adapter_name=self.adapter)
+        save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()},
+                  str(adapter_dir / "adapter_model.safetensors"))
         torch.save({"step": self.step, "optimizer": self.opt.state_dict(), "baseline": self.baseline,
                     "torch_rng": torch.get_rng_state()}, path / "state.tmp")
         (path / "state.tmp").replace(path / "state.pt")
@@ -275,7 +316,8 @@ class Trainer:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        set_peft_model_state_dict(self.model, load_file(str(path / "adapter" / "adapter_model.safetensors")))
+        set_peft_model_state_dict(self.model, load_file(str(path / "adapter" / "adapter_model.safetensors")),
+                                  adapter_name=self.adapter)
         state = torch.load(path / "state.pt", weights_only=False)
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.baseline = state["step"], state["baseline"]
@@ -287,48 +329,92 @@ def _exp(x: float) -> float:
 
 
 def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> Iterator[dict]:
-    """Run (or resume) a training run in ``out``; yields every record it writes.
+    """Run (or resume) one training run in ``out``; yields every record it writes.
 
     SIGTERM stops the run at the end of the current step, with a checkpoint.
     """
-    run = RunDir(out).create()
+    for _, record in train_arms([(cfg, Path(out))], resume=resume):
+        yield record
+
+
+def arm_name(algo: str, seed: int) -> str:
+    return f"{algo}-s{seed}"
+
+
+def compare_arms(cfg: RunConfig, algos: list[str], seeds: list[int], out: str | Path) -> list[tuple[RunConfig, Path]]:
+    """The arms of a fair A/B sweep: every algorithm with every seed, in ``out/<algo>-s<seed>``."""
+    from dataclasses import replace
+
+    if not algos or not seeds:
+        raise ValueError("a comparison needs at least one algorithm and one seed")
+    if len(set(algos)) != len(algos) or len(set(seeds)) != len(seeds):
+        raise ValueError("algorithms and seeds must not repeat")
+    return [(replace(cfg, algo=a, seed=s).validate(), Path(out) / arm_name(a, s)) for s in seeds for a in algos]
+
+
+def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iterator[tuple[int, dict]]:
+    """Train several arms on one backbone, interleaved step by step.
+
+    One base model in memory with one LoRA adapter per arm. Prompts and
+    sampling seeds depend only on an arm's seed and the step, so arms that
+    share a seed see the same prompts and the same random numbers: their
+    curves can be compared at every step. Yields ``(arm index, record)``.
+    """
+    models = {(c.model, c.task, c.device) for c, _ in arms}
+    if len(models) != 1:
+        raise ValueError("all arms of a comparison must use the same model, task and device")
+    runs = [RunDir(out).create() for _, out in arms]
     stop = {"flag": False}
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = None
     try:
-        signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     except ValueError:  # not in the main thread: no signal handling
-        previous = None
+        pass
+    trainers: list[Trainer] = []
     try:
-        save_config(cfg, run.path / "config.json")
-        run.set_status("running", step=0, pid=os.getpid(), started=time.time())
-        trainer = Trainer(cfg)
-        ckpt = run.latest_checkpoint() if resume else None
-        if ckpt is not None:
-            trainer.load(ckpt)
-        if resume:
-            run.truncate_to(trainer.step)
-        if cfg.eval_every and trainer.step == 0:
-            record, samples = trainer.eval_record()
-            run.log(record)
-            run.log_samples(samples)
-            yield record
-        while trainer.step < cfg.steps and not stop["flag"]:
-            record = trainer.train_step()
-            run.log(record)
-            run.set_status("running", step=trainer.step)
-            yield record
-            if cfg.eval_every and trainer.step % cfg.eval_every == 0:
+        for (cfg, _), run in zip(arms, runs):
+            save_config(cfg, run.path / "config.json")
+            run.set_status("running", step=0, pid=os.getpid(), started=time.time())
+        backbone = Backbone(arms[0][0])
+        for i, ((cfg, _), run) in enumerate(zip(arms, runs)):
+            trainer = Trainer(cfg, backbone, adapter=f"arm{i}")
+            ckpt = run.latest_checkpoint() if resume else None
+            if ckpt is not None:
+                trainer.load(ckpt)
+            if resume:
+                run.truncate_to(trainer.step)
+            trainers.append(trainer)
+            if cfg.eval_every and trainer.step == 0:
                 record, samples = trainer.eval_record()
                 run.log(record)
                 run.log_samples(samples)
-                yield record
-            if trainer.step % cfg.checkpoint_every == 0 or stop["flag"] or trainer.step == cfg.steps:
+                yield i, record
+        while not stop["flag"] and any(t.step < t.cfg.steps for t in trainers):
+            for i, (trainer, run) in enumerate(zip(trainers, runs)):
+                cfg = trainer.cfg
+                if trainer.step >= cfg.steps:
+                    continue
+                record = trainer.train_step()
+                run.log(record)
+                run.set_status("running", step=trainer.step)
+                yield i, record
+                if cfg.eval_every and trainer.step % cfg.eval_every == 0:
+                    record, samples = trainer.eval_record()
+                    run.log(record)
+                    run.log_samples(samples)
+                    yield i, record
+                if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
+                    trainer.save(run.checkpoints / f"step-{trainer.step}")
+        for trainer, run in zip(trainers, runs):
+            if stop["flag"] and trainer.step < trainer.cfg.steps:
                 trainer.save(run.checkpoints / f"step-{trainer.step}")
-        run.set_status("stopped" if stop["flag"] else "finished", step=trainer.step, ended=time.time())
+                run.set_status("stopped", step=trainer.step, ended=time.time())
+            else:
+                run.set_status("finished", step=trainer.step, ended=time.time())
     except Exception as err:
-        run.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
+        for run in runs:
+            run.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
         raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
