@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from training.modeling import ModelLoadError
 
@@ -36,15 +37,29 @@ def _eval(args) -> int:
     return 0
 
 
-def _run(args) -> int:
-    from dataclasses import fields
+def _config(args):
+    """The preset (or --config file), with the flags the user gave on top."""
+    from dataclasses import fields, replace
+    from pathlib import Path
 
     from training.config import RunConfig, preset
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+                 if getattr(args, f.name, None) is not None}
+    if getattr(args, "config", None):
+        try:
+            base = RunConfig.from_json(json.loads(Path(args.config).read_text()))
+        except (OSError, json.JSONDecodeError, TypeError) as err:
+            raise ValueError(f"{args.config}: not a usable config file ({err})") from None
+        return replace(base, **overrides).validate()
+    return preset(args.preset, **overrides)
+
+
+def _run(args) -> int:
     from training.loop import train
 
-    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name) is not None}
     try:
-        cfg = preset(args.preset, **overrides)
+        cfg = _config(args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -64,15 +79,14 @@ def _run(args) -> int:
 
 
 def _compare(args) -> int:
-    from dataclasses import fields
+    import os
+    import time
 
-    from training.config import RunConfig, preset
     from training.loop import compare_arms, train_arms
+    from training.runs import RunDir
 
-    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
-                 if getattr(args, f.name, None) is not None}
     try:
-        cfg = preset(args.preset, **overrides)
+        cfg = _config(args)
         algos = [a.strip() for a in args.algos.split(",") if a.strip()]
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         arms = compare_arms(cfg, algos, seeds, args.out)
@@ -81,14 +95,23 @@ def _compare(args) -> int:
         return 2
     names = [out.name for _, out in arms]
     print(f"{len(arms)} arms on one base model: {', '.join(names)}", flush=True)
+    sweep = RunDir(args.out).create()  # the sweep's own status, for the job manager
+    sweep.set_status("running", pid=os.getpid(), started=time.time(), arms=names)
     try:
         for i, record in train_arms(arms, resume=args.resume):
             if record["kind"] == "eval":
                 print(f"{names[i]:>16}  step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}",
                       flush=True)
     except (ModelLoadError, ValueError) as err:
+        sweep.set_status("failed", error=str(err), ended=time.time())
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BaseException as err:
+        sweep.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
+        raise
+    states = {RunDir(out).status().get("state") for _, out in arms}
+    sweep.set_status("stopped" if "stopped" in states else "finished", ended=time.time(),
+                     step=min(RunDir(out).status().get("step", 0) for _, out in arms))
     return 0
 
 
@@ -135,12 +158,14 @@ def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
 
 
 def main(argv=None) -> int:
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not ours
     ap = argparse.ArgumentParser(prog="python -m training", description="HICRA Lab engine")
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train one LoRA GRPO / HICRA run")
     run.add_argument("--preset", default="tiny-cpu", help="named configuration (tiny-cpu)")
     run.add_argument("--out", required=True, help="run directory")
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    run.add_argument("--config", default=None, help="a config.json to start from instead of the preset")
     _add_config_flags(run)
     run.set_defaults(func=_run)
     cmp = sub.add_parser("compare", help="fair A/B: algorithms x seeds on one base model, interleaved")
@@ -149,6 +174,7 @@ def main(argv=None) -> int:
     cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     cmp.add_argument("--out", required=True, help="sweep directory; each arm writes OUT/<algo>-s<seed>")
     cmp.add_argument("--resume", action="store_true", help="continue every arm from its last checkpoint")
+    cmp.add_argument("--config", default=None, help="a config.json to start from instead of the preset")
     _add_config_flags(cmp, skip=("algo", "seed"))
     cmp.set_defaults(func=_compare)
     sm = sub.add_parser("summary", help="held-out accuracy over a run, with elapsed minutes")

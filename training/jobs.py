@@ -1,0 +1,213 @@
+"""A small job manager: runs as subprocesses, a queue, and the run directory as truth.
+
+The app calls this (it never imports gradio). Every job is a folder under
+the runs directory; the child process writes its own ``status.json``, so the
+manager can restart at any time and rediscover the jobs: one marked running
+whose process is gone is marked failed. At most ``max_concurrent`` jobs run
+at once (default: one per GPU, one on a CPU-only machine); the others wait
+as ``queued`` and start, in order, when a slot frees up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from training.config import RunConfig, save_config
+from training.runs import RunDir, read_jsonl, write_json_atomic
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class JobError(ValueError):
+    """A request the manager refuses; the message says why."""
+
+
+def default_concurrency() -> int:
+    try:
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    except Exception:  # noqa: BLE001 - no torch / no CUDA: one job
+        return 1
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a reused pid is somebody else's process
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"training" not in cmdline:
+            return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except OSError:
+        return True  # no /proc (macOS): trust kill(0)
+
+
+class JobManager:
+    def __init__(self, runs_dir: str | Path = "runs", max_concurrent: int | None = None):
+        self.root = Path(runs_dir).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_concurrent = max_concurrent or default_concurrency()
+        self._lock = threading.RLock()
+        self._children: dict[str, subprocess.Popen] = {}
+
+    # -------------------------------------------------------------- naming
+
+    def path_of(self, name: str) -> Path:
+        """The folder of job ``name``; refuses names that could leave the runs folder."""
+        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+            raise JobError(f"run name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit")
+        path = (self.root / name).resolve()
+        if path.parent != self.root:
+            raise JobError(f"run name {name!r} is not allowed")
+        return path
+
+    # ------------------------------------------------------------- actions
+
+    def submit(self, name: str, cfg: RunConfig, algos: list[str] | None = None,
+               seeds: list[int] | None = None) -> dict:
+        """Queue a run (or, with ``algos`` / ``seeds``, a fair A/B sweep) and start it if a slot is free."""
+        cfg = cfg.validate()
+        path = self.path_of(name)
+        with self._lock:
+            if path.exists():
+                raise JobError(f"a run named {name!r} already exists; pick another name or delete it")
+            path.mkdir(parents=True)
+            save_config(cfg, path / "config.json")
+            job = {"name": name, "kind": "compare" if algos or seeds else "run", "submitted": time.time(),
+                   "algos": algos or [cfg.algo], "seeds": seeds or [cfg.seed]}
+            write_json_atomic(path / "job.json", job)
+            RunDir(path).set_status("queued", step=0)
+            self.schedule()
+            return self.info(name)
+
+    def stop(self, name: str) -> dict:
+        """Stop a job: a queued one leaves the queue, a running one checkpoints and stops."""
+        path = self.path_of(name)
+        with self._lock:
+            status = RunDir(path).status()
+            state = status.get("state")
+            if state == "queued":
+                RunDir(path).set_status("stopped", ended=time.time())
+            elif state == "running" and _alive(status.get("pid")):
+                os.kill(status["pid"], signal.SIGTERM)  # the loop stops after this step, with a checkpoint
+            elif state not in ("running",):
+                raise JobError(f"run {name!r} is {state or 'unknown'}, not running or queued")
+            return self.info(name)
+
+    def resume(self, name: str) -> dict:
+        """Queue a stopped or failed job to continue from its last checkpoint."""
+        path = self.path_of(name)
+        with self._lock:
+            state = self._refresh(name).get("state")
+            if state not in ("stopped", "failed", "finished"):
+                raise JobError(f"run {name!r} is {state}; only a stopped or failed run can be resumed")
+            job = json.loads((path / "job.json").read_text())
+            job["resume"] = True
+            write_json_atomic(path / "job.json", job)
+            RunDir(path).set_status("queued", error=None)
+            self.schedule()
+            return self.info(name)
+
+    def delete(self, name: str) -> None:
+        path = self.path_of(name)
+        with self._lock:
+            if self._refresh(name).get("state") == "running":
+                raise JobError(f"run {name!r} is running; stop it first")
+            if path.exists():
+                shutil.rmtree(path)
+
+    # -------------------------------------------------------------- queries
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if (p / "job.json").exists())
+
+    def info(self, name: str) -> dict:
+        path = self.path_of(name)
+        if not (path / "job.json").exists():
+            raise JobError(f"no run named {name!r}")
+        status = self._refresh(name)
+        job = json.loads((path / "job.json").read_text())
+        started, ended = status.get("started"), status.get("ended")
+        duration = (ended or time.time()) - started if started else None
+        return {**job, **status, "name": name, "duration_s": duration, "path": str(path)}
+
+    def list(self) -> list[dict]:
+        """Every job, newest first, after starting what the queue allows."""
+        with self._lock:
+            self.schedule()
+            jobs = [self.info(n) for n in self.names()]
+        return sorted(jobs, key=lambda j: -j.get("submitted", 0))
+
+    def tail(self, name: str, arm: str | None = None, since: int = 0) -> list[dict]:
+        """Metric records of a run (or of one arm of a sweep) from index ``since``."""
+        path = self.path_of(name)
+        if arm is not None:
+            path = path / self.path_of(arm).name
+        return read_jsonl(path / "metrics.jsonl")[since:]
+
+    # ----------------------------------------------------------- scheduling
+
+    def _refresh(self, name: str) -> dict:
+        """Status from disk; a 'running' job whose process is gone becomes 'failed'."""
+        path = self.path_of(name)
+        run = RunDir(path)
+        status = run.status()
+        child = self._children.get(name)
+        if child is not None and child.poll() is not None:
+            self._children.pop(name)
+            status = run.status()
+        if status.get("state") == "running" and not _alive(status.get("pid")) and name not in self._children:
+            run.set_status("failed", error=status.get("error") or "the training process ended without finishing "
+                           "(killed or crashed); resume continues from the last checkpoint", ended=time.time())
+            status = run.status()
+        return status
+
+    def schedule(self) -> None:
+        """Start queued jobs, oldest first, while slots are free."""
+        with self._lock:
+            states = {n: self._refresh(n) for n in self.names()}
+            running = sum(1 for s in states.values() if s.get("state") == "running")
+            running += sum(1 for n, c in self._children.items()
+                           if c.poll() is None and states.get(n, {}).get("state") == "queued")
+            queued = sorted((n for n, s in states.items() if s.get("state") == "queued" and n not in self._children),
+                            key=lambda n: json.loads((self.root / n / "job.json").read_text())["submitted"])
+            for name in queued:
+                if running >= self.max_concurrent:
+                    break
+                self._launch(name)
+                running += 1
+
+    def _launch(self, name: str) -> None:
+        path = self.path_of(name)
+        job = json.loads((path / "job.json").read_text())
+        cmd = [sys.executable, "-m", "training"]
+        if job["kind"] == "compare":
+            cmd += ["compare", "--config", str(path / "config.json"), "--out", str(path),
+                    "--algos", ",".join(job["algos"]), "--seeds", ",".join(map(str, job["seeds"]))]
+        else:
+            cmd += ["run", "--config", str(path / "config.json"), "--out", str(path)]
+        if job.get("resume"):
+            cmd.append("--resume")
+        log = open(path / "log.txt", "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._children[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                                start_new_session=True)
+        log.close()
+        RunDir(path).set_status("running", pid=self._children[name].pid, started=time.time(), ended=None)
