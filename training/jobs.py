@@ -118,7 +118,7 @@ class JobManager:
             state = self._refresh(name).get("state")
             if state not in ("stopped", "failed", "finished"):
                 raise JobError(f"run {name!r} is {state}; only a stopped or failed run can be resumed")
-            job = json.loads((path / "job.json").read_text())
+            job = self._job(path)
             job["resume"] = True
             write_json_atomic(path / "job.json", job)
             RunDir(path).set_status("queued", error=None)
@@ -136,14 +136,25 @@ class JobManager:
     # -------------------------------------------------------------- queries
 
     def names(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if (p / "job.json").exists())
+        """Jobs of the manager and runs started from the command line (any folder with a status)."""
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and NAME_RE.match(p.name) and ((p / "job.json").exists() or (p / "status.json").exists()))
+
+    def _job(self, path: Path) -> dict:
+        if (path / "job.json").exists():
+            return json.loads((path / "job.json").read_text())
+        arms = sorted(p for p in path.iterdir() if (p / "config.json").exists())  # a CLI sweep
+        configs = [json.loads((p / "config.json").read_text()) for p in arms]
+        return {"name": path.name, "kind": "compare" if arms else "run", "arms": [p.name for p in arms],
+                "algos": sorted({c["algo"] for c in configs}), "seeds": sorted({c["seed"] for c in configs}),
+                "submitted": (path / "status.json").stat().st_mtime if (path / "status.json").exists() else 0}
 
     def info(self, name: str) -> dict:
         path = self.path_of(name)
-        if not (path / "job.json").exists():
+        if not path.is_dir():
             raise JobError(f"no run named {name!r}")
         status = self._refresh(name)
-        job = json.loads((path / "job.json").read_text())
+        job = self._job(path)
         started, ended = status.get("started"), status.get("ended")
         duration = (ended or time.time()) - started if started else None
         return {**job, **status, "name": name, "duration_s": duration, "path": str(path)}
@@ -187,7 +198,7 @@ class JobManager:
             running += sum(1 for n, c in self._children.items()
                            if c.poll() is None and states.get(n, {}).get("state") == "queued")
             queued = sorted((n for n, s in states.items() if s.get("state") == "queued" and n not in self._children),
-                            key=lambda n: json.loads((self.root / n / "job.json").read_text())["submitted"])
+                            key=lambda n: self._job(self.root / n).get("submitted", 0))
             for name in queued:
                 if running >= self.max_concurrent:
                     break
@@ -196,7 +207,7 @@ class JobManager:
 
     def _launch(self, name: str) -> None:
         path = self.path_of(name)
-        job = json.loads((path / "job.json").read_text())
+        job = self._job(path)
         cmd = [sys.executable, "-m", "training"]
         if job["kind"] == "compare":
             cmd += ["compare", "--config", str(path / "config.json"), "--out", str(path),

@@ -7,10 +7,23 @@ def create_app():
     """Build the lab's Blocks (not launched)."""
     import gradio as gr
 
-    from lab.ui import inspect_tab
+    from lab.ui import compare_tab, guide_tab, inspect_tab, mine_tab, runs_tab, train_tab
+    from lab.ui.context import settings
 
+    title = "# HICRA Lab" + (" (public mode: short runs, one at a time)" if settings().public else "")
     with gr.Blocks(title="HICRA Lab", analytics_enabled=False) as app:
-        gr.Markdown("# HICRA Lab\nSee planning vs execution tokens in LLM reasoning.")
+        gr.Markdown(title + "\nSee how RL teaches a model to reason: planning vs execution tokens, "
+                    "the two phases of training, and HICRA vs GRPO.")
         with gr.Tab("Inspect"):
             inspect_tab.build()
+        with gr.Tab("Mine"):
+            mine_tab.build()
+        with gr.Tab("Train"):
+            train_tab.build()
+        with gr.Tab("Compare"):
+            compare_tab.build()
+        with gr.Tab("Runs"):
+            runs_tab.build()
+        with gr.Tab("Guide"):
+            guide_tab.build()
     return app

@@ -61,3 +61,19 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         f"No Strategic Gram of **{sg_set.name}** occurs in this text; try another set."
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
     return html, f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)\n\n" + stats_markdown(analysis), note
+
+
+def resolve_sg(name: str, task: str = "multiply") -> SGSet:
+    """An SG set by name: 'ground-truth' (the task's), a preset, or a file path."""
+    if name == "ground-truth":
+        from training.tasks import get_task
+
+        sg = get_task(task).ground_truth_sg_set()
+        if sg is None:
+            raise SGSetError(f"task {task!r} has no ground-truth planning phrases")
+        return sg
+    if name in list_presets():
+        return load_preset(name)
+    from lab.grams import load_sg_set
+
+    return load_sg_set(name)

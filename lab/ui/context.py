@@ -1,0 +1,61 @@
+"""Settings of the running app, and the one job manager all browser sessions share.
+
+Environment variables:
+
+* ``HICRA_LAB_DATA``: data folder (default ``./runs``'s parent, i.e. the
+  repository); runs live in ``$HICRA_LAB_DATA/runs``, mined SG sets in
+  ``$HICRA_LAB_DATA/sg-sets``.
+* ``HICRA_LAB_PUBLIC=1``: public-hosting mode (a shared Space): at most
+  ``PUBLIC_MAX_STEPS`` steps and one run at a time, only the bundled model
+  or models up to ``PUBLIC_MAX_PARAMS`` parameters, no pushes to the Hub.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PUBLIC_MAX_STEPS = 300
+PUBLIC_MAX_PARAMS = 600_000_000
+PUBLIC_MODELS = ("tiny", "Qwen/Qwen2.5-0.5B-Instruct")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: Path
+    public: bool
+
+    @property
+    def runs(self) -> Path:
+        return self.data / "runs"
+
+    @property
+    def sg_sets(self) -> Path:
+        return self.data / "sg-sets"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    data = Path(os.environ.get("HICRA_LAB_DATA", str(ROOT))).expanduser().resolve()
+    public = os.environ.get("HICRA_LAB_PUBLIC", "").lower() in ("1", "true", "yes")
+    return Settings(data=data, public=public)
+
+
+_lock = threading.Lock()
+_manager = None
+
+
+def jobs():
+    """The job manager (one per app process, shared by every browser session)."""
+    global _manager
+    with _lock:
+        if _manager is None:
+            from training.jobs import JobManager
+
+            cfg = settings()
+            _manager = JobManager(cfg.runs, max_concurrent=1 if cfg.public else None)
+        return _manager

@@ -1,0 +1,102 @@
+"""Mine tab handlers: corpus in, clusters and an SG set file out."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from lab.corpus import CorpusError, read_corpus
+from lab.grams import save_sg_set
+from lab.mine import MineConfig, MineError, MineResult, mine
+from lab.ui.context import jobs, settings
+
+log = logging.getLogger(__name__)
+CLUSTER_COLUMNS = ["cluster", "CDF", "kept", "n-grams", "examples"]
+
+
+def sample_sources() -> list[str]:
+    """Runs with rollouts to mine (their samples.jsonl)."""
+    out = []
+    for j in jobs().list():
+        path = Path(j["path"])
+        if any(path.rglob("samples.jsonl")):
+            out.append(j["name"])
+    return out
+
+
+def _corpus_path(upload: str | None, run: str | None) -> Path:
+    if upload:
+        return Path(upload)
+    if run:
+        files = sorted(jobs().path_of(run).rglob("samples.jsonl"))
+        if not files:
+            raise CorpusError(f"run {run!r} has no samples yet")
+        if len(files) == 1:
+            return files[0]
+        merged = Path(tempfile.mkdtemp()) / f"{run}-samples.jsonl"
+        merged.write_text("".join(f.read_text() for f in files))
+        return merged
+    raise CorpusError("upload a corpus (.jsonl or .txt) or pick a run's samples")
+
+
+def run_mining(upload, run, n_min, n_max, k, percentile, progress=None):
+    """``(message, cluster rows, scatter figure, SG file path)``; on failure only the message."""
+    try:
+        corpus = read_corpus(_corpus_path(upload, run))
+        cfg = MineConfig(n_min=int(n_min), n_max=int(n_max), k=int(k), percentile=float(percentile))
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(corpus.source).stem)[:40] + "-mined"
+        result = mine(corpus.texts, cfg, name=name, progress=progress)
+    except (CorpusError, MineError) as err:
+        return f"⚠️ {err}", [], None, None
+    except Exception as err:  # noqa: BLE001 - the page must keep serving
+        log.exception("mining failed")
+        return f"⚠️ Mining failed ({type(err).__name__}: {err}).", [], None, None
+    out = Path(tempfile.mkdtemp()) / f"{result.sg_set.name}.json"
+    save_sg_set(result.sg_set, out)
+    kept = sum(c.selected for c in result.clusters)
+    message = (f"{len(corpus.texts):,} solutions"
+               + (f" ({corpus.dropped_incorrect:,} incorrect left out)" if corpus.dropped_incorrect else "")
+               + f" → {len(result.ngrams):,} n-grams → {result.k} clusters → kept {kept} "
+               f"({len(result.sg_set.grams)} Strategic Grams). " + " ".join(result.notes))
+    return message, cluster_rows(result), scatter(result), str(out)
+
+
+def cluster_rows(result: MineResult) -> list[list]:
+    return [[c.id, c.cdf, "yes" if c.selected else "", len(c.phrases), "; ".join(c.phrases[:5])]
+            for c in result.clusters]
+
+
+def scatter(result: MineResult):
+    """2-D view of the n-gram embeddings (PCA), kept clusters in colour."""
+    import plotly.graph_objects as go
+
+    emb = result.embeddings - result.embeddings.mean(axis=0)
+    _, _, vt = np.linalg.svd(emb, full_matrices=False)
+    xy = emb @ vt[:2].T if vt.shape[0] >= 2 else np.c_[emb[:, :1], np.zeros(len(emb))]
+    kept = {c.id for c in result.clusters if c.selected}
+    fig = go.Figure()
+    other = [i for i, lab in enumerate(result.labels) if lab not in kept]
+    fig.add_trace(go.Scattergl(x=xy[other, 0], y=xy[other, 1], mode="markers", name="other clusters",
+                               marker={"color": "#d1d5db", "size": 5},
+                               text=[result.ngrams[i] for i in other], hoverinfo="text"))
+    for cid in sorted(kept):
+        idx = [i for i, lab in enumerate(result.labels) if lab == cid]
+        fig.add_trace(go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"cluster {cid}",
+                                   marker={"size": 7}, text=[result.ngrams[i] for i in idx], hoverinfo="text"))
+    fig.update_layout(title="n-gram embeddings (PCA), kept clusters coloured", height=460,
+                      margin={"l": 30, "r": 10, "t": 50, "b": 30})
+    return fig
+
+
+def use_in_runs(sg_file: str | None) -> str:
+    """Copy a mined SG set into the lab's SG folder, where the Train tab lists it."""
+    if not sg_file:
+        return "⚠️ Mine a corpus first."
+    target = settings().sg_sets / Path(sg_file).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(Path(sg_file).read_bytes())
+    return f"Saved as {target.name}: pick it as the SG set in the Train tab."

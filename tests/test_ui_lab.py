@@ -1,0 +1,120 @@
+"""Train, Compare, Runs and Mine handlers, called directly (no server)."""
+
+import json
+import random
+import time
+
+import pytest
+
+
+@pytest.fixture()
+def lab(tmp_path, monkeypatch):
+    """A fresh data folder and job manager for each test."""
+    import lab.ui.context as ctx
+
+    monkeypatch.setenv("HICRA_LAB_DATA", str(tmp_path))
+    ctx.settings.cache_clear()
+    monkeypatch.setattr(ctx, "_manager", None)
+    yield tmp_path
+    ctx.settings.cache_clear()
+
+
+def wait_finished(name, timeout=180):
+    from lab.ui.context import jobs
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        info = jobs().info(name)
+        if info["state"] in ("finished", "failed"):
+            return info
+        jobs().schedule()
+        time.sleep(0.5)
+    raise AssertionError(f"{name} still {info['state']}")
+
+
+def tiny_preset(monkeypatch):
+    """tiny-cpu, shrunk so a launched run takes seconds: 2 prompts x 4, 32 tokens, eval of 4 problems."""
+    import dataclasses
+
+    from training import config
+
+    small = dataclasses.replace(config.PRESETS["tiny-cpu"], prompts_per_step=2, group_size=4, max_new_tokens=32,
+                                eval_every=2, eval_n=4, eval_samples=1, threads=1)
+    monkeypatch.setitem(config.PRESETS, "tiny-test", small)
+
+
+def test_launch_watch_compare_and_runs_table(lab, monkeypatch):
+    from lab.ui import runs_handlers, train_handlers
+
+    tiny_preset(monkeypatch)
+    msg, name = train_handlers.launch("ab", "tiny-test", "GRPO vs HICRA (fair A/B)", 0.2, 2, "0", 8, "ground-truth")
+    assert name == "ab" and "2 arms" in msg, msg
+    info = wait_finished("ab")
+    assert info["state"] == "finished", (lab / "runs" / "ab" / "log.txt").read_text()
+    status, fig, samples = train_handlers.refresh("ab")
+    assert "finished" in status and fig is not None and len(fig.data) >= 2
+    assert "Samples at step" in samples and 'class="tok planning"' in samples
+    acc, sem, err, table, message = runs_handlers.compare(["ab"])
+    assert message == "" and "HICRA - GRPO" in table and "final held-out accuracy" in table
+    rows = runs_handlers.runs_table()
+    assert rows[0][0] == "ab" and rows[0][2] == "finished"
+    path, note = runs_handlers.download_adapter("ab")
+    assert path.endswith(".zip") and "step-2" in note
+    assert "Deleted" in runs_handlers.delete("ab")
+
+
+def test_single_run_panels(lab, monkeypatch):
+    from lab.ui import train_handlers
+
+    tiny_preset(monkeypatch)
+    msg, name = train_handlers.launch("", "tiny-test", "HICRA", 0.2, 2, "3", 8, "math-compact")
+    assert name.startswith("hicra-"), msg
+    wait_finished(name)
+    status, fig, _ = train_handlers.refresh(name)
+    titles = [a.text for a in fig.layout.annotations]
+    assert "relative perplexity (vs step 0)" in titles and "semantic entropy (bits)" in titles
+
+
+def test_launch_bad_inputs(lab, monkeypatch):
+    from lab.ui import train_handlers
+    import lab.ui.context as ctx
+
+    assert "seeds must be whole numbers" in train_handlers.launch("x", "tiny-cpu", "HICRA", 0.2, 5, "a,b", 8,
+                                                                   "ground-truth")[0]
+    assert "unknown preset" in train_handlers.launch("x", "nope", "HICRA", 0.2, 5, "0", 8, "ground-truth")[0]
+    assert "not allowed" in train_handlers.launch("../x", "tiny-cpu", "HICRA", 0.2, 5, "0", 8, "ground-truth")[0]
+    bad = lab / "bad.json"
+    bad.write_text("{}")
+    assert "bad.json" in train_handlers.launch("x", "tiny-cpu", "HICRA", 0.2, 5, "0", 8, str(bad))[0]
+    monkeypatch.setenv("HICRA_LAB_PUBLIC", "1")
+    ctx.settings.cache_clear()
+    assert "at most 300 steps" in train_handlers.launch("x", "tiny-cpu", "HICRA", 0.2, 5000, "0", 8,
+                                                        "ground-truth")[0]
+    assert "trains only" in train_handlers.launch("x", "tiny-cpu", "HICRA", 0.2, 5, "0", 8, "ground-truth",
+                                                  "meta-llama/Llama-3.1-70B")[0]
+    assert train_handlers.refresh("")[0].startswith("Launch a run")
+    assert train_handlers.refresh("no-such-run")[0].startswith("⚠️")
+    assert train_handlers.stop("no-such-run").startswith("⚠️")
+
+
+def test_mine_tab_and_use_in_runs(lab):
+    from lab.ui import mine_handlers, train_handlers
+    from training.tasks import multiply
+
+    rng = random.Random(0)
+    problems = multiply.problems("train")
+    corpus = lab / "corpus.jsonl"
+    with open(corpus, "w") as f:
+        for _ in range(300):
+            p = rng.choice(problems)
+            t = multiply.write_trace(p, rng)
+            f.write(json.dumps({"text": t.text, "correct": t.correct}) + "\n")
+    message, rows, fig, sg_file = mine_handlers.run_mining(str(corpus), None, 3, 5, 100, 20)
+    assert "Strategic Grams" in message and rows and fig is not None and sg_file.endswith(".json")
+    assert any(r[2] == "yes" for r in rows)
+    assert "Saved as" in mine_handlers.use_in_runs(sg_file)
+    assert any(c.endswith("corpus-mined.json") for c in train_handlers.sg_choices())
+    empty = lab / "empty.txt"
+    empty.write_text("")
+    assert mine_handlers.run_mining(str(empty), None, 3, 5, 100, 20)[0] == "⚠️ empty.txt: the file is empty; it needs one solution per line"
+    assert "upload a corpus" in mine_handlers.run_mining(None, None, 3, 5, 100, 20)[0]
