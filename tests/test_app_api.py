@@ -28,3 +28,30 @@ def test_highlight_endpoint_bad_input_is_a_message(client, tmp_path):
     _, _, message = client.predict("note that", "math-compact", gradio_client.handle_file(str(bad)),
                                    api_name="/highlight")
     assert "bad.json: not valid JSON" in message
+
+
+def test_train_refresh_and_compare_endpoints(client):
+    import time
+
+    message, run = client.predict("api-ab", "tiny-smoke", "GRPO vs HICRA (fair A/B)", 0.2, 2, "0", 8,
+                                  "ground-truth", "tiny", api_name="/launch")
+    assert run["value"] == "api-ab", message
+    deadline = time.time() + 240
+    while True:
+        status, plot, samples = client.predict("api-ab", api_name="/refresh")
+        if "finished" in status or "failed" in status or time.time() > deadline:
+            break
+        time.sleep(2)
+    assert "finished" in status, status
+    assert plot is not None
+    *_, table, note = client.predict(["api-ab"], 0.6, api_name="/compare")
+    assert "HICRA - GRPO" in table
+
+
+def test_bad_launch_is_a_message(client):
+    message, run = client.predict("../../etc", "tiny-smoke", "HICRA", 0.2, 2, "0", 8, "ground-truth", "tiny",
+                                  api_name="/launch")
+    assert run["value"] is None and "not allowed" in message
+    message, run = client.predict("x", "tiny-smoke", "HICRA", 0.2, 2, "zero", 8, "ground-truth", "tiny",
+                                  api_name="/launch")
+    assert "seeds must be whole numbers" in message

@@ -85,8 +85,12 @@ class RunConfig:
 
 
 PRESETS: dict[str, RunConfig] = {
-    # The bundled model and task on a laptop CPU: about 1 s a step on 2 cores.
+    # The bundled model and task on a laptop CPU: 1-2 s a step on 2 cores.
     "tiny-cpu": RunConfig(),
+    # A smoke test of the whole pipeline in well under a minute: tiny batches,
+    # short responses, a small held-out evaluation every 5 steps.
+    "tiny-smoke": RunConfig(prompts_per_step=2, group_size=4, max_new_tokens=128, eval_every=5, eval_n=20,
+                            eval_samples=1, checkpoint_every=5, steps=10),
 }
 
 

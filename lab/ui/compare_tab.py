@@ -10,7 +10,7 @@ from lab.ui.train_handlers import run_names
 
 def build() -> None:
     with gr.Row():
-        picks = gr.Dropdown(run_names(), multiselect=True, label="runs or sweeps", scale=3)
+        picks = gr.Dropdown(run_names(), multiselect=True, label="runs or sweeps", scale=3, allow_custom_value=True)
         threshold = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="accuracy for 'steps to reach'", scale=1)
         button = gr.Button("Compare", variant="primary", scale=1)
     message = gr.Markdown()

@@ -11,8 +11,8 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(label="corpus: .jsonl (text, correct) or .txt (one solution per line)",
-                             file_types=[".jsonl", ".txt", ".json"], type="filepath")
-            run = gr.Dropdown(h.sample_sources(), label="…or a run's samples", value=None)
+                             file_types=[".jsonl", ".txt", ".json"], type="filepath", elem_id="mine-upload")
+            run = gr.Dropdown(h.sample_sources(), label="…or a run's samples", value=None, allow_custom_value=True)
         with gr.Column(scale=2):
             with gr.Row():
                 n_min = gr.Slider(1, 8, value=3, step=1, label="shortest n-gram")

@@ -139,8 +139,12 @@ def compare(names: list[str], threshold: float = 0.6):
         if pair:
             d = paired_difference({s: fn(r) for s, r in groups["grpo"].items()},
                                   {s: fn(r) for s, r in groups["hicra"].items()})
-            verdict = "" if d.n < 2 else (" (interval excludes 0)" if d.excludes_zero else " (no measurable difference)")
-            row += f" | {d}{verdict} |"
+            if d.n == 0:
+                row += " | - |"
+            else:
+                verdict = "" if d.n < 2 else (" (interval excludes 0)" if d.excludes_zero
+                                              else " (no measurable difference)")
+                row += f" | {d}{verdict} |"
         else:
             row += " |"
         lines.append(row)
@@ -152,5 +156,5 @@ def _fmt(ci) -> str:
     if ci.n == 0 or math.isnan(ci.mean):
         return "-"
     if ci.n < 2:
-        return f"{ci.mean:.3f}"
-    return f"{ci.mean:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+        return f"{ci.mean:.4g}"
+    return f"{ci.mean:.4g} [{ci.low:.4g}, {ci.high:.4g}]"

@@ -10,10 +10,11 @@ from lab.ui.context import settings
 
 
 def build() -> None:
-    table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table, every=5.0, interactive=False,
-                         label="runs (refreshes every 5 s)")
+    table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table(), interactive=False,
+                         label="runs (refreshes every 5 s)", elem_id="runs-table")
+    gr.Timer(5.0).tick(h.runs_table, None, table, show_progress="hidden")
     with gr.Row():
-        run = gr.Dropdown(th.run_names(), label="run")
+        run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True)
         resume = gr.Button("Resume")
         delete = gr.Button("Delete", variant="stop")
         download = gr.Button("Download adapter")

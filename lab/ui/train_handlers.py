@@ -129,10 +129,9 @@ def refresh(name: str):
 
 def status_markdown(info: dict, records: list[dict]) -> str:
     state = info.get("state", "?")
-    icon = {"running": "🟢", "queued": "⏳", "finished": "✅", "stopped": "⏹️", "failed": "❌"}.get(state, "")
     steps = [r for r in records if r.get("kind") == "step"]
     evals = [r for r in records if r.get("kind") == "eval"]
-    parts = [f"{icon} **{info['name']}**: {state}, step {info.get('step', 0)}"]
+    parts = [f"**{info['name']}**: {state}, step {info.get('step', 0)}"]
     if info.get("duration_s"):
         parts.append(f"{info['duration_s'] / 60:.1f} min")
     if steps:
@@ -164,7 +163,7 @@ def samples_html(name: str, limit: int = 4) -> str:
         sg = None
     parts = [f"<div><b>Samples at step {last}</b> ({Path(folder).name})</div>", legend_html(("planning",))]
     for s in [x for x in samples if x["step"] == last][:limit]:
-        verdict = "✅" if s.get("correct") else f"❌ {s.get('error', '')}"
+        verdict = "✓ correct" if s.get("correct") else f"✗ {s.get('error', '')} error"
         parts.append(f"<div style='margin-top:8px'><code>{_esc(s.get('prompt', ''))}</code> {verdict}</div>")
         if sg is not None and s["text"].strip():
             a = analyse_text(s["text"], sg)

@@ -25,12 +25,12 @@ def build() -> None:
                 lora_r = gr.Number(value=16, precision=0, minimum=1, label="LoRA rank")
             with gr.Row():
                 sg_set = gr.Dropdown(h.sg_choices(), value="ground-truth", label="planning phrases (SG set)",
-                                     allow_custom_value=False)
+                                     allow_custom_value=True)
                 model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)")
                 name = gr.Textbox(label="run name (optional)", placeholder="auto")
             launch = gr.Button("Launch", variant="primary")
         with gr.Column(scale=1):
-            run = gr.Dropdown(h.run_names(), label="run", allow_custom_value=False, elem_id="train-run")
+            run = gr.Dropdown(h.run_names(), label="run", allow_custom_value=True, elem_id="train-run")
             with gr.Row():
                 stop = gr.Button("Stop")
                 resume = gr.Button("Resume")

@@ -1,0 +1,168 @@
+"""Inspect with a model: generate a response, or score pasted text, token by token.
+
+Each token gets its entropy and probability under the model (by teacher
+forcing), its role (planning, high-entropy, both, execution), and the page
+shows the paper's two overlap figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from lab.analysis import InputError, check_text
+from lab.grams import SGSetError
+from lab.metrics import high_entropy_mask, overlap_shares
+from lab.render import legend_html, tokens_html
+from lab.tokens import token_masks_from_ids
+from lab.ui.context import PUBLIC_MODELS, jobs, settings
+
+log = logging.getLogger(__name__)
+_load_lock = threading.Lock()
+MAX_PROMPT_CHARS = 4000
+MAX_SCORE_TOKENS = 2048
+
+
+def checkpoint_choices() -> list[str]:
+    """``run/step-N`` (or ``sweep/arm/step-N``) for every saved adapter."""
+    out = []
+    root = settings().runs
+    if root.exists():
+        for adapter in sorted(root.rglob("checkpoints/step-*/adapter")):
+            out.append(str(adapter.parent.relative_to(root)).replace("/checkpoints/", "/"))
+    return out
+
+
+@lru_cache(maxsize=2)
+def _load(model: str, checkpoint: str):
+    from training.modeling import load_model
+
+    lm = load_model(model, device=None)
+    if checkpoint:
+        from peft import PeftModel
+
+        parts = checkpoint.split("/")
+        path = jobs().path_of(parts[0])
+        for part in parts[1:-1]:
+            path = path / jobs().path_of(part).name
+        adapter = path / "checkpoints" / jobs().path_of(parts[-1]).name / "adapter"
+        if not adapter.exists():
+            raise FileNotFoundError(f"no adapter at {checkpoint}")
+        lm.model = PeftModel.from_pretrained(lm.model, str(adapter)).merge_and_unload().eval()
+    return lm
+
+
+def load(model: str, checkpoint: str = ""):
+    model = (model or "tiny").strip()
+    if settings().public and model not in PUBLIC_MODELS:
+        raise InputError(f"this public lab runs only {', '.join(PUBLIC_MODELS)}")
+    if checkpoint:
+        import json
+
+        run_dir = settings().runs / checkpoint.rsplit("/", 1)[0]
+        cfg_path = run_dir / "config.json"
+        if cfg_path.exists():
+            model = json.loads(cfg_path.read_text()).get("model", model)
+    with _load_lock:
+        return _load(model, checkpoint or "")
+
+
+def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fraction: float = 0.3):
+    """``(html, stats markdown)`` for a response scored by teacher forcing."""
+    from training.scoring import score
+
+    if not response_ids:
+        raise InputError("the response is empty")
+    ids = torch.tensor([response_ids])
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    with torch.no_grad():
+        logprobs, entropy = score(lm.model, [prompt_ids], ids, mask, lm.pad_id)
+    entropy, prob = entropy[0].cpu().numpy(), logprobs[0].exp().cpu().numpy()
+    planning = token_masks_from_ids(lm.tokenizer, [response_ids], sg_set)[0]
+    high = high_entropy_mask(torch.from_numpy(entropy)[None], torch.ones(1, len(entropy), dtype=torch.bool),
+                             fraction)[0].numpy()
+    from lab.tokens import decode_with_offsets
+
+    text, offsets = decode_with_offsets(lm.tokenizer, response_ids)
+    shares = overlap_shares(torch.from_numpy(planning)[None], torch.from_numpy(high)[None],
+                            torch.ones(1, len(entropy), dtype=torch.bool))
+    html = legend_html(("planning", "high", "both")) + tokens_html(text, offsets, planning, high, entropy, prob)
+    n = len(response_ids)
+
+    def pct(x):
+        return "-" if x != x else f"{x:.1%}"
+
+    stats = "\n".join([
+        "| figure | value |", "|---|---|",
+        f"| tokens | {n} |",
+        f"| **planning-token ratio** | **{planning.mean():.1%}** |",
+        f"| high-entropy tokens (top {fraction:.0%} by entropy) | {int(high.sum())} |",
+        f"| planning tokens that are high-entropy | {pct(shares['planning_high_share'])} |",
+        f"| high-entropy tokens that are planning | {pct(shares['high_planning_share'])} |",
+        f"| mean entropy, planning / execution (nats) | {_mean(entropy, planning):.3f} / {_mean(entropy, ~planning):.3f} |",
+    ])
+    return html, stats
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> float:
+    return float(values[mask].mean()) if mask.any() else float("nan")
+
+
+def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_name: str, seed: float = 0):
+    """Sample one response to ``prompt`` and show it token by token: ``(html, stats, message)``."""
+    from lab.ui.handlers import resolve_sg
+    from training.rollout import sample
+
+    try:
+        prompt = check_text(prompt)
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise InputError(f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
+        sg = resolve_sg(sg_name or "ground-truth")
+        lm = load(model, checkpoint)
+        ids = lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        gen = torch.Generator(device=lm.device).manual_seed(int(seed or 0))
+        roll = sample(lm.model, [ids], max_new_tokens=256, temperature=float(temperature), eos_id=lm.eos_id,
+                      pad_id=lm.pad_id, generator=gen)
+        response = [t for t in roll.responses()[0] if t != lm.eos_id]
+        html, stats = token_view(lm, ids, response, sg)
+    except (InputError, SGSetError) as err:
+        return "", "", f"⚠️ {err}"
+    except Exception as err:  # noqa: BLE001 - load failures and the like become messages
+        from training.modeling import ModelLoadError
+
+        if isinstance(err, ModelLoadError):
+            return "", "", f"⚠️ {err}"
+        log.exception("generate failed")
+        return "", "", f"⚠️ Generation failed ({type(err).__name__}: {err})."
+    return html, stats, ""
+
+
+def score_text(model: str, checkpoint: str, text: str, sg_name: str):
+    """Pasted text scored by a model (teacher forcing): ``(html, stats, message)``."""
+    from lab.ui.handlers import resolve_sg
+
+    try:
+        text = check_text(text)
+        sg = resolve_sg(sg_name or "ground-truth")
+        lm = load(model, checkpoint)
+        ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+        limit = min(MAX_SCORE_TOKENS, getattr(lm.model.config, "max_position_embeddings", MAX_SCORE_TOKENS) - 1)
+        if len(ids) > limit:
+            raise InputError(f"the text is {len(ids):,} tokens; scoring with this model takes at most {limit:,}. "
+                             "Paste a shorter excerpt, or use 'Highlight planning tokens' (no model)")
+        bos = [lm.eos_id]  # a neutral first context: the model scores every token of the text
+        html, stats = token_view(lm, bos, ids, sg)
+    except (InputError, SGSetError) as err:
+        return "", "", f"⚠️ {err}"
+    except Exception as err:  # noqa: BLE001
+        from training.modeling import ModelLoadError
+
+        if isinstance(err, ModelLoadError):
+            return "", "", f"⚠️ {err}"
+        log.exception("scoring failed")
+        return "", "", f"⚠️ Scoring failed ({type(err).__name__}: {err})."
+    return html, stats, ""
