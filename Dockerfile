@@ -8,8 +8,10 @@ ENV HOME=/home/user \
     PIP_NO_CACHE_DIR=1 \
     GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_SERVER_PORT=7860 \
-    GRADIO_ANALYTICS_ENABLED=False
+    GRADIO_ANALYTICS_ENABLED=False \
+    HICRA_LAB_DATA=/home/user/data
 WORKDIR /home/user/app
+RUN mkdir -p /home/user/data
 
 # torch first: TORCH_SPEC picks the build (e.g. "torch==2.13.0" plus
 # TORCH_INDEX for a CPU-only or a specific CUDA wheel index).

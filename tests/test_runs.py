@@ -31,3 +31,20 @@ def test_status_and_truncation(tmp_path):
     kept = [(r["kind"], r["step"]) for r in read_jsonl(run.metrics)]
     assert kept == [("step", 0), ("step", 1), ("eval", 2)]
     assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_report_to_unknown_or_missing_trackers_is_a_clear_error(tmp_path):
+    import importlib.util
+
+    import pytest
+
+    from training.report import Reporter
+
+    with pytest.raises(ValueError, match="use one of tensorboard, trackio"):
+        Reporter("wandb", tmp_path, "r", {})
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ValueError, match="pip install tensorboard"):
+            Reporter("tensorboard", tmp_path, "r", {})
+    reporter = Reporter("", tmp_path, "r", {})  # none: a no-op
+    reporter.log({"step": 0, "loss/policy": 1.0})
+    reporter.close()

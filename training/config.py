@@ -57,6 +57,7 @@ class RunConfig:
     seed: int = _f(0, "seeds prompts, sampling and LoRA init")
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
     threads: int = _f(0, "torch CPU threads (0 = torch's default)")
+    report_to: str = _f("", "also log to trackers: tensorboard, trackio (comma-separated)")
 
     def to_json(self) -> dict:
         return asdict(self)

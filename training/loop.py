@@ -39,6 +39,7 @@ from training import algos
 from training.config import RunConfig, save_config
 from training.evaluate import evaluate, prompt_ids, strip_eos
 from training.modeling import load_model
+from training.report import Reporter
 from training.rollout import sample
 from training.runs import RunDir
 from training.scoring import score
@@ -371,10 +372,12 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
     except ValueError:  # not in the main thread: no signal handling
         pass
     trainers: list[Trainer] = []
+    reporters: list[Reporter] = []
     try:
         for (cfg, _), run in zip(arms, runs):
             save_config(cfg, run.path / "config.json")
             run.set_status("running", step=0, pid=os.getpid(), started=time.time())
+            reporters.append(Reporter(cfg.report_to, run.path, run.path.name, cfg.to_json()))
         backbone = Backbone(arms[0][0])
         for i, ((cfg, _), run) in enumerate(zip(arms, runs)):
             trainer = Trainer(cfg, backbone, adapter=f"arm{i}")
@@ -387,6 +390,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
             if cfg.eval_every and trainer.step == 0:
                 record, samples = trainer.eval_record()
                 run.log(record)
+                reporters[i].log(record)
                 run.log_samples(samples)
                 yield i, record
         while not stop["flag"] and any(t.step < t.cfg.steps for t in trainers):
@@ -396,11 +400,13 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                     continue
                 record = trainer.train_step()
                 run.log(record)
+                reporters[i].log(record)
                 run.set_status("running", step=trainer.step)
                 yield i, record
                 if cfg.eval_every and trainer.step % cfg.eval_every == 0:
                     record, samples = trainer.eval_record()
                     run.log(record)
+                    reporters[i].log(record)
                     run.log_samples(samples)
                     yield i, record
                 if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
@@ -416,5 +422,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
             run.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
         raise
     finally:
+        for reporter in reporters:
+            reporter.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
