@@ -42,6 +42,8 @@ def test_eval_bad_models_give_clear_messages():
         assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
     out = run("eval", "--task", "nope", "--n", "2")
     assert out.returncode == 2 and "unknown task 'nope'" in out.stderr
+    out = run("eval", "--task", "gsm8k", "--n", "2")  # offline: no hub data set
+    assert out.returncode == 2 and "cannot load openai/gsm8k" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_chat_models_get_their_template(tmp_path):

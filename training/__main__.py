@@ -135,7 +135,8 @@ def _summary(args) -> int:
     for r in records:
         if r.get("kind") == "eval":
             print(f"{r['step']:5d} {(r['time'] - start) / 60:8.1f} {r['eval/accuracy']:13.3f} "
-                  f"{r['eval/pass_at_k']:7.3f} {r['eval/errors/execution']:9d} {r['eval/errors/strategy']:10d}")
+                  f"{r['eval/pass_at_k']:7.3f} {r.get('eval/errors/execution', '-'):>9} "
+                  f"{r.get('eval/errors/strategy', '-'):>10}")
     return 0
 
 

@@ -20,7 +20,7 @@ def _f(default, help: str, **extra):
 class RunConfig:
     # what to train
     model: str = _f("tiny", "'tiny' (bundled), a local folder or a hub name")
-    task: str = _f("multiply", "task name")
+    task: str = _f("multiply", "task: multiply (bundled), gsm8k, math, or jsonl:PATH (question/answer lines)")
     algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
     alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)")
     sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
@@ -90,6 +90,14 @@ PRESETS: dict[str, RunConfig] = {
     "tiny-cpu": RunConfig(),
     # A smoke test of the whole pipeline in well under a minute: tiny batches,
     # short responses, a small held-out evaluation every 5 steps.
+    # GPU presets: Qwen2.5 instruct models on GSM8K / MATH (hub access needed),
+    # planning phrases from the compact math list, bf16 where the GPU has it.
+    "qwen0.5b-gsm8k": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="math-compact",
+                                max_new_tokens=512, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
+                                lora_alpha=64, steps=500),
+    "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="math-compact",
+                               max_new_tokens=1024, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
+                               lora_alpha=64, steps=500),
     "tiny-smoke": RunConfig(prompts_per_step=2, group_size=4, max_new_tokens=128, eval_every=5, eval_n=20,
                             eval_samples=1, checkpoint_every=5, steps=10),
 }

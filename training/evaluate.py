@@ -90,7 +90,8 @@ def evaluate(lm: LoadedModel, task: Task, n: int = 500, samples: int = 4, temper
         "seed": seed,
         "accuracy": sum(map(sum, rewards)) / n_samples,
         "pass_at_k": sum(any(r >= 1.0 for r in rs) for rs in rewards) / len(problems),
-        "errors": {k: kinds.get(k, 0) for k in ("correct", "execution", "strategy")},
+        "errors": {k: kinds.get(k, 0) for k in ("correct", "execution", "strategy")} if task.name == "multiply"
+        else dict(sorted(kinds.items())),
         "mean_length": sum(map(len, flat_ids)) / n_samples,
         "planning_ratio": planning_ratio,
         "semantic_entropy_bits": semantic,

@@ -266,8 +266,8 @@ class Trainer:
             "reward/mean": float(ep.rewards.mean()),
             "acc/batch": float((ep.rewards >= 1.0).float().mean()),
             "len/mean": n_tokens / len(ep.texts),
-            "errors/execution": ep.kinds.count("execution"),
-            "errors/strategy": ep.kinds.count("strategy"),
+            **({"errors/execution": ep.kinds.count("execution"), "errors/strategy": ep.kinds.count("strategy")}
+               if self.task.name == "multiply" else {"errors/incorrect": ep.kinds.count("error")}),
             "semantic/entropy_bits": semantic_entropy(ep.texts, self.matcher),
             "semantic/other_conditional_bits": conditional_other_entropy(ep.texts, self.matcher),
             **({"semantic/cluster_bits": semantic_entropy(ep.texts, self.sg_set, level="cluster")}

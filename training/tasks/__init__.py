@@ -12,7 +12,7 @@ from typing import Callable
 from lab.grams import SGSet, StrategicGram
 from training.tasks import multiply
 
-TASKS = ("multiply",)
+TASKS = ("multiply", "gsm8k", "math", "jsonl:PATH")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,19 @@ def multiply_sg_set() -> SGSet:
 
 
 def get_task(name: str) -> Task:
+    if name in ("gsm8k", "math") or name.startswith("jsonl:"):
+        from training.tasks import math_qa
+
+        math_qa.load(name)  # fail now, with a message, if the data cannot be read
+        return Task(
+            name=name,
+            problems=lambda split, n=None, seed=0: math_qa.problems(name, split, n, seed),
+            prompt=lambda p: f"Question: {p.question}\nAnswer:",
+            instruction=lambda p: math_qa.INSTRUCTION.format(question=p.question),
+            reward=lambda p, r: 1.0 if math_qa.is_correct(p.answer, r) else 0.0,
+            classify=lambda p, r: "correct" if math_qa.is_correct(p.answer, r) else "error",
+            answer=lambda p: p.answer,
+        )
     if name == "multiply":
         return Task(
             name="multiply",
