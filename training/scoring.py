@@ -2,12 +2,20 @@
 
 The same forward pass gives the log-probs the loss needs and the entropies
 and NLLs the metrics need; nothing is computed twice.
+
+Memory: full-vocabulary logits for a whole batch (N x T x V: 20 GB in float32
+for 64 x 512 tokens of a 152k vocabulary) are never built. The decoder runs
+once; the output layer, softmax, log-prob and entropy then run on chunks of
+``chunk_tokens`` positions, each under activation checkpointing when
+gradients are needed, so only one chunk's logits exist at a time, in the
+forward and in the backward pass.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from training.rollout import left_pad
 
@@ -25,28 +33,47 @@ def build_inputs(prompts: list[list[int]], response_ids: torch.Tensor, response_
     return ids, mask, positions
 
 
+def _head_chunk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, H) hidden states -> (M,) log-prob of the targets and (M,) entropy (float32)."""
+    logits = F.linear(hidden, weight, bias).float()  # (M, V)
+    logp = F.log_softmax(logits, dim=-1)
+    lp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    return lp, entropy
+
+
 def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_mask: torch.Tensor,
-          pad_id: int, with_entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+          pad_id: int, with_entropy: bool = True, chunk_tokens: int = 4096) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the response tokens under ``model`` (with grad if enabled).
 
     Args:
         prompts: N prompt id lists. response_ids, response_mask: (N, T).
+        chunk_tokens: positions per output-layer chunk (memory vs speed).
     Returns:
-        ``(logprobs, entropy)``: (N, T) float32 each; entropy (no grad) is
+        ``(logprobs, entropy)``: (N, T) float32 each; entropy (detached) is
         None when ``with_entropy`` is False. Padding positions hold garbage;
         mask them with ``response_mask``.
     """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
     device = next(model.parameters()).device
     ids, mask, positions = (t.to(device) for t in build_inputs(prompts, response_ids, response_mask, pad_id))
-    t_len = response_ids.shape[1]
-    # Only the logits that predict response tokens: positions P-1 .. P+T-2.
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                   logits_to_keep=t_len + 1).logits[:, :-1, :]  # (N, T, V)
-    logp_all = F.log_softmax(logits.float(), dim=-1)
-    targets = response_ids.to(device)
-    logprobs = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N, T)
-    entropy = None
-    if with_entropy:
-        with torch.no_grad():
-            entropy = -(logp_all.exp() * logp_all).sum(-1)  # (N, T)
+    n, t_len = response_ids.shape
+    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+    # Positions P-1 .. P+T-2 predict the response tokens 0 .. T-1.
+    hidden = hidden[:, -(t_len + 1):-1, :].reshape(n * t_len, -1)  # (N*T, H)
+    head = base.get_output_embeddings()
+    targets = response_ids.to(device).reshape(-1)
+    lps, ents = [], []
+    for start in range(0, n * t_len, chunk_tokens):
+        end = min(start + chunk_tokens, n * t_len)
+        args = (hidden[start:end], head.weight, head.bias, targets[start:end])
+        if torch.is_grad_enabled() and hidden.requires_grad:
+            lp, ent = checkpoint(_head_chunk, *args, use_reentrant=False)
+        else:
+            lp, ent = _head_chunk(*args)
+        lps.append(lp)
+        ents.append(ent.detach())
+    logprobs = torch.cat(lps).view(n, t_len)
+    entropy = torch.cat(ents).view(n, t_len) if with_entropy else None
     return logprobs, entropy
