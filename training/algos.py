@@ -160,22 +160,29 @@ def _run_lengths(row: torch.Tensor) -> list[int]:
 # ----------------------------------------------------------------------- loss
 
 
-def aggregate(values: torch.Tensor, mask: torch.Tensor, mode: str = "token-mean") -> torch.Tensor:
+def aggregate(values: torch.Tensor, mask: torch.Tensor, mode: str = "token-mean",
+              denominator: float | None = None) -> torch.Tensor:
     """Reduce per-token values (N, T) to a scalar.
 
     ``"token-mean"``: sum over valid tokens / number of valid tokens (long
     responses weigh more, DAPO / Dr. GRPO). ``"seq-mean"``: mean over
     responses that have tokens of their own token mean (original GRPO).
     An all-False mask gives 0.
+
+    ``denominator`` replaces the local count (valid tokens, or responses
+    with tokens): a process holding a shard of a batch divides by the whole
+    batch's count, so the sum of the shards' gradients is the batch's.
     """
     mask = mask.float()
     if mode == "token-mean":
-        return (values * mask).sum() / mask.sum().clamp(min=1.0)
+        count = mask.sum() if denominator is None else torch.tensor(float(denominator))
+        return (values * mask).sum() / count.clamp(min=1.0)
     if mode == "seq-mean":
         per_seq_count = mask.sum(-1)  # (N,)
         per_seq = (values * mask).sum(-1) / per_seq_count.clamp(min=1.0)
         has_tokens = (per_seq_count > 0).float()
-        return (per_seq * has_tokens).sum() / has_tokens.sum().clamp(min=1.0)
+        count = has_tokens.sum() if denominator is None else torch.tensor(float(denominator))
+        return (per_seq * has_tokens).sum() / count.clamp(min=1.0)
     raise ValueError(f"aggregation mode must be 'token-mean' or 'seq-mean', got {mode!r}")
 
 
@@ -191,7 +198,7 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                 mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.2,
                 aggregation: str = "token-mean", ref_logprobs: torch.Tensor | None = None,
-                kl_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+                kl_coef: float = 0.0, denominator: float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """PPO-style clipped surrogate loss (to minimize), with an optional k3 KL penalty.
 
     ``ratio = exp(logprobs - old_logprobs)``; per token
@@ -205,6 +212,7 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
         advantages: (N, T) per-token advantages (GRPO or HICRA).
         mask: (N, T) bool, valid response tokens.
         ref_logprobs: (N, T) under the reference policy, needed when kl_coef > 0.
+        denominator: see :func:`aggregate` (multi-process training).
     Returns:
         ``(loss, metrics)``: a scalar tensor and floats under ``loss/``,
         ``clip/``, ``ratio/`` and ``kl/`` keys.
@@ -218,12 +226,12 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * adv
     per_token = -torch.minimum(unclipped, clipped)
-    pg_loss = aggregate(per_token, mask, aggregation)
+    pg_loss = aggregate(per_token, mask, aggregation, denominator)
     loss = pg_loss
     metrics: dict[str, float] = {"loss/policy": pg_loss.item()}
     if ref_logprobs is not None:
         kl = kl_k3(logprobs, ref_logprobs.detach())
-        kl_loss = aggregate(kl, mask, aggregation)
+        kl_loss = aggregate(kl, mask, aggregation, denominator)
         if kl_coef:
             loss = loss + kl_coef * kl_loss
         metrics["kl/k3"] = kl_loss.item()

@@ -35,7 +35,7 @@ from lab.matching import matcher_for
 from lab.metrics import high_entropy_mask, overlap_shares, role_means
 from lab.semantic import conditional_other_entropy, semantic_entropy
 from lab.tokens import token_masks_from_ids
-from training import algos
+from training import algos, dist
 from training.config import RunConfig, save_config
 from training.evaluate import evaluate, prompt_ids, strip_eos
 from training.modeling import load_model
@@ -57,6 +57,14 @@ class Episode:
     rewards: torch.Tensor  # (N,)
     kinds: list[str]  # (N,) correct / execution / strategy
     planning: torch.Tensor  # (N, T) bool
+
+    def groups(self, index: list[int], group_size: int) -> "Episode":
+        """The rows of the groups ``index`` (a process's share of a batch)."""
+        rows = [g * group_size + j for g in index for j in range(group_size)]
+        pick = torch.tensor(rows, dtype=torch.long)
+        return Episode([self.prompts[r] for r in rows], self.response_ids[pick], self.response_mask[pick],
+                       [self.texts[r] for r in rows], self.rewards[pick], [self.kinds[r] for r in rows],
+                       self.planning[pick])
 
 
 def resolve_sg_set(name: str, task) -> SGSet:
@@ -83,7 +91,7 @@ class Backbone:
     def __init__(self, cfg: RunConfig):
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.lm = load_model(cfg.model, device=cfg.device or None)
+        self.lm = load_model(cfg.model, device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
         self.base = self.lm.model
@@ -149,6 +157,10 @@ class Trainer:
         self.model = self.backbone.model
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.train_problems = self.task.problems("train")
+        self.rank, self.world = dist.world()
+        if cfg.prompts_per_step % self.world:
+            raise ValueError(f"prompts_per_step ({cfg.prompts_per_step}) must be a multiple of the number of "
+                             f"processes ({self.world})")
         self.step = 0
         self.baseline: dict[str, float] = {}  # step-0 mean NLLs, for relative perplexity
 
@@ -163,9 +175,9 @@ class Trainer:
     def collect(self, step: int) -> Episode:
         cfg = self.cfg
         rng = random.Random(cfg.seed * 1_000_003 + step)
-        problems = rng.sample(self.train_problems, cfg.prompts_per_step)
+        problems = rng.sample(self.train_problems, cfg.prompts_per_step)[self.rank::self.world]
         prompts = [prompt_ids(self.lm, self.task, p) for p in problems for _ in range(cfg.group_size)]
-        gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + step)
+        gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + step + self.rank * 1_000_000_007)
         self.sync_sampler(merged=True)
         roll = sample(self.sampler, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                       eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen)
@@ -212,6 +224,10 @@ class Trainer:
                 old_lp, _ = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id, False)
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(step)
+        denominator = None
+        if self.world > 1:  # every process divides by the whole batch's count
+            denominator = dist.total(float(valid.sum()) if cfg.aggregation == "token-mean"
+                                     else float((valid.sum(-1) > 0).sum()))
         metrics: dict = {}
         for update in range(cfg.updates_per_batch):
             logprobs, entropy = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
@@ -224,9 +240,10 @@ class Trainer:
             old = old_lp if old_lp is not None else logprobs.detach()
             loss, loss_metrics = algos.policy_loss(
                 logprobs, old, token_adv, valid.to(logprobs.device), cfg.clip_low, cfg.clip_high,
-                cfg.aggregation, ref_logprobs=ref_lp, kl_coef=cfg.kl_coef)
+                cfg.aggregation, ref_logprobs=ref_lp, kl_coef=cfg.kl_coef, denominator=denominator)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
+            dist.sum_gradients(self.params)
             norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm or float("inf"))
             self.opt.step()
             metrics.update(loss_metrics)
@@ -263,8 +280,8 @@ class Trainer:
         n_tokens = int(ep.response_mask.sum())
         record = {
             "kind": "step", "step": step, "time": time.time(),
-            "reward/mean": float(ep.rewards.mean()),
-            "acc/batch": float((ep.rewards >= 1.0).float().mean()),
+            "reward/mean": dist.total(float(ep.rewards.sum())) / dist.total(len(ep.rewards)),
+            "acc/batch": dist.total(float((ep.rewards >= 1.0).sum())) / dist.total(len(ep.rewards)),
             "len/mean": n_tokens / len(ep.texts),
             **({"errors/execution": ep.kinds.count("execution"), "errors/strategy": ep.kinds.count("strategy")}
                if self.task.name == "multiply" else {"errors/incorrect": ep.kinds.count("error")}),
@@ -364,7 +381,9 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
     models = {(c.model, c.task, c.device) for c, _ in arms}
     if len(models) != 1:
         raise ValueError("all arms of a comparison must use the same model, task and device")
-    runs = [RunDir(out).create() for _, out in arms]
+    rank, _ = dist.world()
+    main = rank == 0  # only rank 0 writes; the others train their share and wait at evaluations
+    runs = [RunDir(out, readonly=not main).create() for _, out in arms]
     stop = {"flag": False}
     previous = None
     try:
@@ -375,9 +394,10 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
     reporters: list[Reporter] = []
     try:
         for (cfg, _), run in zip(arms, runs):
-            save_config(cfg, run.path / "config.json")
+            if main:
+                save_config(cfg, run.path / "config.json")
             run.set_status("running", step=0, pid=os.getpid(), started=time.time())
-            reporters.append(Reporter(cfg.report_to, run.path, run.path.name, cfg.to_json()))
+            reporters.append(Reporter(cfg.report_to if main else "", run.path, run.path.name, cfg.to_json()))
         backbone = Backbone(arms[0][0])
         for i, ((cfg, _), run) in enumerate(zip(arms, runs)):
             trainer = Trainer(cfg, backbone, adapter=f"arm{i}")
@@ -388,11 +408,13 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
             if cfg.eval_every and trainer.step == 0:
-                record, samples = trainer.eval_record()
-                run.log(record)
-                reporters[i].log(record)
-                run.log_samples(samples)
-                yield i, record
+                if main:
+                    record, samples = trainer.eval_record()
+                    run.log(record)
+                    reporters[i].log(record)
+                    run.log_samples(samples)
+                    yield i, record
+                dist.barrier()
         while not stop["flag"] and any(t.step < t.cfg.steps for t in trainers):
             for i, (trainer, run) in enumerate(zip(trainers, runs)):
                 cfg = trainer.cfg
@@ -402,18 +424,22 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                 run.log(record)
                 reporters[i].log(record)
                 run.set_status("running", step=trainer.step)
-                yield i, record
-                if cfg.eval_every and trainer.step % cfg.eval_every == 0:
-                    record, samples = trainer.eval_record()
-                    run.log(record)
-                    reporters[i].log(record)
-                    run.log_samples(samples)
+                if main:
                     yield i, record
-                if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
+                if cfg.eval_every and trainer.step % cfg.eval_every == 0:
+                    if main:
+                        record, samples = trainer.eval_record()
+                        run.log(record)
+                        reporters[i].log(record)
+                        run.log_samples(samples)
+                        yield i, record
+                    dist.barrier()
+                if main and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps):
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
         for trainer, run in zip(trainers, runs):
             if stop["flag"] and trainer.step < trainer.cfg.steps:
-                trainer.save(run.checkpoints / f"step-{trainer.step}")
+                if main:
+                    trainer.save(run.checkpoints / f"step-{trainer.step}")
                 run.set_status("stopped", step=trainer.step, ended=time.time())
             else:
                 run.set_status("finished", step=trainer.step, ended=time.time())

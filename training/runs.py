@@ -70,14 +70,19 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 class RunDir:
-    def __init__(self, path: str | Path):
+    """A run's folder. ``readonly`` (processes other than rank 0) reads it and writes nothing."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
         self.metrics = self.path / "metrics.jsonl"
         self.samples = self.path / "samples.jsonl"
         self.status_file = self.path / "status.json"
         self.checkpoints = self.path / "checkpoints"
 
     def create(self) -> "RunDir":
+        if self.readonly:
+            return self
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         return self
@@ -89,14 +94,17 @@ class RunDir:
             return {}
 
     def set_status(self, state: str, **fields) -> None:
+        if self.readonly:
+            return
         data = {**self.status(), **fields, "state": state, "updated": time.time()}
         write_json_atomic(self.status_file, data)
 
     def log(self, record: dict) -> None:
-        append_jsonl(self.metrics, record)
+        if not self.readonly:
+            append_jsonl(self.metrics, record)
 
     def log_samples(self, records: list[dict]) -> None:
-        for r in records:
+        for r in records if not self.readonly else ():
             append_jsonl(self.samples, r)
 
     def latest_checkpoint(self) -> Path | None:
@@ -111,6 +119,9 @@ class RunDir:
         an evaluation logged *after* step n carries ``"step": n + 1``, so
         evaluations and samples up to ``steps_done`` stay.
         """
+        if self.readonly:
+            return
+
         def keep(r: dict) -> bool:
             step = r.get("step", 0)
             return step < steps_done if r.get("kind") == "step" else step <= steps_done
