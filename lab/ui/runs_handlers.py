@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -62,6 +63,7 @@ def push_adapter(name: str, repo_id: str, token: str) -> str:
         return "⚠️ Pushing to the Hub is switched off in this public lab."
     if not repo_id or "/" not in repo_id:
         return "⚠️ Give a repository id such as your-name/hicra-tiny-adapter."
+    token = token or os.environ.get("HF_TOKEN", "")
     if not token:
         return "⚠️ Give a Hugging Face token with write access (or set HF_TOKEN)."
     path = jobs().path_of(name)
