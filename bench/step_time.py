@@ -52,7 +52,7 @@ def ours(steps: int, warmup: int) -> dict:
     for _ in range(5):
         token_masks_from_ids(trainer.tok, ep.response_ids.tolist(), trainer.matcher)
         ent = torch.rand(ep.response_ids.shape)
-        high = high_entropy_mask(ent, ep.response_mask)
+        high_entropy_mask(ent, ep.response_mask)
         adv = algos.broadcast_to_tokens(algos.group_advantages(ep.rewards, 8), ep.response_mask)
         algos.hicra_advantages(adv, ep.planning, 0.2)
     extra = (time.perf_counter() - t0) / 5

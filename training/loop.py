@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 
-from lab.grams import SGSet, list_presets, load_preset, load_sg_set
 from lab.matching import matcher_for
 from lab.metrics import high_entropy_mask, overlap_shares, role_means
 from lab.semantic import conditional_other_entropy, semantic_entropy
@@ -43,7 +41,7 @@ from training.report import Reporter
 from training.rollout import sample
 from training.runs import RunDir
 from training.scoring import score
-from training.tasks import get_task
+from training.tasks import get_task, resolve_sg_set
 
 
 @dataclass(frozen=True)
@@ -65,17 +63,6 @@ class Episode:
         return Episode([self.prompts[r] for r in rows], self.response_ids[pick], self.response_mask[pick],
                        [self.texts[r] for r in rows], self.rewards[pick], [self.kinds[r] for r in rows],
                        self.planning[pick])
-
-
-def resolve_sg_set(name: str, task) -> SGSet:
-    if name == "ground-truth":
-        sg = task.ground_truth_sg_set()
-        if sg is None:
-            raise ValueError(f"task {task.name!r} has no ground-truth planning phrases; pick an SG set")
-        return sg
-    if name in list_presets():
-        return load_preset(name)
-    return load_sg_set(name)
 
 
 class Backbone:
@@ -370,6 +357,17 @@ def compare_arms(cfg: RunConfig, algos: list[str], seeds: list[int], out: str | 
     return [(replace(cfg, algo=a, seed=s).validate(), Path(out) / arm_name(a, s)) for s in seeds for a in algos]
 
 
+def _evaluate(i: int, trainer: Trainer, run: RunDir, reporter: Reporter, main: bool) -> Iterator[tuple[int, dict]]:
+    """Rank 0 evaluates and writes; the other processes wait for it."""
+    if main:
+        record, samples = trainer.eval_record()
+        run.log(record)
+        reporter.log(record)
+        run.log_samples(samples)
+        yield i, record
+    dist.barrier()
+
+
 def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iterator[tuple[int, dict]]:
     """Train several arms on one backbone, interleaved step by step.
 
@@ -408,13 +406,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
             if cfg.eval_every and trainer.step == 0:
-                if main:
-                    record, samples = trainer.eval_record()
-                    run.log(record)
-                    reporters[i].log(record)
-                    run.log_samples(samples)
-                    yield i, record
-                dist.barrier()
+                yield from _evaluate(i, trainer, run, reporters[i], main)
         while not stop["flag"] and any(t.step < t.cfg.steps for t in trainers):
             for i, (trainer, run) in enumerate(zip(trainers, runs)):
                 cfg = trainer.cfg
@@ -427,13 +419,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                 if main:
                     yield i, record
                 if cfg.eval_every and trainer.step % cfg.eval_every == 0:
-                    if main:
-                        record, samples = trainer.eval_record()
-                        run.log(record)
-                        reporters[i].log(record)
-                        run.log_samples(samples)
-                        yield i, record
-                    dist.barrier()
+                    yield from _evaluate(i, trainer, run, reporters[i], main)
                 if main and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps):
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
         for trainer, run in zip(trainers, runs):

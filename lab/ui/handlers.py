@@ -65,15 +65,6 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
 
 def resolve_sg(name: str, task: str = "multiply") -> SGSet:
     """An SG set by name: 'ground-truth' (the task's), a preset, or a file path."""
-    if name == "ground-truth":
-        from training.tasks import get_task
+    from training.tasks import get_task, resolve_sg_set
 
-        sg = get_task(task).ground_truth_sg_set()
-        if sg is None:
-            raise SGSetError(f"task {task!r} has no ground-truth planning phrases")
-        return sg
-    if name in list_presets():
-        return load_preset(name)
-    from lab.grams import load_sg_set
-
-    return load_sg_set(name)
+    return resolve_sg_set(name, get_task(task))

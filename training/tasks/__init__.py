@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from lab.grams import SGSet, StrategicGram
+from lab.grams import SGSet, SGSetError, StrategicGram, list_presets, load_preset, load_sg_set
 from training.tasks import multiply
 
 TASKS = ("multiply", "gsm8k", "math", "jsonl:PATH")
@@ -67,3 +67,16 @@ def get_task(name: str) -> Task:
             answer=lambda p: p.answer,
         )
     raise ValueError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
+
+
+def resolve_sg_set(name: str, task: Task) -> SGSet:
+    """A run's planning phrases: 'ground-truth' (the task's), a preset name, or an SG set file."""
+    if name == "ground-truth":
+        sg = task.ground_truth_sg_set()
+        if sg is None:
+            raise SGSetError(f"task {task.name!r} has no ground-truth planning phrases; pick an SG set "
+                             f"({', '.join(list_presets())} or a mined file)")
+        return sg
+    if name in list_presets():
+        return load_preset(name)
+    return load_sg_set(name)
