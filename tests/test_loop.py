@@ -121,3 +121,18 @@ def test_compare_rejects_bad_sweeps(tmp_path):
         compare_arms(cfg, ["grpo", "grpo"], [0], tmp_path)
     with pytest.raises(ValueError, match="algo must be one of"):
         compare_arms(cfg, ["ppo"], [0], tmp_path)
+
+
+def test_micro_batches_give_the_whole_batch_step():
+    results = []
+    for groups in (0, 1):  # the whole batch at once; one group at a time
+        trainer = Trainer(preset("tiny-cpu", algo="hicra", micro_batch_groups=groups, **SMALL))
+        before = lora_and_base(trainer.model)[0]
+        metrics = trainer.update(fixed_episode(trainer), 0)
+        results.append((lora_and_base(trainer.model)[0], metrics))
+    (a, ma), (b, mb) = results
+    assert any(not torch.equal(a[n], before[n]) for n in a)
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6, rtol=1e-5), name
+    for key in ("loss/policy", "kl/k3", "clip/fraction", "ratio/mean", "entropy/planning", "planning/ratio"):
+        assert ma[key] == pytest.approx(mb[key], rel=1e-5, abs=1e-7), key

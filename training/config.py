@@ -36,6 +36,8 @@ class RunConfig:
     weight_decay: float = _f(0.0, "AdamW weight decay")
     max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)")
     updates_per_batch: int = _f(1, "passes over each batch (more than 1 makes the clip active)")
+    micro_batch_groups: int = _f(2, "groups per forward/backward pass (0 = the whole batch at once); "
+                                 "smaller uses less memory, the gradient is the same")
     clip_low: float = _f(0.2, "PPO clip range below 1")
     clip_high: float = _f(0.2, "PPO clip range above 1")
     aggregation: str = _f("token-mean", "loss aggregation: token-mean or seq-mean",

@@ -197,44 +197,70 @@ class Trainer:
         return algos.hicra_advantages(tokens, mask & valid, cfg.alpha)
 
     def update(self, ep: Episode, step: int) -> dict:
+        """One optimizer step (per pass) on an episode, in micro-batches of whole groups.
+
+        Every micro-batch's loss is divided by the whole batch's token count
+        (over all processes), so the accumulated gradient is the whole
+        batch's: micro-batching only trades activation memory for time.
+        """
         cfg = self.cfg
+        group = cfg.group_size
+        n_groups = len(ep.rewards) // group
+        per = cfg.micro_batch_groups or n_groups
+        parts = [ep] if per >= n_groups else \
+            [ep.groups(list(range(s, min(s + per, n_groups))), group) for s in range(0, n_groups, per)]
         valid = ep.response_mask
-        advantages = algos.group_advantages(ep.rewards, cfg.group_size, cfg.scale_by_std)
+        denominator = dist.total(float(valid.sum()) if cfg.aggregation == "token-mean"
+                                 else float((valid.sum(-1) > 0).sum()))
         self.backbone.activate(self.adapter)
         self.model.train()
         with torch.no_grad():
             self.sync_sampler(merged=False)
-            ref_lp, _ = score(self.sampler, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
-                              with_entropy=False)
-            old_lp = None
-            if cfg.updates_per_batch > 1:
-                old_lp, _ = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id, False)
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr_at(step)
-        denominator = None
-        if self.world > 1:  # every process divides by the whole batch's count
-            denominator = dist.total(float(valid.sum()) if cfg.aggregation == "token-mean"
-                                     else float((valid.sum(-1) > 0).sum()))
+            ref = [score(self.sampler, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
+                   for p in parts]
+            old = [score(self.model, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
+                   for p in parts] if cfg.updates_per_batch > 1 else None
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_at(step)
+        credit: list[torch.Tensor] = []
+        seen: dict[str, list] = {"entropy": [], "nll": [], "high": []}
         metrics: dict = {}
         for update in range(cfg.updates_per_batch):
-            logprobs, entropy = score(self.model, ep.prompts, ep.response_ids, valid, self.lm.pad_id,
-                                      with_entropy=update == 0)
-            if update == 0:
-                entropy = entropy.cpu()
-                high = high_entropy_mask(entropy, valid, cfg.high_entropy_fraction)
-                token_adv = self.credit(ep, advantages, entropy, high, step).to(logprobs.device)
-                metrics.update(self.token_metrics(ep, entropy, -logprobs.detach().cpu(), high, token_adv.cpu()))
-            old = old_lp if old_lp is not None else logprobs.detach()
-            loss, loss_metrics = algos.policy_loss(
-                logprobs, old, token_adv, valid.to(logprobs.device), cfg.clip_low, cfg.clip_high,
-                cfg.aggregation, ref_logprobs=ref_lp, kl_coef=cfg.kl_coef, denominator=denominator)
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
+            sums: dict[str, float] = {}
+            for k, part in enumerate(parts):
+                mask = part.response_mask
+                logprobs, entropy = score(self.model, part.prompts, part.response_ids, mask, self.lm.pad_id,
+                                          with_entropy=update == 0)
+                if update == 0:
+                    entropy = entropy.cpu()
+                    high = high_entropy_mask(entropy, mask, cfg.high_entropy_fraction)
+                    adv = algos.group_advantages(part.rewards, group, cfg.scale_by_std)
+                    credit.append(self.credit(part, adv, entropy, high, step * 1000 + k))
+                    seen["entropy"].append(entropy)
+                    seen["nll"].append(-logprobs.detach().cpu())
+                    seen["high"].append(high)
+                loss, part_metrics = algos.policy_loss(
+                    logprobs, old[k] if old else logprobs.detach(), credit[k].to(logprobs.device),
+                    mask.to(logprobs.device), cfg.clip_low, cfg.clip_high, cfg.aggregation, ref_logprobs=ref[k],
+                    kl_coef=cfg.kl_coef, denominator=denominator)
+                loss.backward()
+                share = float(mask.sum()) / max(float(valid.sum()), 1.0)  # this part's share of the tokens
+                for key, value in part_metrics.items():
+                    if key == "ratio/max":
+                        sums[key] = max(sums.get(key, value), value)
+                    elif key.startswith(("loss/", "kl/")):  # already divided by the batch's count
+                        sums[key] = sums.get(key, 0.0) + value
+                    else:  # fractions and means over this part's tokens
+                        sums[key] = sums.get(key, 0.0) + value * share
             dist.sum_gradients(self.params)
             norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm or float("inf"))
             self.opt.step()
-            metrics.update(loss_metrics)
+            metrics.update(sums)
             metrics["grad/norm"] = float(norm)
+            if update == 0:
+                metrics.update(self.token_metrics(ep, torch.cat(seen["entropy"]), torch.cat(seen["nll"]),
+                                                  torch.cat(seen["high"]), torch.cat(credit).cpu()))
         metrics["lr"] = self.lr_at(step)
         return metrics
 
