@@ -1,0 +1,75 @@
+"""The model the arms of a run share: one base model with a LoRA adapter per arm,
+and a plain copy of it that samples rollouts and gives the KL reference."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from training import dist
+from training.config import RunConfig
+from training.modeling import load_model
+
+
+class Backbone:
+    """What the arms of a run share: the model (with one LoRA adapter per arm),
+    its tokenizer, and a plain copy of the model for sampling.
+
+    The plain copy samples and gives the reference log-probs: sampling through
+    the LoRA wrappers costs about 40% more per token. Its weights are
+    rewritten from the frozen base (exactly, no drift) before each use: base
+    + an arm's LoRA delta to sample, the base alone for the KL reference.
+    """
+
+    def __init__(self, cfg: RunConfig):
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.lm = load_model(cfg.model, device=cfg.device or dist.device_for_rank())
+        self.tok, self.device = self.lm.tokenizer, self.lm.device
+        self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
+        self.base = self.lm.model
+        self.model = None  # the peft model, once an adapter exists
+        self.lm.model = self.sampler  # evaluation samples from the merged copy
+        self._pairs: dict[str, list] = {}
+        self.active: str | None = None
+
+    def add_adapter(self, name: str, cfg: RunConfig) -> list[torch.nn.Parameter]:
+        """Create the LoRA adapter ``name`` (initialised from ``cfg.seed``); returns its parameters."""
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                          target_modules=[m.strip() for m in cfg.lora_targets.split(",") if m.strip()],
+                          task_type="CAUSAL_LM")
+        torch.manual_seed(cfg.seed)  # the same seed gives every arm the same initial adapter
+        if self.model is None:
+            self.model = get_peft_model(self.base, lora, adapter_name=name)
+        else:
+            self.model.add_adapter(name, lora)
+        pairs = []
+        for module_name, module in self.model.named_modules():
+            if hasattr(module, "lora_A") and hasattr(module, "base_layer") and name in module.lora_A:
+                pairs.append((module, self.sampler.get_submodule(module_name[len("base_model.model."):])))
+        if not pairs:
+            raise ValueError(f"no LoRA layer matched lora_targets={cfg.lora_targets!r}")
+        self._pairs[name] = pairs
+        params = [p for n, p in self.model.named_parameters() if f".{name}." in n and "lora_" in n]
+        for p in params:
+            p.requires_grad_(True)
+        self.activate(name)
+        return params
+
+    def activate(self, name: str) -> None:
+        if self.active != name:
+            self.model.base_model.set_adapter(name)
+            self.active = name
+
+    @torch.no_grad()
+    def sync_sampler(self, adapter: str | None) -> None:
+        """Sampler weights := base + the adapter's LoRA delta, or the base alone (``None``)."""
+        for lora_layer, target in next(iter(self._pairs.values())) if adapter is None else self._pairs[adapter]:
+            weight = lora_layer.base_layer.weight
+            if adapter is None:
+                target.weight.copy_(weight)
+            else:
+                target.weight.copy_(weight + lora_layer.get_delta_weight(adapter).to(weight.dtype))
