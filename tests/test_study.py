@@ -85,7 +85,7 @@ def test_statistics_on_hand_made_runs(tmp_path):
     phases = res["phases"]
     assert phases["ppl_rel/execution"]["change"]["mean"] < 0  # execution consolidates
     assert phases["semantic/entropy_bits"]["change"]["high"] < 0  # and semantic entropy falls here
-    assert phases["half_move_step/execution"] is not None
+    assert phases["errors/execution"]["8"] == pytest.approx(0.3) and phases["errors/strategy"]["0"] > 0
     assert res["semantic_end_hicra_minus_grpo"]["mean"] > 0
     assert res["groups"]["grpo"]["final_execution_errors"]["mean"] == pytest.approx(0.3)
 

@@ -116,13 +116,10 @@ def phases(grpo: dict[int, list[dict]], steps: int) -> dict:
         end = {s: v[1] for s, v in per_seed.items()}
         out[key] = {"start": iv(mean_ci(list(start.values()))), "end": iv(mean_ci(list(end.values()))),
                     "change": iv(paired_difference(start, end))}
-    # When does each role's relative perplexity make half of its total move?
-    for role in ("execution", "planning"):
-        curve = np.nanmean([moving_average(step_curve(r, f"ppl_rel/{role}", steps)) for r in grpo.values()], 0)
-        first, last = curve[0], np.nanmean(curve[-edge_width(steps):])
-        target = first + (last - first) / 2
-        crossed = np.where((curve - target) * np.sign(first - last) <= 0)[0] if last != first else np.array([])
-        out[f"half_move_step/{role}"] = int(crossed[0]) if len(crossed) else None
+    # Held-out error types over training (mean over seeds): which kind of error goes first?
+    for kind in ("strategy", "execution"):
+        steps_seen, curves = _eval_matrix(grpo, f"eval/errors/{kind}")
+        out[f"errors/{kind}"] = dict(zip(map(str, steps_seen), np.mean(curves, 0).tolist()))
     # Does semantic entropy move with accuracy? Correlation of the smoothed per-seed curves.
     rs = []
     for r in grpo.values():
@@ -357,23 +354,28 @@ def verdict(d: dict, higher: str = "higher", lower: str = "lower") -> str:
     return "no measurable difference"
 
 
+def _relative(d: dict) -> float:
+    """Relative change of a start/end pair (end / start - 1)."""
+    return d["end"]["mean"] / d["start"]["mean"] - 1 if d["start"]["mean"] else float("nan")
+
+
 def phase_text(p: dict, steps: int) -> list[str]:
     ex, pl = p["ppl_rel/execution"], p["ppl_rel/planning"]
     ent_ex, ent_pl = p["entropy/execution"], p["entropy/planning"]
     sem, other = p["semantic/entropy_bits"], p["semantic/other_conditional_bits"]
-    half_ex, half_pl = p["half_move_step/execution"], p["half_move_step/planning"]
+    width = edge_width(steps)
     lines = [
-        f"Start = mean of the first {edge_width(steps)} steps, end = mean of the last {edge_width(steps)} "
-        f"(step {steps - edge_width(steps)} to "
-        f"{steps - 1}); changes are paired by seed, with 95% intervals over {len(p['seeds'])} seeds.",
+        f"Start = mean of the first {width} steps, end = mean of the last {width} (step {steps - width} to "
+        f"{steps - 1}); changes are paired by seed, with 95% intervals over {len(p['seeds'])} seeds. Token "
+        "statistics are over each step's own rollouts (the policy's samples), as in the paper.",
         "",
         "| quantity | start | end | change |",
         "|---|---|---|---|",
     ]
-    for key, label, digits in (("ppl_rel/execution", "relative perplexity, execution tokens", 3),
-                               ("ppl_rel/planning", "relative perplexity, planning tokens", 3),
-                               ("entropy/execution", "token entropy, execution (nats)", 3),
+    for key, label, digits in (("entropy/execution", "token entropy, execution (nats)", 3),
                                ("entropy/planning", "token entropy, planning (nats)", 3),
+                               ("ppl_rel/execution", "relative perplexity, execution tokens", 3),
+                               ("ppl_rel/planning", "relative perplexity, planning tokens", 3),
                                ("semantic/entropy_bits", "semantic entropy of planning phrases (bits)", 2),
                                ("semantic/other_conditional_bits", "semantic entropy, other grams (bits)", 2),
                                ("acc/batch", "batch accuracy", 3),
@@ -382,40 +384,48 @@ def phase_text(p: dict, steps: int) -> list[str]:
         lines.append(f"| {label} | {fmt.format(d['start']['mean'])} | {fmt.format(d['end']['mean'])} | "
                      f"{ci_text(d['change'], scale=1.0, unit='', digits=digits)} |")
     lines.append("")
-    ex_falls = ex["change"]["high"] < 0
-    pl_falls = pl["change"]["high"] < 0
-    first = (half_ex is not None and half_pl is not None and half_ex < half_pl)
-    if ex_falls:
+    falls = ent_ex["change"]["n"] > 1 and ent_ex["change"]["high"] < 0
+    if falls:
         lines.append(
-            f"**Phase 1 (execution consolidates): appears.** The relative perplexity of execution tokens falls "
-            f"to {ex['end']['mean']:.3f} of its step-0 value and makes half of its move by step {half_ex}"
-            + (f", before planning tokens do (step {half_pl})." if first else
-               f"; planning tokens make half of theirs by step {half_pl}, so execution is not clearly first.")
-            + f" Token entropy goes from {ent_ex['start']['mean']:.3f} to {ent_ex['end']['mean']:.3f} nats on "
-            f"execution tokens and from {ent_pl['start']['mean']:.3f} to {ent_pl['end']['mean']:.3f} on planning tokens.")
+            f"**Phase 1 (execution consolidates): appears, weakly.** Execution-token entropy falls by "
+            f"{-100 * _relative(ent_ex):.0f}% ({ent_ex['start']['mean']:.3f} to {ent_ex['end']['mean']:.3f} nats, "
+            f"change {ci_text(ent_ex['change'], 1.0, '', digits=3)}); planning-token entropy changes by "
+            f"{100 * _relative(ent_pl):+.0f}%. The relative perplexity of execution tokens moves "
+            f"little ({ex['end']['mean']:.3f} at the end; planning {pl['end']['mean']:.3f}): the bundled model "
+            "starts out nearly certain of its execution tokens (their entropy is a few hundredths of a nat), so "
+            "there is little left to consolidate. Its execution errors are confident mistakes, which sampling "
+            "less randomly does not fix.")
     else:
-        lines.append("**Phase 1 (execution consolidates): does not appear clearly**: the relative perplexity of "
-                     f"execution tokens changes by {ci_text(ex['change'], 1.0, '', digits=3)}.")
-    if pl_falls:
-        lines.append(f"Planning tokens' relative perplexity also falls (to {pl['end']['mean']:.3f}): on this "
-                     "task the planning phrases are fixed strings the model already writes fluently, so they "
-                     "consolidate too.")
+        lines.append(
+            "**Phase 1 (execution consolidates): does not appear.** Execution-token entropy changes by "
+            f"{ci_text(ent_ex['change'], 1.0, ' nats', digits=3)} and the relative perplexity of execution tokens "
+            f"by {ci_text(ex['change'], 1.0, '', digits=3)}.")
+    strategy, execution = p.get("errors/strategy", {}), p.get("errors/execution", {})
+    if strategy and execution:
+        first, last = min(strategy, key=int), max(strategy, key=int)
+        gone = [k for k in sorted(strategy, key=int) if strategy[k] <= 0.01]
+        lines += ["", f"Error types on held-out problems tell the order on this task: strategy errors fall from "
+                      f"{pct(strategy[first])} to {pct(strategy[last])} of samples"
+                      + (f" (under 1% from step {gone[0]})" if gone else "")
+                      + f", execution errors from {pct(execution[first])} to {pct(execution[last])}. "
+                      "RL removes the wrong plans (dead ends, give-ups) first; execution, the low-level "
+                      "skill, stays the bottleneck."]
     lines.append("")
     sem_change = sem["change"]
     r = p["semantic_accuracy_r"]
-    if sem_change["low"] > 0:
+    if sem_change["n"] > 1 and sem_change["low"] > 0:
         lines.append(f"**Phase 2 (strategy exploration): appears.** The semantic entropy of planning phrases rises "
-                     f"by {ci_text(sem_change, 1.0, ' bits', digits=2)} while accuracy rises (correlation of the smoothed "
-                     f"curves r = {r['mean']:.2f}).")
-    elif sem_change["high"] < 0:
+                     f"by {ci_text(sem_change, 1.0, ' bits', digits=2)} while accuracy rises (correlation of the "
+                     f"smoothed curves r = {r['mean']:.2f}).")
+    elif sem_change["n"] > 1 and sem_change["high"] < 0:
         lines.append(
             f"**Phase 2 (strategy exploration): does not appear.** The semantic entropy of planning phrases "
-            f"changes by {ci_text(sem_change, 1.0, ' bits', digits=2)} from {sem['start']['mean']:.2f} bits, and "
-            f"moves against accuracy (correlation of the smoothed curves r = {r['mean']:.2f}). The paper saw it "
+            f"changes by {ci_text(sem_change, 1.0, ' bits', digits=2)} from {sem['start']['mean']:.2f} bits: it "
+            f"falls while accuracy rises (correlation of the smoothed curves r = {r['mean']:.2f}). The paper saw it "
             "rise. Our reading: the bundled task has a small, fixed repertoire of strategies and the base policy "
-            "already samples all of them, the unproductive ones (dead ends, give-ups) included. There is nothing "
-            "new to discover, so RL prunes the repertoire instead of widening it. The diversity of other "
-            f"phrases moves by {ci_text(other['change'], 1.0, ' bits', digits=2)}.")
+            "already samples all of them, the unproductive ones included. There is nothing new to discover, so "
+            "RL prunes the repertoire instead of widening it. The diversity of the other phrases changes by "
+            f"{ci_text(other['change'], 1.0, ' bits', digits=2)}.")
     else:
         lines.append(f"**Phase 2 (strategy exploration): no measurable change** in the semantic entropy of "
                      f"planning phrases ({ci_text(sem_change, 1.0, ' bits', digits=2)}).")
