@@ -113,3 +113,15 @@ def test_a_tiny_sweep_end_to_end(tmp_path, capsys):
     assert json.loads((tmp_path / "runs" / "study.json").read_text())["train_seconds"] == first
     for arm in ("grpo-s0", "hicra-s0"):
         assert RunDir(tmp_path / "runs" / arm).status()["state"] == "finished"
+
+
+def test_the_guide_summarises_a_study(tmp_path):
+    from lab.ui.guide_tab import study_summary
+
+    assert study_summary(tmp_path) is None  # no study: no section
+    results = {"groups": {"grpo": {"final_accuracy": {"mean": 0.6, "low": 0.55, "high": 0.65, "n": 5}},
+                          "hicra": {"final_accuracy": {"mean": 0.62, "low": 0.57, "high": 0.67, "n": 5},
+                                    "final_minus_grpo": {"mean": 0.02, "low": -0.01, "high": 0.05, "n": 5}}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    text = study_summary(tmp_path)
+    assert "+2.0 points [-1.0, +5.0], **no measurable difference**" in text and "5 seeds" in text

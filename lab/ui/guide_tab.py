@@ -6,7 +6,9 @@ from pathlib import Path
 
 import gradio as gr
 
-EXAMPLE_RUN = Path(__file__).resolve().parent.parent.parent / "assets" / "example-run"
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLE_RUN = ROOT / "assets" / "example-run"
+STUDY = ROOT / "docs" / "study"
 
 TOKENS = """
 ## Planning tokens and execution tokens
@@ -69,8 +71,35 @@ def example_figure():
     return run_figure(records, title="GRPO on the bundled task (assets/example-run)") if records else None
 
 
+def study_summary(folder: Path = STUDY) -> str | None:
+    """What the committed study found, in a few lines read from its results (None if there is none)."""
+    import json
+
+    from training.study_report import ci_text, verdict
+
+    try:
+        res = json.loads((folder / "results.json").read_text())
+        grpo, hicra = res["groups"]["grpo"], res["groups"]["hicra"]
+    except (OSError, ValueError, KeyError):
+        return None
+    d = hicra["final_minus_grpo"]
+    return (
+        "## What the study found\n\n"
+        f"`python -m training.study` trained GRPO and HICRA on the bundled task with {d['n']} seeds each, "
+        "plus ablations (the full report with every number and the command is `docs/study.md` in the "
+        "repository). Final held-out accuracy: GRPO "
+        f"{ci_text(grpo['final_accuracy'], unit='%', signed=False)}, HICRA "
+        f"{ci_text(hicra['final_accuracy'], unit='%', signed=False)}; HICRA minus GRPO, paired by seed: "
+        f"{ci_text(d)}, **{verdict(d)}**.")
+
+
 def build() -> None:
     gr.Markdown(TOKENS)
     gr.Markdown(PHASES)
     gr.Plot(example_figure(), label="two phases, in a real run", elem_id="guide-plot")
     gr.Markdown(HICRA)
+    summary = study_summary()
+    if summary:
+        gr.Markdown(summary)
+        gr.Image(str(STUDY / "accuracy.png"), label="held-out accuracy, GRPO vs HICRA (docs/study)",
+                 show_label=True, interactive=False, elem_id="guide-study")
