@@ -500,7 +500,7 @@ def report_lines(cfg: StudyConfig, res: dict) -> list[str]:
             f"- Mean held-out accuracy over the evaluations after step 0 (the area under the curve): "
             f"HICRA minus GRPO {ci_text(m)} (**{verdict(m)}**).",
             f"- Steps to reach {pct(cfg.threshold)} held-out accuracy: GRPO {steps_text(grpo)}, "
-            f"HICRA {steps_text(hicra)}; paired difference {ci_text(hicra['steps_minus_grpo'], 1.0, ' steps')} "
+            f"HICRA {steps_text(hicra)}; paired difference {ci_text(hicra['steps_minus_grpo'], 1.0, ' steps', digits=0)} "
             f"(**{verdict(hicra['steps_minus_grpo'], 'HICRA slower', 'HICRA faster')}**).",
             f"- Semantic entropy at the end (mean of the last {edge_width(cfg.steps)} steps), HICRA minus GRPO: "
             f"{ci_text(res['semantic_end_hicra_minus_grpo'], 1.0, ' bits', digits=2)} "
@@ -554,7 +554,8 @@ def steps_text(d: dict) -> str:
     n = len(d["seeds"])
     if not d["reached"]:
         return f"not reached by any of {n} seeds"
-    return f"{ci_text(d['steps_to_threshold_mean'], 1.0, '', signed=False)} ({d['reached']} of {n} seeds reached it)"
+    return (f"step {ci_text(d['steps_to_threshold_mean'], 1.0, '', signed=False, digits=0)} "
+            f"({d['reached']} of {n} seeds reached it)")
 
 
 def conclusions(cfg: StudyConfig, res: dict) -> list[str]:
