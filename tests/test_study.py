@@ -46,6 +46,7 @@ def _fake_run(root, name, steps, acc_by_step, sem_start, sem_end, exec_end):
         f = step / (steps - 1)
         run.log({"kind": "step", "step": step, "acc/batch": 0.3 + 0.4 * f, "len/mean": 70.0,
                  "ppl_rel/execution": 1.0 - 0.5 * f, "ppl_rel/planning": 1.0 - 0.1 * f,
+                 "ppl/execution": 1.05 - 0.02 * f, "ppl/planning": 1.3,
                  "entropy/execution": 0.2 - 0.1 * f, "entropy/planning": 0.4,
                  "semantic/entropy_bits": sem_start + (sem_end - sem_start) * f,
                  "semantic/other_conditional_bits": 2.0})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def iv(interval: Interval) -> dict:
 def phases(grpo: dict[int, list[dict]], steps: int) -> dict:
     """The paper's two phases, read off the GRPO arms."""
     out: dict = {"seeds": sorted(grpo)}
-    for key in ("ppl_rel/execution", "ppl_rel/planning", "entropy/execution", "entropy/planning",
+    for key in ("ppl_rel/execution", "ppl_rel/planning", "ppl/execution", "ppl/planning",
+                "entropy/execution", "entropy/planning",
                 "semantic/entropy_bits", "semantic/other_conditional_bits", "acc/batch", "len/mean"):
         per_seed = {s: edges(step_curve(r, key, steps)) for s, r in grpo.items()}
         start = {s: v[0] for s, v in per_seed.items()}
@@ -374,6 +376,8 @@ def phase_text(p: dict, steps: int) -> list[str]:
     ]
     for key, label, digits in (("entropy/execution", "token entropy, execution (nats)", 3),
                                ("entropy/planning", "token entropy, planning (nats)", 3),
+                               ("ppl/execution", "perplexity, execution tokens", 3),
+                               ("ppl/planning", "perplexity, planning tokens", 3),
                                ("ppl_rel/execution", "relative perplexity, execution tokens", 3),
                                ("ppl_rel/planning", "relative perplexity, planning tokens", 3),
                                ("semantic/entropy_bits", "semantic entropy of planning phrases (bits)", 2),
@@ -392,9 +396,9 @@ def phase_text(p: dict, steps: int) -> list[str]:
             f"change {ci_text(ent_ex['change'], 1.0, '', digits=3)}); planning-token entropy changes by "
             f"{100 * _relative(ent_pl):+.0f}%. The relative perplexity of execution tokens moves "
             f"little ({ex['end']['mean']:.3f} at the end; planning {pl['end']['mean']:.3f}): the bundled model "
-            "starts out nearly certain of its execution tokens (their entropy is a few hundredths of a nat), so "
-            "there is little left to consolidate. Its execution errors are confident mistakes, which sampling "
-            "less randomly does not fix.")
+            f"starts out nearly certain of its execution tokens (perplexity {p['ppl/execution']['start']['mean']:.2f}; "
+            "the paper's models start at 1.3 to 1.7), so there is little left to consolidate. Its execution "
+            "errors are confident mistakes, which sampling less randomly does not fix.")
     else:
         lines.append(
             "**Phase 1 (execution consolidates): does not appear.** Execution-token entropy changes by "
@@ -404,12 +408,12 @@ def phase_text(p: dict, steps: int) -> list[str]:
     if strategy and execution:
         first, last = min(strategy, key=int), max(strategy, key=int)
         gone = [k for k in sorted(strategy, key=int) if strategy[k] <= 0.01]
-        lines += ["", f"Error types on held-out problems tell the order on this task: strategy errors fall from "
+        lines += ["", f"Held-out error types: strategy errors fall from "
                       f"{pct(strategy[first])} to {pct(strategy[last])} of samples"
                       + (f" (under 1% from step {gone[0]})" if gone else "")
                       + f", execution errors from {pct(execution[first])} to {pct(execution[last])}. "
-                      "RL removes the wrong plans (dead ends, give-ups) first; execution, the low-level "
-                      "skill, stays the bottleneck."]
+                      "As in the paper, RL removes planning errors (here: dead ends, give-ups) much faster "
+                      "than execution errors; execution, the low-level skill, stays the bottleneck."]
     lines.append("")
     sem_change = sem["change"]
     r = p["semantic_accuracy_r"]
@@ -443,6 +447,9 @@ def write_report(cfg: StudyConfig) -> Path:
     figure_semantic_errors(cfg, runs, figs / "semantic-errors.png")
     figure_ablations(results, figs / "ablations.png")
     (figs / "results.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+    mined = Path(cfg.out) / "mined-sg.json"
+    if mined.exists():  # the mined set the arms used, next to the report (runs/ is not committed)
+        shutil.copyfile(mined, figs / "mined-sg.json")
     path = docs / "study.md"
     path.write_text("\n".join(report_lines(cfg, results)) + "\n")
     return path
@@ -532,7 +539,8 @@ def report_lines(cfg: StudyConfig, res: dict) -> list[str]:
               "The planning-token share is measured with each arm's own SG set on its final held-out samples; "
               "the ground-truth set marks exactly the task's planning phrases, the mined set was mined by "
               "`lab.mine` (default settings) from correct worked solutions of training problems "
-              f"(`{Path(cfg.out).name}/mined-sg.json`), the generic preset is the hand-written `math-compact` list.",
+              "([`study/mined-sg.json`](study/mined-sg.json)), the generic preset is the hand-written "
+              "`math-compact` list.",
               ""]
     lines += ["## 4. Conclusions", ""] + conclusions(cfg, res) + [""]
     lines += ["## Limits", "",
@@ -576,10 +584,20 @@ def conclusions(cfg: StudyConfig, res: dict) -> list[str]:
         if group in g:
             d = g[group]["final_minus_grpo"]
             out.append(f"- {GROUPS[group][0]}: {verdict(d)} vs GRPO ({ci_text(d)}).")
-    sem = res["phases"]["semantic/entropy_bits"]["change"]
-    out.append(f"- Under GRPO the execution tokens consolidate (relative perplexity "
-               f"{res['phases']['ppl_rel/execution']['end']['mean']:.3f}); the semantic entropy of planning phrases "
+    if "semantic_end_hicra_minus_grpo" in res:
+        d = res["semantic_end_hicra_minus_grpo"]
+        word = verdict(d)
+        if word in ("higher", "lower"):
+            out.append(f"- HICRA ends with {word} semantic entropy of planning phrases than GRPO "
+                       f"({ci_text(d, 1.0, ' bits', digits=2)})"
+                       + (": it keeps more variety in its plans, though here without a measurable gain in "
+                          "accuracy." if word == "higher" else "."))
+    phases = res["phases"]
+    sem, ent = phases["semantic/entropy_bits"]["change"], phases["entropy/execution"]
+    out.append(f"- Under GRPO, execution-token entropy falls by {-100 * _relative(ent):.0f}% "
+               f"({ci_text(ent['change'], 1.0, ' nats', digits=3)}) and the semantic entropy of planning phrases "
                f"changes by {ci_text(sem, 1.0, ' bits', digits=2)}: " +
-               ("it rises, as in the paper." if sem["low"] > 0 else
-                "it falls, unlike the paper (see section 1)." if sem["high"] < 0 else "no measurable change."))
+               ("it rises, as in the paper." if sem["n"] > 1 and sem["low"] > 0 else
+                "it falls, unlike the paper (see section 1)." if sem["n"] > 1 and sem["high"] < 0 else
+                "no measurable change."))
     return out
