@@ -314,18 +314,19 @@ def figure_semantic_errors(cfg: StudyConfig, runs, path: Path) -> None:
 
 def figure_ablations(results: dict, path: Path) -> None:
     plt = _plt()
-    groups = [g for g in GROUPS if g in results["groups"]]
+    groups = [g for g in GROUPS if g in results["groups"] and g != "grpo"]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(groups) + 1.2))
     for i, g in enumerate(groups):
-        d = results["groups"][g]["final_minus_grpo"] if g != "grpo" else None
-        if d is None or d["n"] < 2:
+        d = results["groups"][g]["final_minus_grpo"]
+        if d["n"] < 2:
             continue
-        ax.errorbar(d["mean"], i, xerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]], fmt="o",
-                    color=COLOURS[g], capsize=3)
+        ax.errorbar(100 * d["mean"], i, xerr=[[100 * (d["mean"] - d["low"])], [100 * (d["high"] - d["mean"])]],
+                    fmt="o", color=COLOURS[g], capsize=3)
     ax.axvline(0, color="#9ca3af", lw=1)
-    ax.set_yticks(range(len(groups)), [GROUPS[g][0] for g in groups])
+    ax.set_yticks(range(len(groups)), [f"{GROUPS[g][0]} (n={results['groups'][g]['final_minus_grpo']['n']})"
+                                       for g in groups])
     ax.invert_yaxis()
-    ax.set_xlabel("final held-out accuracy minus GRPO's (paired by seed), 95% interval")
+    ax.set_xlabel("final held-out accuracy minus GRPO's, points (paired by seed), 95% interval")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
