@@ -2,6 +2,7 @@
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
     python bench/step_time.py [--steps 10] [--warmup 2] [--threads 2] [--skip-trl]
+    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
 attention and MLP projections), 8 prompts x 8 responses, at most 80 new
@@ -9,13 +10,23 @@ tokens, temperature 1, one update per batch, lr 3e-4, the same reward. TRL
 runs with its defaults otherwise (beta 0: no reference model); our loop
 also computes the KL to the base, the planning masks, entropies and the
 semantic-entropy metrics every step, so the comparison is conservative.
-Reported: median seconds per step after ``--warmup`` steps, and the share
-of our step spent on planning masks, entropies and HICRA's credit.
+Reported: median seconds per step after ``--warmup`` steps, rollout
+tokens per second, peak GPU memory (on a GPU), and the share of our step
+spent on planning masks, entropies and HICRA's credit.
+
+GPU (``--arch qwen2.5-0.5b``): the Qwen2.5-0.5B architecture built from its
+configuration with random weights (nothing is downloaded), bf16, 8 x 8
+responses of ``--max-new 512`` tokens (random weights almost never emit
+EOS, so every response is full length: the worst case). Its tokenizer is a
+stand-in, the bundled one padded with placeholder tokens to Qwen's 151,936
+ids; texts are gibberish and rewards 0, which changes no cost. ``--layers``
+cuts the architecture down for a dry run on a CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -27,21 +38,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-MAX_NEW = 80
+# Architectures for timing, from their published configurations (random weights).
+ARCHS = {
+    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
+                         rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True),
+}
 
 
-def ours(steps: int, warmup: int) -> dict:
+def random_model(arch: str, layers: int | None, folder: Path) -> str:
+    """Save ``arch`` with random weights (bf16) and a stand-in tokenizer to ``folder``."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from training.modeling import load_model
+
+    tok = load_model("tiny", device="cpu").tokenizer
+    spec = dict(ARCHS[arch], **({"num_hidden_layers": layers} if layers else {}))
+    tok.add_tokens([f"<r{i}>" for i in range(len(tok), spec["vocab_size"])])
+    config = Qwen2Config(**spec, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+def _peak_reset(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gb(device: str) -> float:
+    return torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
+
+
+def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu") -> dict:
     from training.config import preset
     from training.loop import Trainer
 
-    trainer = Trainer(preset("tiny-cpu", algo="hicra", max_new_tokens=MAX_NEW, eval_every=0))
-    times, rollout, tokens = [], [], []
+    _peak_reset(device)
+    trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
+                             device=device))
+    rows = trainer.cfg.prompts_per_step * trainer.cfg.group_size
+    times, rollout, tokens, rates = [], [], [], []
     for i in range(warmup + steps):
         record = trainer.train_step()
         if i >= warmup:
             times.append(record["time/step_s"])
             rollout.append(record["time/rollout_s"])
             tokens.append(record["len/mean"])
+            rates.append(record["len/mean"] * rows / record["time/rollout_s"])
     # What planning masks, entropies and the HICRA transform cost, measured apart.
     ep = trainer.collect(999)
     t0 = time.perf_counter()
@@ -57,10 +105,11 @@ def ours(steps: int, warmup: int) -> dict:
         algos.hicra_advantages(adv, ep.planning, 0.2)
     extra = (time.perf_counter() - t0) / 5
     return {"median_s": statistics.median(times), "rollout_median_s": statistics.median(rollout),
-            "mean_length": statistics.mean(tokens), "hierarchy_overhead_s": extra}
+            "rollout_tokens_per_s": statistics.median(rates), "mean_length": statistics.mean(tokens),
+            "hierarchy_overhead_s": extra, "peak_gb": _peak_gb(device)}
 
 
-def trl(steps: int, warmup: int) -> dict:
+def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device: str = "cpu") -> dict:
     import datasets
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
@@ -88,11 +137,14 @@ def trl(steps: int, warmup: int) -> dict:
             self.times.append(time.perf_counter() - self.t0)
 
     clock = Clock()
-    tok = AutoTokenizer.from_pretrained(BUNDLED)
-    model = AutoModelForCausalLM.from_pretrained(BUNDLED)
+    path = model_path or str(BUNDLED)
+    cuda = device == "cuda"
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
+    _peak_reset(device)
     cfg = GRPOConfig(output_dir=str(Path("/tmp") / "trl-bench"), per_device_train_batch_size=64, num_generations=8,
-                     max_completion_length=MAX_NEW, temperature=1.0, learning_rate=3e-4, num_iterations=1,
-                     max_steps=warmup + steps, logging_steps=1, report_to="none", use_cpu=True, bf16=False,
+                     max_completion_length=max_new, temperature=1.0, learning_rate=3e-4, num_iterations=1,
+                     max_steps=warmup + steps, logging_steps=1, report_to="none", use_cpu=not cuda, bf16=cuda,
                      save_strategy="no", disable_tqdm=True, seed=0)
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -100,8 +152,11 @@ def trl(steps: int, warmup: int) -> dict:
                           peft_config=lora, callbacks=[clock])
     trainer.train()
     lengths = [h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h]
-    return {"median_s": statistics.median(clock.times[warmup:]),
-            "mean_length": statistics.mean(lengths[warmup:]) if lengths else float("nan")}
+    mean_length = statistics.mean(lengths[warmup:]) if lengths else float("nan")
+    median = statistics.median(clock.times[warmup:])
+    return {"median_s": median, "mean_length": mean_length, "peak_gb": _peak_gb(device),
+            # TRL's step includes its generation; tokens over the whole step is a lower bound of its rate
+            "tokens_per_step_s": mean_length * 64 / median}
 
 
 def main() -> None:
@@ -110,21 +165,44 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-trl", action="store_true")
+    ap.add_argument("--arch", choices=sorted(ARCHS), default=None,
+                    help="time this architecture with random weights instead of the bundled model")
+    ap.add_argument("--layers", type=int, default=None, help="cut --arch down to N layers (a CPU dry run)")
+    ap.add_argument("--max-new", type=int, default=None, help="response length limit (80; 512 with --arch)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{args.threads} threads; {args.steps} steps after {args.warmup} warm-up steps")
-    mine = ours(args.steps, args.warmup)
-    print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s), "
-          f"mean response {mine['mean_length']:.1f} tokens; planning masks + entropy mask + HICRA "
+    max_new = args.max_new or (512 if args.arch else 80)
+    model = "tiny"
+    if args.arch:
+        import tempfile
+
+        model = random_model(args.arch, args.layers, Path(tempfile.mkdtemp(prefix="bench-model-")))
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} cores, {args.threads} threads"
+    print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
+          f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
+          f"after {args.warmup} warm-up steps")
+    mine = ours(args.steps, args.warmup, model, max_new, args.device)
+    figures = {"ours": mine}
+    print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
+          f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens, "
+          f"peak GPU memory {mine['peak_gb']:.1f} GiB; planning masks + entropy mask + HICRA "
           f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
           "of a step)")
     if not args.skip_trl:
-        theirs = trl(args.steps, args.warmup)
+        import gc
+
+        gc.collect()
+        theirs = trl(args.steps, args.warmup, model if args.arch else "", max_new, args.device)
+        figures["trl"] = theirs
         print(f"TRL GRPOTrainer: median {theirs['median_s']:.3f} s/step, mean response "
-              f"{theirs['mean_length']:.1f} tokens")
+              f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step), "
+              f"peak GPU memory {theirs['peak_gb']:.1f} GiB")
         print(f"ours / TRL: {mine['median_s'] / theirs['median_s']:.2f} "
               f"({theirs['median_s'] / mine['median_s']:.2f}x faster)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from training.runs import read_jsonl
 
 # Small on purpose: 2 prompts x 4 responses of at most 48 tokens keep a step
 # well under a second; evaluation is off unless a test needs it.
-SMALL = dict(prompts_per_step=2, group_size=4, max_new_tokens=48, eval_every=0, threads=2)
+SMALL = dict(prompts_per_step=2, group_size=4, max_new_tokens=48, eval_every=0, threads=2, kl_every=1)
 
 
 def lora_and_base(model):
@@ -136,3 +136,12 @@ def test_micro_batches_give_the_whole_batch_step():
         assert torch.allclose(a[name], b[name], atol=1e-6, rtol=1e-5), name
     for key in ("loss/policy", "kl/k3", "clip/fraction", "ratio/mean", "entropy/planning", "planning/ratio"):
         assert ma[key] == pytest.approx(mb[key], rel=1e-5, abs=1e-7), key
+
+
+def test_kl_is_measured_every_step_when_penalised_else_every_kl_every_steps(tmp_path):
+    cfg = preset("tiny-cpu", steps=3, **{**SMALL, "kl_every": 2})
+    steps = [r for r in train(cfg, tmp_path / "diag") if r["kind"] == "step"]
+    assert ["kl/k3" in r for r in steps] == [True, False, True]
+    cfg = preset("tiny-cpu", steps=2, kl_coef=0.05, **{**SMALL, "kl_every": 2})
+    steps = [r for r in train(cfg, tmp_path / "penalised") if r["kind"] == "step"]
+    assert all("kl/k3" in r for r in steps)

@@ -29,6 +29,8 @@ class RunConfig:
     group_size: int = _f(8, "responses per prompt (G)")
     temperature: float = _f(1.0, "sampling temperature for rollouts")
     max_new_tokens: int = _f(160, "response length limit")
+    lean_decoder: bool = _f(True, "sample with training/decoder.py where it covers the model (Qwen2, Llama): "
+                                  "the same logits as transformers, fewer operations per token")
     # optimisation
     steps: int = _f(200, "optimizer steps")
     lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)")
@@ -43,6 +45,8 @@ class RunConfig:
     aggregation: str = _f("token-mean", "loss aggregation: token-mean or seq-mean",
                           choices=("token-mean", "seq-mean"))
     kl_coef: float = _f(0.0, "KL penalty to the base model (k3); the KL is reported either way")
+    kl_every: int = _f(10, "with kl_coef 0 the KL is only a diagnostic: measure it every N steps "
+                           "(the reference pass costs about a quarter of an update; 1 = every step)")
     scale_by_std: bool = _f(False, "divide group advantages by the group std")
     high_entropy_fraction: float = _f(0.3, "top fraction of tokens per response counted as high-entropy")
     # LoRA
@@ -77,7 +81,8 @@ class RunConfig:
             raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
         if self.aggregation not in ("token-mean", "seq-mean"):
             raise ValueError(f"aggregation must be token-mean or seq-mean, got {self.aggregation!r}")
-        for name in ("prompts_per_step", "group_size", "steps", "max_new_tokens", "lora_r", "updates_per_batch"):
+        for name in ("prompts_per_step", "group_size", "steps", "max_new_tokens", "lora_r", "updates_per_batch",
+                     "kl_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.alpha < 0:

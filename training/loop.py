@@ -7,7 +7,8 @@ One step, as in the README:
 3. score them: reward, error type, planning mask;
 4. group advantages (mean-centred), then the credit assignment of ``algo``;
 5. teacher-forced forward pass: log-probs for the loss, entropies and NLLs
-   for the metrics; the base model (adapter disabled) gives the KL;
+   for the metrics; the base model gives the KL (every step when it is
+   penalised, every ``kl_every`` steps when it is only reported);
 6. clipped policy loss, backward, clip, AdamW step on the LoRA weights;
 7. one metrics record per step, an eval record every ``eval_every`` steps.
 
@@ -103,7 +104,7 @@ class Trainer:
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + step + self.rank * 1_000_000_007)
         self.sync_sampler(merged=True)
         roll = sample(self.sampler, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                      eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen)
+                      eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen, lean=cfg.lean_decoder)
         responses = roll.responses()
         texts = [self.tok.decode(strip_eos(r, self.lm.eos_id), skip_special_tokens=True) for r in responses]
         flat_problems = [p for p in problems for _ in range(cfg.group_size)]
@@ -151,9 +152,11 @@ class Trainer:
         self.backbone.activate(self.adapter)
         self.model.train()
         with torch.no_grad():
-            self.sync_sampler(merged=False)
-            ref = [score(self.sampler, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
-                   for p in parts]
+            ref: list[torch.Tensor | None] = [None] * len(parts)
+            if cfg.kl_coef > 0 or step % cfg.kl_every == 0:  # else the KL is neither used nor reported
+                self.sync_sampler(merged=False)
+                ref = [score(self.sampler, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
+                       for p in parts]
             old = [score(self.model, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
                    for p in parts] if cfg.updates_per_batch > 1 else None
         for g in self.opt.param_groups:
@@ -250,7 +253,7 @@ class Trainer:
         self.sync_sampler(merged=True)
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
                                   temperature=cfg.eval_temperature, seed=cfg.seed, sg_set=self.sg_set,
-                                  max_new_tokens=cfg.max_new_tokens)
+                                  max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder)
         record = {"kind": "eval", "step": self.step, "time": time.time(),
                   "eval/accuracy": figures["accuracy"], "eval/pass_at_k": figures["pass_at_k"],
                   "eval/mean_length": figures["mean_length"], "eval/planning_ratio": figures["planning_ratio"],

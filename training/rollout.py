@@ -14,6 +14,8 @@ from functools import lru_cache
 
 import torch
 
+from training.decoder import lean_decoder
+
 
 @dataclass(frozen=True)
 class Rollout:
@@ -46,47 +48,84 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
 @torch.no_grad()
 def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature: float,
            eos_id: int, pad_id: int, generator: torch.Generator | None = None,
-           top_p: float = 1.0) -> Rollout:
+           top_p: float = 1.0, lean: bool = True) -> Rollout:
     """Sample one response per prompt (repeat a prompt G times for a group).
 
     Args:
         prompts: N lists of prompt token ids.
         temperature: 0 means greedy.
         top_p: nucleus sampling threshold (1.0 = off).
+        lean: run the model through :mod:`training.decoder` when it covers
+            the architecture (same logits up to float rounding, fewer
+            operations per token); False always uses transformers' forward.
     """
     device = next(model.parameters()).device
     ids, prompt_mask = left_pad(prompts, pad_id)
     ids = ids.to(device)
     n, width = ids.shape
-    # The attention mask for every step, allocated once: prompt, then ones.
-    attn = torch.ones((n, width + max_new_tokens), dtype=torch.long, device=device)
-    attn[:, :width] = prompt_mask.to(device)
-    positions = (attn[:, :width].cumsum(-1) - 1).clamp(min=0)  # (N, P)
-    cache_kw = _cache_keyword(type(_base(model)))
-    out = model(input_ids=ids, attention_mask=attn[:, :width], position_ids=positions, use_cache=True,
-                logits_to_keep=1)
-    cache = _cache_of(out)
-    logits = out.logits[:, -1, :]  # (N, V)
-    next_pos = positions[:, -1:] + 1  # (N, 1)
+    positions = (prompt_mask.to(device).cumsum(-1) - 1).clamp(min=0)  # (N, P)
+    decoder = lean_decoder(model, n, width + max_new_tokens) if lean else None
+    mask = prompt_mask.to(device)
+    forward = _LeanForward(decoder, mask) if decoder is not None else _HFForward(model, mask, max_new_tokens)
+    logits = forward.prefill(ids, positions)  # (N, V)
+    next_pos = positions[:, -1] + 1  # (N,)
     tokens = torch.full((n, max_new_tokens), pad_id, dtype=torch.long, device=device)
     alive = torch.ones(n, dtype=torch.bool, device=device)
     produced = torch.zeros((n, max_new_tokens), dtype=torch.bool, device=device)
+    check_every = 1 if device.type == "cpu" else 8
     for t in range(max_new_tokens):
         tok = _pick(logits, temperature, top_p, generator)  # (N,)
         tok = torch.where(alive, tok, torch.full_like(tok, pad_id))
         tokens[:, t] = tok
         produced[:, t] = alive
         alive = alive & (tok != eos_id)
-        if t == max_new_tokens - 1 or not alive.any():
+        # "All done?" makes the host wait for the device; on a GPU ask every few tokens only.
+        if t == max_new_tokens - 1 or (t % check_every == check_every - 1 and not alive.any()):
             break
-        out = model(input_ids=tok.unsqueeze(-1), attention_mask=attn[:, :width + t + 1], position_ids=next_pos,
-                    use_cache=True, **{cache_kw: cache})
-        cache = _cache_of(out)
-        logits = out.logits[:, -1, :]
+        logits = forward.step(tok, next_pos)
         next_pos = next_pos + 1
     used = int(produced.sum(-1).max().item()) if n else 0
     return Rollout(prompt_ids=[list(p) for p in prompts], response_ids=tokens[:, :used].cpu(),
                    response_mask=produced[:, :used].cpu())
+
+
+class _LeanForward:
+    """:class:`training.decoder.LeanDecoder` behind the same two calls as :class:`_HFForward`."""
+
+    def __init__(self, decoder, prompt_mask: torch.Tensor):
+        self.decoder, self.prompt_mask = decoder, prompt_mask
+
+    def prefill(self, ids, positions):
+        return self.decoder.prefill(ids, self.prompt_mask, positions)
+
+    def step(self, tok, positions):
+        return self.decoder.step(tok, positions)
+
+
+class _HFForward:
+    """transformers' forward with its own KV cache."""
+
+    def __init__(self, model, prompt_mask: torch.Tensor, max_new_tokens: int):
+        n, width = prompt_mask.shape
+        self.model, self.width, self.t = model, width, 0
+        self.cache = None
+        self.cache_kw = _cache_keyword(type(_base(model)))
+        # The attention mask for every step, allocated once: prompt, then ones.
+        self.attn = torch.ones((n, width + max_new_tokens), dtype=torch.long, device=prompt_mask.device)
+        self.attn[:, :width] = prompt_mask
+
+    def prefill(self, ids, positions):
+        out = self.model(input_ids=ids, attention_mask=self.attn[:, :self.width], position_ids=positions,
+                         use_cache=True, logits_to_keep=1)
+        self.cache = _cache_of(out)
+        return out.logits[:, -1, :]
+
+    def step(self, tok, positions):
+        self.t += 1
+        out = self.model(input_ids=tok.unsqueeze(-1), attention_mask=self.attn[:, :self.width + self.t],
+                         position_ids=positions.unsqueeze(-1), use_cache=True, **{self.cache_kw: self.cache})
+        self.cache = _cache_of(out)
+        return out.logits[:, -1, :]
 
 
 def _base(model):

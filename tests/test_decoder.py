@@ -1,0 +1,85 @@
+"""The lean decoder: transformers' logits to float rounding, on the bundled model and on
+random Qwen2 / Llama models with grouped-query attention; the models it does not cover fall back."""
+
+import pytest
+import torch
+
+from training.decoder import lean_decoder
+from training.rollout import left_pad, sample
+
+
+def _random_model(kind: str):
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    common = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    if kind == "qwen2":
+        return Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=True)).eval()
+    return LlamaForCausalLM(LlamaConfig(**common, rope_scaling={"rope_type": "linear", "factor": 2.0})).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from training.modeling import load_model
+
+    return load_model("tiny", device="cpu").model
+
+
+@torch.no_grad()
+def _teacher_forced(model, prompts, continuation):
+    """Logits for each continuation position: lean decoder step by step, and one full forward."""
+    ids, mask = left_pad(prompts, pad_id=0)
+    n, p = ids.shape
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    dec = lean_decoder(model, n, p + continuation.shape[1])
+    assert dec is not None
+    lean = [dec.prefill(ids, mask, positions)]
+    for t in range(continuation.shape[1] - 1):
+        lean.append(dec.step(continuation[:, t], positions[:, -1] + 1 + t))
+    full_ids = torch.cat([ids, continuation], 1)
+    full_mask = torch.cat([mask, torch.ones_like(continuation)], 1)
+    full_pos = (full_mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=full_ids, attention_mask=full_mask, position_ids=full_pos).logits
+    return torch.stack(lean, 1), logits[:, p - 1:p - 1 + continuation.shape[1]]
+
+
+@pytest.mark.parametrize("kind", ["tiny", "qwen2", "llama"])
+def test_logits_match_transformers(kind, tiny):
+    model = tiny if kind == "tiny" else _random_model(kind)
+    vocab = model.config.vocab_size
+    gen = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(2, vocab, (length,), generator=gen).tolist() for length in (5, 9, 1, 7)]
+    continuation = torch.randint(2, vocab, (4, 40), generator=gen)  # crosses a cache block boundary
+    lean, reference = _teacher_forced(model, prompts, continuation)
+    assert lean.shape == reference.shape
+    assert torch.allclose(lean, reference, atol=2e-5, rtol=1e-4), (lean - reference).abs().max()
+
+
+def test_sampling_matches_transformers_token_for_token(tiny):
+    from training.modeling import load_model
+    from training.evaluate import prompt_ids
+    from training.tasks import get_task
+
+    lm = load_model("tiny", device="cpu")
+    task = get_task("multiply")
+    prompts = [prompt_ids(lm, task, p) for p in task.problems("eval", n=16, seed=0) for _ in range(2)]
+    runs = [sample(lm.model, prompts, max_new_tokens=96, temperature=1.0, eos_id=lm.eos_id, pad_id=lm.pad_id,
+                   generator=torch.Generator().manual_seed(3), lean=lean) for lean in (False, True)]
+    assert runs[0].responses() == runs[1].responses()
+    assert torch.equal(runs[0].response_mask, runs[1].response_mask)
+
+
+def test_models_it_does_not_cover_fall_back(tiny):
+    from peft import LoraConfig, get_peft_model
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50))
+    assert lean_decoder(gpt2, 2, 16) is None
+    assert lean_decoder(tiny, 2, 10_000) is None  # longer than the model's positions
+    import copy
+
+    wrapped = get_peft_model(copy.deepcopy(tiny), LoraConfig(r=2, target_modules=["q_proj"]))
+    assert lean_decoder(wrapped, 2, 16) is None  # LoRA layers: sampled through transformers
+    out = sample(wrapped, [[3, 4, 5]], max_new_tokens=4, temperature=0, eos_id=0, pad_id=1)
+    assert out.response_ids.shape[0] == 1

@@ -1,0 +1,173 @@
+"""A lean decoder for sampling from Llama-family models (Qwen2, Llama).
+
+Rollouts spend their time in one model call per new token. transformers'
+forward is general: it builds an attention mask, grows the KV cache by
+concatenation, and wraps every call in output classes and hooks. For a
+small model or a fast GPU that overhead, not arithmetic, sets the pace.
+
+This decoder runs the same architecture with the model's own weights
+(nothing copied but the fused q/k/v and gate/up matrices, rebuilt for each
+batch so a sampler whose weights were just rewritten is read fresh) and:
+
+- a KV cache written in place, grown a block of columns at a time, and
+  always read whole (contiguous: cheaper than a strided slice);
+- one key-padding mask for the batch (left-padded prompts), sliced per step;
+- rotary cos/sin for every position, computed once by the model's own
+  rotary module (so scaled RoPE variants match);
+- q/k/v as one matrix product, gate/up as another.
+
+Its logits equal transformers' to float rounding (tests/test_decoder.py).
+Models it does not cover (other architectures, sliding-window attention,
+LoRA-wrapped layers) return ``None`` from :func:`lean_decoder` and are
+sampled through transformers instead.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SUPPORTED = {"qwen2", "llama"}
+BLOCK = 32  # cache columns added at a time
+
+
+def lean_decoder(model, batch: int, max_len: int) -> "LeanDecoder | None":
+    """A decoder for ``model`` with room for ``batch`` rows of ``max_len`` tokens, or None."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = getattr(base, "config", None)
+    if cfg is None or cfg.model_type not in SUPPORTED or getattr(cfg, "use_sliding_window", False):
+        return None
+    if max_len > getattr(cfg, "max_position_embeddings", max_len):
+        return None
+    inner = base.get_decoder()
+    layers = getattr(inner, "layers", None)
+    if layers is None or not all(type(m) is torch.nn.Linear for layer in layers for m in
+                                 (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj,
+                                  layer.self_attn.o_proj, layer.mlp.gate_proj, layer.mlp.up_proj,
+                                  layer.mlp.down_proj)):
+        return None
+    if getattr(cfg, "hidden_act", "silu") != "silu":
+        return None
+    return LeanDecoder(base, batch, max_len)
+
+
+def _fuse(*linears: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
+    weight = torch.cat([m.weight for m in linears], dim=0)
+    if all(m.bias is None for m in linears):
+        return weight, None
+    bias = torch.cat([m.bias if m.bias is not None else torch.zeros(m.out_features, dtype=weight.dtype,
+                                                                     device=weight.device) for m in linears])
+    return weight, bias
+
+
+def _rms(x: torch.Tensor, norm) -> torch.Tensor:
+    """The model's RMSNorm, computed as transformers does (float32 inside)."""
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
+    return norm.weight * h.to(x.dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+class LeanDecoder:
+    """Prefill once, then one :meth:`step` per token; returns last-position logits (N, V)."""
+
+    def __init__(self, base, batch: int, max_len: int):
+        cfg = base.config
+        inner = base.get_decoder()
+        self.embed = inner.embed_tokens
+        self.norm = inner.norm
+        self.head = base.get_output_embeddings()
+        self.heads = cfg.num_attention_heads
+        self.kv_heads = getattr(cfg, "num_key_value_heads", None) or self.heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
+        self.scaling = self.head_dim ** -0.5
+        weight = self.head.weight
+        self.layers = []
+        for layer in inner.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            self.layers.append((layer.input_layernorm, _fuse(attn.q_proj, attn.k_proj, attn.v_proj),
+                                (attn.o_proj.weight, attn.o_proj.bias), layer.post_attention_layernorm,
+                                _fuse(mlp.gate_proj, mlp.up_proj), (mlp.down_proj.weight, mlp.down_proj.bias)))
+        self.batch, self.max_len = batch, max_len
+        self.keys: list[torch.Tensor] = []  # per layer (N, kv heads, capacity, D), contiguous
+        self.values: list[torch.Tensor] = []
+        positions = torch.arange(max_len, device=weight.device)[None]  # (1, L)
+        cos, sin = inner.rotary_emb(weight[:1, :1], positions)
+        self.cos, self.sin = cos[0], sin[0]  # (L, head dim)
+        self.valid = torch.zeros((batch, max_len), dtype=torch.bool, device=weight.device)  # (N, L) keys to see
+        self.length = 0
+        self.capacity = 0
+        self.gqa = self.kv_heads != self.heads
+
+    def _reserve(self, end: int) -> None:
+        """Grow the cache (in blocks of ``BLOCK`` columns) to hold ``end`` columns.
+
+        Attention reads the whole, contiguous, cache (unwritten columns are
+        masked out): a strided slice of a bigger buffer costs more on a CPU
+        than the at most ``BLOCK - 1`` masked columns.
+        """
+        if end <= self.capacity:
+            return
+        capacity = min(self.max_len, -(-end // BLOCK) * BLOCK)
+        weight = self.head.weight
+        shape = (self.batch, self.kv_heads, capacity, self.head_dim)
+        for store in (self.keys, self.values):
+            for i in range(len(self.layers)):
+                grown = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
+                if store[i:i + 1]:
+                    grown[:, :, :self.capacity] = store[i]
+                    store[i] = grown
+                else:
+                    store.append(grown)
+        self.capacity = capacity
+
+    def _layers(self, h: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """h (N, S, H) at cache columns [length, length + S); positions (N, S); mask (N, 1, S, capacity)."""
+        n, s, _ = h.shape
+        start, end = self.length, self.length + s
+        self._reserve(end)
+        cos = self.cos[positions].unsqueeze(1)  # (N, 1, S, D)
+        sin = self.sin[positions].unsqueeze(1)
+        q_size, kv_size = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        for i, (norm1, (w_qkv, b_qkv), (w_o, b_o), norm2, (w_gu, b_gu), (w_d, b_d)) in enumerate(self.layers):
+            qkv = F.linear(_rms(h, norm1), w_qkv, b_qkv)  # (N, S, q + 2 kv)
+            q, k, v = qkv.split((q_size, kv_size, kv_size), dim=-1)
+            q = _rotate(q.view(n, s, self.heads, self.head_dim).transpose(1, 2), cos, sin)  # (N, heads, S, D)
+            k = _rotate(k.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
+            self.keys[i][:, :, start:end] = k
+            self.values[i][:, :, start:end] = v.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2)
+            out = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=mask,
+                                                 scale=self.scaling, enable_gqa=self.gqa)
+            h = h + F.linear(out.transpose(1, 2).reshape(n, s, q_size), w_o, b_o)
+            gate, up = F.linear(_rms(h, norm2), w_gu, b_gu).chunk(2, dim=-1)
+            h = h + F.linear(F.silu(gate) * up, w_d, b_d)
+        self.length = end
+        return h
+
+    def _logits(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(_rms(h, self.norm), self.head.weight, self.head.bias)
+
+    def prefill(self, ids: torch.Tensor, prompt_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """ids, prompt_mask, positions: (N, P) left-padded prompts -> (N, V) logits of the next token."""
+        n, p = ids.shape
+        self.valid[:, :p] = prompt_mask.bool()
+        self._reserve(p)
+        causal = torch.ones((p, self.capacity), dtype=torch.bool, device=ids.device).tril()
+        mask = causal[None, None] & self.valid[:, None, None, :self.capacity]  # (N, 1, P, capacity)
+        # A row of padding sees no key at all; let it see itself (its output is never used).
+        mask = mask | torch.eye(p, self.capacity, dtype=torch.bool, device=ids.device)[None, None]
+        h = self._layers(self.embed(ids), positions, mask)
+        return self._logits(h[:, -1])
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """tokens, positions: (N,) -> (N, V) logits of the next token."""
+        self._reserve(self.length + 1)
+        self.valid[:, self.length] = True
+        mask = self.valid[:, None, None, :self.capacity]  # (N, 1, 1, capacity)
+        h = self._layers(self.embed(tokens[:, None]), positions[:, None], mask)
+        return self._logits(h[:, -1])
