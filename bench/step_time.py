@@ -1,7 +1,7 @@
 """Step time: our loop vs TRL's GRPOTrainer at the same settings, side by side.
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
-    python bench/step_time.py [--steps 10] [--warmup 2] [--threads 2] [--skip-trl]
+    python bench/step_time.py [--steps 10] [--warmup 2] [--threads 2] [--skip-trl] [--samplers]
     python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
@@ -74,13 +74,18 @@ def _peak_gb(device: str) -> float:
     return torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
 
 
-def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu") -> dict:
+def _peak_text(figures: dict) -> str:
+    return "" if figures["peak_gb"] != figures["peak_gb"] else f", peak GPU memory {figures['peak_gb']:.1f} GiB"
+
+
+def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu",
+         lean: bool = True) -> dict:
     from training.config import preset
     from training.loop import Trainer
 
     _peak_reset(device)
     trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
-                             device=device))
+                             device=device, lean_decoder=lean))
     rows = trainer.cfg.prompts_per_step * trainer.cfg.group_size
     times, rollout, tokens, rates = [], [], [], []
     for i in range(warmup + steps):
@@ -171,6 +176,8 @@ def main() -> None:
     ap.add_argument("--max-new", type=int, default=None, help="response length limit (80; 512 with --arch)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--samplers", action="store_true",
+                    help="time our loop twice, sampling through transformers and through the lean decoder")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     max_new = args.max_new or (512 if args.arch else 80)
@@ -183,11 +190,17 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
           f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
           f"after {args.warmup} warm-up steps")
+    figures = {}
+    if args.samplers:
+        plain = ours(args.steps, args.warmup, model, max_new, args.device, lean=False)
+        figures["ours_transformers_sampler"] = plain
+        print(f"ours, sampling through transformers: median {plain['median_s']:.3f} s/step "
+              f"(rollout {plain['rollout_median_s']:.3f} s)")
     mine = ours(args.steps, args.warmup, model, max_new, args.device)
-    figures = {"ours": mine}
+    figures["ours"] = mine
     print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
-          f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens, "
-          f"peak GPU memory {mine['peak_gb']:.1f} GiB; planning masks + entropy mask + HICRA "
+          f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"
+          f"{_peak_text(mine)}; planning masks + entropy mask + HICRA "
           f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
           "of a step)")
     if not args.skip_trl:
@@ -197,8 +210,8 @@ def main() -> None:
         theirs = trl(args.steps, args.warmup, model if args.arch else "", max_new, args.device)
         figures["trl"] = theirs
         print(f"TRL GRPOTrainer: median {theirs['median_s']:.3f} s/step, mean response "
-              f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step), "
-              f"peak GPU memory {theirs['peak_gb']:.1f} GiB")
+              f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step)"
+              f"{_peak_text(theirs)}")
         print(f"ours / TRL: {mine['median_s'] / theirs['median_s']:.2f} "
               f"({theirs['median_s'] / mine['median_s']:.2f}x faster)")
     if args.json:

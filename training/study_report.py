@@ -555,7 +555,8 @@ def report_lines(cfg: StudyConfig, res: dict) -> list[str]:
               f"- {cfg.steps} steps a run. Over the last evaluations GRPO's held-out accuracy still moved by "
               f"{ci_text(res['late_gain_grpo'])} (step {res['late_from']} to {cfg.steps}, paired by seed): "
               + ("the curves have not settled." if res["late_gain_grpo"]["n"] > 1 and res["late_gain_grpo"]["low"] > 0
-                 else "no measurable movement, the curves have flattened."), ""]
+                 else "not measurably different from flat, though the interval leaves room for a few more "
+                      "points."), ""]
     return lines
 
 
