@@ -29,9 +29,11 @@ def test_unknown_group_is_a_clear_error(capsys):
     assert "unknown group(s) nonsense" in capsys.readouterr().err
 
 
-def test_report_without_runs_says_what_to_do(tmp_path):
+def test_report_without_runs_says_what_to_do(tmp_path, capsys):
     with pytest.raises(ValueError, match="run the study first"):
         analyse(StudyConfig(out=str(tmp_path)), {})
+    assert main(["--out", str(tmp_path), "--docs", str(tmp_path / "docs"), "--report-only"]) == 2
+    assert "no finished GRPO arm" in capsys.readouterr().err
 
 
 def test_moving_average_and_edges():

@@ -211,7 +211,11 @@ def main(argv=None) -> int:
             record_runtime(cfg, time.time() - t0)
     from training.study_report import write_report
 
-    path = write_report(cfg)
+    try:
+        path = write_report(cfg)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"report: {path}")
     return 0
 

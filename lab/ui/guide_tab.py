@@ -102,4 +102,4 @@ def build() -> None:
     if summary:
         gr.Markdown(summary)
         gr.Image(str(STUDY / "accuracy.png"), label="held-out accuracy, GRPO vs HICRA (docs/study)",
-                 show_label=True, interactive=False, elem_id="guide-study")
+                 show_label=False, interactive=False, elem_id="guide-study")
