@@ -24,9 +24,16 @@ def test_arms_pair_seeds_and_put_the_main_comparison_first():
     assert (generic.algo, generic.sg_set) == ("hicra", "math-compact")
 
 
-def test_unknown_group_is_a_clear_error(capsys):
-    assert main(["--groups", "grpo,nonsense", "--out", "unused"]) == 2
-    assert "unknown group(s) nonsense" in capsys.readouterr().err
+@pytest.mark.parametrize("args, message", [
+    (["--groups", "grpo,nonsense"], "unknown group(s) nonsense"),
+    (["--seeds", "0,x"], "--seeds: comma-separated whole numbers"),
+    (["--ablation-seeds", "1,1"], "a seed appears twice"),
+    (["--seeds", ""], "at least one seed"),
+    (["--workers", "0"], "--workers must be at least 1"),
+])
+def test_bad_arguments_are_clear_errors(capsys, args, message):
+    assert main(args + ["--out", "unused"]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_report_without_runs_says_what_to_do(tmp_path, capsys):

@@ -77,7 +77,14 @@ class StudyConfig:
     mine_solutions: int = field(default=4000, metadata={"help": "worked solutions the mined SG set comes from"})
 
     def seed_list(self, which: str) -> list[int]:
-        return [int(s) for s in getattr(self, which).split(",") if s.strip()]
+        text = getattr(self, which)
+        try:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"--{which.replace('_', '-')}: comma-separated whole numbers, got {text!r}") from None
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"--{which.replace('_', '-')}: a seed appears twice in {text!r}")
+        return seeds
 
     def group_list(self) -> list[str]:
         groups = [g.strip() for g in self.groups.split(",") if g.strip()]
@@ -90,6 +97,11 @@ class StudyConfig:
         """Main arms first (seed by seed), then the ablations seed by seed: a sweep cut short
         still has complete pairs."""
         groups = self.group_list()
+        for name in ("steps", "eval_every", "eval_n", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if not self.seed_list("seeds"):
+            raise ValueError("--seeds: at least one seed")
         arms = [Arm(g, GROUPS[g][1], GROUPS[g][2], s) for s in self.seed_list("seeds") for g in MAIN if g in groups]
         arms += [Arm(g, GROUPS[g][1], GROUPS[g][2], s)
                  for s in self.seed_list("ablation_seeds") for g in ABLATIONS if g in groups]
