@@ -77,6 +77,11 @@ def test_models_it_does_not_cover_fall_back(tiny):
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50))
     assert lean_decoder(gpt2, 2, 16) is None
     assert lean_decoder(tiny, 2, 10_000) is None  # longer than the model's positions
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    dynamic = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=48, num_hidden_layers=1,
+                                           num_attention_heads=2, rope_scaling={"rope_type": "dynamic", "factor": 2.0}))
+    assert lean_decoder(dynamic, 2, 16) is None  # RoPE that depends on the sequence length
     import copy
 
     wrapped = get_peft_model(copy.deepcopy(tiny), LoraConfig(r=2, target_modules=["q_proj"]))

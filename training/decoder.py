@@ -18,7 +18,7 @@ batch so a sampler whose weights were just rewritten is read fresh) and:
 
 Its logits equal transformers' to float rounding (tests/test_decoder.py).
 Models it does not cover (other architectures, sliding-window attention,
-LoRA-wrapped layers) return ``None`` from :func:`lean_decoder` and are
+RoPE that rescales with the sequence length, LoRA-wrapped layers) return ``None`` from :func:`lean_decoder` and are
 sampled through transformers instead.
 """
 
@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 
 SUPPORTED = {"qwen2", "llama"}
+STATIC_ROPE = {"default", "linear", "llama3", "yarn"}  # cos/sin depend on the position only
+_TORCH_GQA = tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 5)  # sdpa's enable_gqa
 BLOCK = 32  # cache columns added at a time
 
 
@@ -46,9 +48,17 @@ def lean_decoder(model, batch: int, max_len: int) -> "LeanDecoder | None":
                                   layer.self_attn.o_proj, layer.mlp.gate_proj, layer.mlp.up_proj,
                                   layer.mlp.down_proj)):
         return None
-    if getattr(cfg, "hidden_act", "silu") != "silu":
+    if getattr(cfg, "hidden_act", "silu") != "silu" or _rope_type(cfg) not in STATIC_ROPE:
+        return None
+    heads = cfg.num_attention_heads
+    if (getattr(cfg, "num_key_value_heads", None) or heads) != heads and not _TORCH_GQA:
         return None
     return LeanDecoder(base, batch, max_len)
+
+
+def _rope_type(cfg) -> str:
+    params = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
+    return params.get("rope_type", params.get("type", "default")) if isinstance(params, dict) else "default"
 
 
 def _fuse(*linears: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -102,7 +112,7 @@ class LeanDecoder:
         self.valid = torch.zeros((batch, max_len), dtype=torch.bool, device=weight.device)  # (N, L) keys to see
         self.length = 0
         self.capacity = 0
-        self.gqa = self.kv_heads != self.heads
+        self.gqa = {"enable_gqa": True} if self.kv_heads != self.heads else {}
 
     def _reserve(self, end: int) -> None:
         """Grow the cache (in blocks of ``BLOCK`` columns) to hold ``end`` columns.
@@ -142,7 +152,7 @@ class LeanDecoder:
             self.keys[i][:, :, start:end] = k
             self.values[i][:, :, start:end] = v.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2)
             out = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=mask,
-                                                 scale=self.scaling, enable_gqa=self.gqa)
+                                                 scale=self.scaling, **self.gqa)
             h = h + F.linear(out.transpose(1, 2).reshape(n, s, q_size), w_o, b_o)
             gate, up = F.linear(_rms(h, norm2), w_gu, b_gu).chunk(2, dim=-1)
             h = h + F.linear(F.silu(gate) * up, w_d, b_d)
