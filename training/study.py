@@ -10,7 +10,8 @@
    differences are paired by seed. Finished arms are kept, interrupted ones
    resumed: rerunning the command continues a sweep.
 3. Writes the report, ``DOCS/study.md``, with its figures and numbers in
-   ``DOCS/study/`` (see :mod:`training.study_report`).
+   ``DOCS/study/`` (see :mod:`training.study_report`; the numbers come from
+   :mod:`training.study_analysis`, the figures from :mod:`training.study_figures`).
 
 The arms: GRPO and HICRA on ``seeds``; the ablations (high-entropy-only and
 placebo amplification) and HICRA with other planning-phrase sources (mined,
