@@ -63,11 +63,11 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     ids, prompt_mask = left_pad(prompts, pad_id)
     ids = ids.to(device)
     n, width = ids.shape
-    positions = (prompt_mask.to(device).cumsum(-1) - 1).clamp(min=0)  # (N, P)
-    decoder = lean_decoder(model, n, width + max_new_tokens) if lean else None
-    mask = prompt_mask.to(device)
-    forward = _LeanForward(decoder, mask) if decoder is not None else _HFForward(model, mask, max_new_tokens)
-    logits = forward.prefill(ids, positions)  # (N, V)
+    prompt_mask = prompt_mask.to(device)
+    positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)  # (N, P)
+    forward = (lean_decoder(model, n, width + max_new_tokens) if lean else None) or \
+        _HFForward(model, n, width + max_new_tokens)
+    logits = forward.prefill(ids, prompt_mask, positions)  # (N, V)
     next_pos = positions[:, -1] + 1  # (N,)
     tokens = torch.full((n, max_new_tokens), pad_id, dtype=torch.long, device=device)
     alive = torch.ones(n, dtype=torch.bool, device=device)
@@ -89,32 +89,20 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
                    response_mask=produced[:, :used].cpu())
 
 
-class _LeanForward:
-    """:class:`training.decoder.LeanDecoder` behind the same two calls as :class:`_HFForward`."""
-
-    def __init__(self, decoder, prompt_mask: torch.Tensor):
-        self.decoder, self.prompt_mask = decoder, prompt_mask
-
-    def prefill(self, ids, positions):
-        return self.decoder.prefill(ids, self.prompt_mask, positions)
-
-    def step(self, tok, positions):
-        return self.decoder.step(tok, positions)
-
-
 class _HFForward:
-    """transformers' forward with its own KV cache."""
+    """transformers' forward with its own KV cache, behind the two calls of
+    :class:`training.decoder.LeanDecoder`."""
 
-    def __init__(self, model, prompt_mask: torch.Tensor, max_new_tokens: int):
-        n, width = prompt_mask.shape
-        self.model, self.width, self.t = model, width, 0
+    def __init__(self, model, batch: int, max_len: int):
+        self.model, self.width, self.t = model, 0, 0
         self.cache = None
         self.cache_kw = _cache_keyword(type(_base(model)))
-        # The attention mask for every step, allocated once: prompt, then ones.
-        self.attn = torch.ones((n, width + max_new_tokens), dtype=torch.long, device=prompt_mask.device)
-        self.attn[:, :width] = prompt_mask
+        self.attn = torch.ones((batch, max_len), dtype=torch.long)  # prompt mask, then ones
 
-    def prefill(self, ids, positions):
+    def prefill(self, ids, prompt_mask, positions):
+        self.width = ids.shape[1]
+        self.attn = self.attn.to(ids.device)
+        self.attn[:, :self.width] = prompt_mask
         out = self.model(input_ids=ids, attention_mask=self.attn[:, :self.width], position_ids=positions,
                          use_cache=True, logits_to_keep=1)
         self.cache = _cache_of(out)
