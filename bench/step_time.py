@@ -1,8 +1,8 @@
 """Step time: our loop vs TRL's GRPOTrainer at the same settings, side by side.
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
-    python bench/step_time.py [--steps 10] [--warmup 2] [--threads 2] [--skip-trl] [--samplers]
-    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
+    python bench/step_time.py [--rounds 3] [--steps 10] [--warmup 2] [--threads 2] [--skip-trl] [--samplers]
+    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5 --rounds 1   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
 attention and MLP projections), 8 prompts x 8 responses, at most 80 new
@@ -12,7 +12,9 @@ also computes the KL to the base, the planning masks, entropies and the
 semantic-entropy metrics every step, so the comparison is conservative.
 Reported: median seconds per step after ``--warmup`` steps, rollout
 tokens per second, peak GPU memory (on a GPU), and the share of our step
-spent on planning masks, entropies and HICRA's credit.
+spent on planning masks, entropies and HICRA's credit. The systems run in
+``--rounds`` alternating rounds (a shared machine's speed drifts by 10-20%
+over a minute); each round gives a ratio, and the summary is their median.
 
 GPU (``--arch qwen2.5-0.5b``): the Qwen2.5-0.5B architecture built from its
 configuration with random weights (nothing is downloaded), bf16, 8 x 8
@@ -164,10 +166,19 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
             "tokens_per_step_s": mean_length * 64 / median}
 
 
+def _pooled(rounds: list[dict], key: str) -> dict:
+    """One system's figures over all rounds: medians of the per-round figures."""
+    runs = [r[key] for r in rounds]
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="time the two systems this many times, alternating which goes first (a shared "
+                         "machine's speed drifts; each round gives a ratio)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-trl", action="store_true")
     ap.add_argument("--arch", choices=sorted(ARCHS), default=None,
@@ -179,6 +190,8 @@ def main() -> None:
     ap.add_argument("--samplers", action="store_true",
                     help="time our loop twice, sampling through transformers and through the lean decoder")
     args = ap.parse_args()
+    if args.rounds < 1 or args.steps < 1 or args.warmup < 0:
+        ap.error("--rounds and --steps must be at least 1, --warmup at least 0")
     torch.set_num_threads(args.threads)
     max_new = args.max_new or (512 if args.arch else 80)
     model = "tiny"
@@ -188,34 +201,49 @@ def main() -> None:
         model = random_model(args.arch, args.layers, Path(tempfile.mkdtemp(prefix="bench-model-")))
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} cores, {args.threads} threads"
     print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
-          f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
-          f"after {args.warmup} warm-up steps")
-    figures = {}
+          f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.rounds} round(s) "
+          f"of {args.steps} steps after {args.warmup} warm-up steps")
+    systems = {"ours": lambda: ours(args.steps, args.warmup, model, max_new, args.device)}
     if args.samplers:
-        plain = ours(args.steps, args.warmup, model, max_new, args.device, lean=False)
-        figures["ours_transformers_sampler"] = plain
-        print(f"ours, sampling through transformers: median {plain['median_s']:.3f} s/step "
-              f"(rollout {plain['rollout_median_s']:.3f} s)")
-    mine = ours(args.steps, args.warmup, model, max_new, args.device)
-    figures["ours"] = mine
+        systems["ours_transformers_sampler"] = lambda: ours(args.steps, args.warmup, model, max_new, args.device,
+                                                            lean=False)
+    if not args.skip_trl:
+        systems["trl"] = lambda: trl(args.steps, args.warmup, model if args.arch else "", max_new, args.device)
+    rounds = []
+    for r in range(args.rounds):
+        import gc
+
+        order = list(systems) if r % 2 == 0 else list(systems)[::-1]
+        figures = {}
+        for name in order:
+            gc.collect()
+            figures[name] = systems[name]()
+        rounds.append(figures)
+        line = ", ".join(f"{name} {figures[name]['median_s']:.3f}" for name in systems)
+        ratio = f"; TRL / ours {figures['trl']['median_s'] / figures['ours']['median_s']:.2f}" if "trl" in figures else ""
+        print(f"round {r + 1} ({' then '.join(order)}): median s/step {line}{ratio}")
+    mine = _pooled(rounds, "ours")
     print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
           f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"
           f"{_peak_text(mine)}; planning masks + entropy mask + HICRA "
           f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
           "of a step)")
-    if not args.skip_trl:
-        import gc
-
-        gc.collect()
-        theirs = trl(args.steps, args.warmup, model if args.arch else "", max_new, args.device)
-        figures["trl"] = theirs
+    report = {"rounds": rounds, "ours": mine}
+    if args.samplers:
+        plain = report["ours_transformers_sampler"] = _pooled(rounds, "ours_transformers_sampler")
+        print(f"ours, sampling through transformers: median {plain['median_s']:.3f} s/step "
+              f"(rollout {plain['rollout_median_s']:.3f} s)")
+    if "trl" in systems:
+        theirs = report["trl"] = _pooled(rounds, "trl")
         print(f"TRL GRPOTrainer: median {theirs['median_s']:.3f} s/step, mean response "
               f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step)"
               f"{_peak_text(theirs)}")
-        print(f"ours / TRL: {mine['median_s'] / theirs['median_s']:.2f} "
-              f"({theirs['median_s'] / mine['median_s']:.2f}x faster)")
+        ratios = [r["trl"]["median_s"] / r["ours"]["median_s"] for r in rounds]
+        report["speedup"] = {"per_round": ratios, "median": statistics.median(ratios)}
+        print(f"speed-up (TRL / ours) per round: {', '.join(f'{x:.2f}x' for x in ratios)}; "
+              f"median {statistics.median(ratios):.2f}x")
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -56,16 +56,22 @@ def test_logits_match_transformers(kind, tiny):
     assert torch.allclose(lean, reference, atol=2e-5, rtol=1e-4), (lean - reference).abs().max()
 
 
-def test_sampling_matches_transformers_token_for_token(tiny):
-    from training.modeling import load_model
+def test_sampling_matches_transformers_token_for_token(tiny, monkeypatch):
+    """Also with finished rows dropped from the lean decoder's batch on the way."""
+    from training.decoder import LeanDecoder
     from training.evaluate import prompt_ids
+    from training.modeling import load_model
     from training.tasks import get_task
 
     lm = load_model("tiny", device="cpu")
     task = get_task("multiply")
     prompts = [prompt_ids(lm, task, p) for p in task.problems("eval", n=16, seed=0) for _ in range(2)]
+    kept: list[int] = []
+    keep = LeanDecoder.keep
+    monkeypatch.setattr(LeanDecoder, "keep", lambda self, rows: (kept.append(len(rows)), keep(self, rows)))
     runs = [sample(lm.model, prompts, max_new_tokens=96, temperature=1.0, eos_id=lm.eos_id, pad_id=lm.pad_id,
                    generator=torch.Generator().manual_seed(3), lean=lean) for lean in (False, True)]
+    assert kept and kept[-1] < len(prompts)  # the batch did shrink
     assert runs[0].responses() == runs[1].responses()
     assert torch.equal(runs[0].response_mask, runs[1].response_mask)
 

@@ -29,8 +29,9 @@ class RunConfig:
     group_size: int = _f(8, "responses per prompt (G)")
     temperature: float = _f(1.0, "sampling temperature for rollouts")
     max_new_tokens: int = _f(160, "response length limit")
-    lean_decoder: bool = _f(True, "sample with training/decoder.py where it covers the model (Qwen2, Llama): "
-                                  "the same logits as transformers, fewer operations per token")
+    lean_decoder: bool = _f(True, "sample and score with the lean Llama-family code (training/decoder.py, "
+                                  "training/lean_forward.py) where it covers the model (Qwen2, Llama): "
+                                  "the same numbers as transformers + peft, fewer operations")
     # optimisation
     steps: int = _f(200, "optimizer steps")
     lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)")

@@ -36,24 +36,32 @@ BLOCK = 32  # cache columns added at a time
 def lean_decoder(model, batch: int, max_len: int) -> "LeanDecoder | None":
     """A decoder for ``model`` with room for ``batch`` rows of ``max_len`` tokens, or None."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    cfg = getattr(base, "config", None)
-    if cfg is None or cfg.model_type not in SUPPORTED or getattr(cfg, "use_sliding_window", False):
-        return None
-    if max_len > getattr(cfg, "max_position_embeddings", max_len):
-        return None
-    inner = base.get_decoder()
-    layers = getattr(inner, "layers", None)
-    if layers is None or not all(type(m) is torch.nn.Linear for layer in layers for m in
-                                 (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj,
-                                  layer.self_attn.o_proj, layer.mlp.gate_proj, layer.mlp.up_proj,
-                                  layer.mlp.down_proj)):
-        return None
-    if getattr(cfg, "hidden_act", "silu") != "silu" or _rope_type(cfg) not in STATIC_ROPE:
-        return None
-    heads = cfg.num_attention_heads
-    if (getattr(cfg, "num_key_value_heads", None) or heads) != heads and not _TORCH_GQA:
+    if not covers(base, max_len) or not all(type(m) is torch.nn.Linear for m in projections(base)):
         return None
     return LeanDecoder(base, batch, max_len)
+
+
+def covers(base, max_len: int) -> bool:
+    """Whether the lean code paths cover this transformers model's architecture
+    (Llama family, full attention, SiLU, RoPE by position only) for ``max_len`` positions."""
+    cfg = getattr(base, "config", None)
+    if cfg is None or cfg.model_type not in SUPPORTED or getattr(cfg, "use_sliding_window", False):
+        return False
+    if max_len > getattr(cfg, "max_position_embeddings", max_len):
+        return False
+    if not hasattr(base.get_decoder(), "layers"):
+        return False
+    if getattr(cfg, "hidden_act", "silu") != "silu" or _rope_type(cfg) not in STATIC_ROPE:
+        return False
+    heads = cfg.num_attention_heads
+    return (getattr(cfg, "num_key_value_heads", None) or heads) == heads or _TORCH_GQA
+
+
+def projections(base) -> list[torch.nn.Module]:
+    """Every layer's seven projections, in order: q, k, v, o, gate, up, down."""
+    return [m for layer in base.get_decoder().layers for m in
+            (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj, layer.self_attn.o_proj,
+             layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj)]
 
 
 def _rope_type(cfg) -> str:
@@ -70,14 +78,14 @@ def _fuse(*linears: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]
     return weight, bias
 
 
-def _rms(x: torch.Tensor, norm) -> torch.Tensor:
+def rms_norm(x: torch.Tensor, norm) -> torch.Tensor:
     """The model's RMSNorm, computed as transformers does (float32 inside)."""
     h = x.float()
     h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
     return norm.weight * h.to(x.dtype)
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos + rotated * sin
@@ -109,7 +117,8 @@ class LeanDecoder:
         positions = torch.arange(max_len, device=weight.device)[None]  # (1, L)
         cos, sin = inner.rotary_emb(weight[:1, :1], positions)
         self.cos, self.sin = cos[0], sin[0]  # (L, head dim)
-        self.valid = torch.zeros((batch, max_len), dtype=torch.bool, device=weight.device)  # (N, L) keys to see
+        # (N, L) added to attention scores: 0 on keys to see, -inf elsewhere (a float mask: cheaper than a bool one)
+        self.bias = torch.full((batch, max_len), float("-inf"), dtype=weight.dtype, device=weight.device)
         self.length = 0
         self.capacity = 0
         self.gqa = {"enable_gqa": True} if self.kv_heads != self.heads else {}
@@ -145,30 +154,30 @@ class LeanDecoder:
         sin = self.sin[positions].unsqueeze(1)
         q_size, kv_size = self.heads * self.head_dim, self.kv_heads * self.head_dim
         for i, (norm1, (w_qkv, b_qkv), (w_o, b_o), norm2, (w_gu, b_gu), (w_d, b_d)) in enumerate(self.layers):
-            qkv = F.linear(_rms(h, norm1), w_qkv, b_qkv)  # (N, S, q + 2 kv)
+            qkv = F.linear(rms_norm(h, norm1), w_qkv, b_qkv)  # (N, S, q + 2 kv)
             q, k, v = qkv.split((q_size, kv_size, kv_size), dim=-1)
-            q = _rotate(q.view(n, s, self.heads, self.head_dim).transpose(1, 2), cos, sin)  # (N, heads, S, D)
-            k = _rotate(k.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
+            q = rotate(q.view(n, s, self.heads, self.head_dim).transpose(1, 2), cos, sin)  # (N, heads, S, D)
+            k = rotate(k.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
             self.keys[i][:, :, start:end] = k
             self.values[i][:, :, start:end] = v.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2)
             out = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=mask,
                                                  scale=self.scaling, **self.gqa)
             h = h + F.linear(out.transpose(1, 2).reshape(n, s, q_size), w_o, b_o)
-            gate, up = F.linear(_rms(h, norm2), w_gu, b_gu).chunk(2, dim=-1)
+            gate, up = F.linear(rms_norm(h, norm2), w_gu, b_gu).chunk(2, dim=-1)
             h = h + F.linear(F.silu(gate) * up, w_d, b_d)
         self.length = end
         return h
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(_rms(h, self.norm), self.head.weight, self.head.bias)
+        return F.linear(rms_norm(h, self.norm), self.head.weight, self.head.bias)
 
     def prefill(self, ids: torch.Tensor, prompt_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """ids, prompt_mask, positions: (N, P) left-padded prompts -> (N, V) logits of the next token."""
         n, p = ids.shape
-        self.valid[:, :p] = prompt_mask.bool()
+        self.bias[:, :p].masked_fill_(prompt_mask.bool(), 0.0)
         self._reserve(p)
         causal = torch.ones((p, self.capacity), dtype=torch.bool, device=ids.device).tril()
-        mask = causal[None, None] & self.valid[:, None, None, :self.capacity]  # (N, 1, P, capacity)
+        mask = causal[None, None] & (self.bias[:, None, None, :self.capacity] == 0)  # (N, 1, P, capacity)
         # A row of padding sees no key at all; let it see itself (its output is never used).
         mask = mask | torch.eye(p, self.capacity, dtype=torch.bool, device=ids.device)[None, None]
         h = self._layers(self.embed(ids), positions, mask)
@@ -177,7 +186,14 @@ class LeanDecoder:
     def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """tokens, positions: (N,) -> (N, V) logits of the next token."""
         self._reserve(self.length + 1)
-        self.valid[:, self.length] = True
-        mask = self.valid[:, None, None, :self.capacity]  # (N, 1, 1, capacity)
+        self.bias[:, self.length] = 0.0
+        mask = self.bias[:, None, None, :self.capacity]  # (N, 1, 1, capacity)
         h = self._layers(self.embed(tokens[:, None]), positions[:, None], mask)
         return self._logits(h[:, -1])
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only the batch rows ``rows`` (B',) from now on (finished responses are dropped)."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+        self.bias = self.bias.index_select(0, rows)
+        self.batch = len(rows)

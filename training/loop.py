@@ -155,9 +155,11 @@ class Trainer:
             ref: list[torch.Tensor | None] = [None] * len(parts)
             if cfg.kl_coef > 0 or step % cfg.kl_every == 0:  # else the KL is neither used nor reported
                 self.sync_sampler(merged=False)
-                ref = [score(self.sampler, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
+                ref = [score(self.sampler, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False,
+                             lean=cfg.lean_decoder)[0]
                        for p in parts]
-            old = [score(self.model, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False)[0]
+            old = [score(self.model, p.prompts, p.response_ids, p.response_mask, self.lm.pad_id, False,
+                         lean=cfg.lean_decoder)[0]
                    for p in parts] if cfg.updates_per_batch > 1 else None
         for g in self.opt.param_groups:
             g["lr"] = self.lr_at(step)
@@ -170,7 +172,7 @@ class Trainer:
             for k, part in enumerate(parts):
                 mask = part.response_mask
                 logprobs, entropy = score(self.model, part.prompts, part.response_ids, mask, self.lm.pad_id,
-                                          with_entropy=update == 0)
+                                          with_entropy=update == 0, lean=cfg.lean_decoder)
                 if update == 0:
                     entropy = entropy.cpu()
                     high = high_entropy_mask(entropy, mask, cfg.high_entropy_fraction)

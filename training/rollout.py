@@ -14,7 +14,9 @@ from functools import lru_cache
 
 import torch
 
-from training.decoder import lean_decoder
+from training.decoder import LeanDecoder, lean_decoder
+
+COMPACT = 4
 
 
 @dataclass(frozen=True)
@@ -67,21 +69,30 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)  # (N, P)
     forward = (lean_decoder(model, n, width + max_new_tokens) if lean else None) or \
         _HFForward(model, n, width + max_new_tokens)
-    logits = forward.prefill(ids, prompt_mask, positions)  # (N, V)
-    next_pos = positions[:, -1] + 1  # (N,)
+    logits = forward.prefill(ids, prompt_mask, positions)  # (B, V): B rows still in the batch, B <= N
+    next_pos = positions[:, -1] + 1  # (B,)
     tokens = torch.full((n, max_new_tokens), pad_id, dtype=torch.long, device=device)
-    alive = torch.ones(n, dtype=torch.bool, device=device)
     produced = torch.zeros((n, max_new_tokens), dtype=torch.bool, device=device)
+    rows = torch.arange(n, device=device)  # (B,) each batch row's place among the N
+    alive = torch.ones(n, dtype=torch.bool, device=device)  # (B,)
     check_every = 1 if device.type == "cpu" else 8
     for t in range(max_new_tokens):
-        tok = _pick(logits, temperature, top_p, generator)  # (N,)
+        tok = _pick(logits, temperature, top_p, generator, rows, n)  # (B,)
         tok = torch.where(alive, tok, torch.full_like(tok, pad_id))
-        tokens[:, t] = tok
-        produced[:, t] = alive
+        tokens[rows, t] = tok
+        produced[rows, t] = alive
         alive = alive & (tok != eos_id)
-        # "All done?" makes the host wait for the device; on a GPU ask every few tokens only.
-        if t == max_new_tokens - 1 or (t % check_every == check_every - 1 and not alive.any()):
+        if t == max_new_tokens - 1:
             break
+        # "How many are done?" makes the host wait for the device; on a GPU ask every few tokens only.
+        if t % check_every == check_every - 1:
+            done = len(alive) - int(alive.sum())
+            if done == len(alive):
+                break
+            if done * COMPACT >= len(alive) and isinstance(forward, LeanDecoder):  # drop the finished rows
+                keep = alive.nonzero().squeeze(1)
+                forward.keep(keep)
+                rows, alive, tok, next_pos = rows[keep], alive[keep], tok[keep], next_pos[keep]
         logits = forward.step(tok, next_pos)
         next_pos = next_pos + 1
     used = int(produced.sum(-1).max().item()) if n else 0
@@ -133,11 +144,15 @@ def _cache_of(out):
     return cache if cache is not None else out.past_key_values
 
 
-def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator) -> torch.Tensor:
-    """Next token per row: greedy at temperature 0, else an exact sample.
+def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator, rows: torch.Tensor,
+          n: int) -> torch.Tensor:
+    """Next token for each batch row (``rows``: their places among ``n``): greedy at temperature 0,
+    else an exact sample.
 
     Sampling inverts the CDF with one uniform number per row (N random
     numbers a step instead of N x V: the CPU generator is the slow part).
+    All ``n`` numbers are drawn every step and each row takes its own, so a
+    row's sample does not depend on which other rows are still in the batch.
     """
     if temperature <= 0:
         return logits.argmax(-1)
@@ -147,6 +162,6 @@ def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator) -> 
         keep = sorted_p.cumsum(-1) - sorted_p < top_p
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
     gen = generator if generator is not None and generator.device == probs.device else None
-    cdf = probs.cumsum(-1)  # (N, V)
-    u = torch.rand((probs.shape[0], 1), generator=gen, device=probs.device) * cdf[:, -1:]
+    cdf = probs.cumsum(-1)  # (B, V)
+    u = torch.rand((n, 1), generator=gen, device=probs.device)[rows] * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=probs.shape[-1] - 1)

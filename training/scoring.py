@@ -3,12 +3,16 @@
 The same forward pass gives the log-probs the loss needs and the entropies
 and NLLs the metrics need; nothing is computed twice.
 
+The decoder runs once, through :mod:`training.lean_forward` where it covers
+the model (else through transformers' own forward).
+
 Memory: full-vocabulary logits for a whole batch (N x T x V: 20 GB in float32
-for 64 x 512 tokens of a 152k vocabulary) are never built. The decoder runs
-once; the output layer, softmax, log-prob and entropy then run on chunks of
-``chunk_tokens`` positions, each under activation checkpointing when
-gradients are needed, so only one chunk's logits exist at a time, in the
-forward and in the backward pass.
+for 64 x 512 tokens of a 152k vocabulary) are never built. The output layer,
+softmax, log-prob and entropy run on chunks of positions, each under
+activation checkpointing when gradients are needed, so only one chunk's
+logits exist at a time, in the forward and in the backward pass. A batch
+whose logits fit in ``LOGIT_BUDGET`` elements (a small vocabulary) is one
+chunk, with no checkpointing: nothing to save, and no second pass to pay.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from training.lean_forward import final_hidden
 from training.rollout import left_pad
+
+LOGIT_BUDGET = 2 ** 26  # float32 logits (256 MB) computed at once before chunking
 
 
 def build_inputs(prompts: list[list[int]], response_ids: torch.Tensor, response_mask: torch.Tensor,
@@ -39,17 +46,21 @@ def _head_chunk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     logits = F.linear(hidden, weight, bias).float()  # (M, V)
     logp = F.log_softmax(logits, dim=-1)
     lp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    entropy = -(logp.exp() * logp).sum(-1)
+    with torch.no_grad():  # a metric: no graph to keep
+        entropy = -(logp.exp() * logp).sum(-1)
     return lp, entropy
 
 
 def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_mask: torch.Tensor,
-          pad_id: int, with_entropy: bool = True, chunk_tokens: int = 4096) -> tuple[torch.Tensor, torch.Tensor | None]:
+          pad_id: int, with_entropy: bool = True, chunk_tokens: int | None = None,
+          lean: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the response tokens under ``model`` (with grad if enabled).
 
     Args:
         prompts: N prompt id lists. response_ids, response_mask: (N, T).
-        chunk_tokens: positions per output-layer chunk (memory vs speed).
+        chunk_tokens: positions per output-layer chunk (memory vs speed);
+            default: all of them if their logits fit ``LOGIT_BUDGET``, else 4096.
+        lean: use :mod:`training.lean_forward` where it covers the model.
     Returns:
         ``(logprobs, entropy)``: (N, T) float32 each; entropy (detached) is
         None when ``with_entropy`` is False. Padding positions hold garbage;
@@ -57,18 +68,24 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     device = next(model.parameters()).device
-    ids, mask, positions = (t.to(device) for t in build_inputs(prompts, response_ids, response_mask, pad_id))
     n, t_len = response_ids.shape
-    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
-    # Positions P-1 .. P+T-2 predict the response tokens 0 .. T-1.
-    hidden = hidden[:, -(t_len + 1):-1, :].reshape(n * t_len, -1)  # (N*T, H)
+    hidden = final_hidden(model, prompts, response_ids) if lean else None  # (N, T, H)
+    if hidden is None:
+        ids, mask, positions = (t.to(device) for t in build_inputs(prompts, response_ids, response_mask, pad_id))
+        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+        # Positions P-1 .. P+T-2 predict the response tokens 0 .. T-1.
+        hidden = hidden[:, -(t_len + 1):-1, :]
+    hidden = hidden.reshape(n * t_len, -1)  # (N*T, H)
     head = base.get_output_embeddings()
     targets = response_ids.to(device).reshape(-1)
+    if chunk_tokens is None:
+        chunk_tokens = n * t_len if n * t_len * head.weight.shape[0] <= LOGIT_BUDGET else 4096
+    chunked = chunk_tokens < n * t_len
     lps, ents = [], []
-    for start in range(0, n * t_len, chunk_tokens):
+    for start in range(0, n * t_len, max(chunk_tokens, 1)):
         end = min(start + chunk_tokens, n * t_len)
         args = (hidden[start:end], head.weight, head.bias, targets[start:end])
-        if torch.is_grad_enabled() and hidden.requires_grad:
+        if chunked and torch.is_grad_enabled() and hidden.requires_grad:
             lp, ent = checkpoint(_head_chunk, *args, use_reentrant=False)
         else:
             lp, ent = _head_chunk(*args)

@@ -1,0 +1,108 @@
+"""The lean teacher-forced forward: transformers + peft's log-probs and LoRA gradients to float
+rounding, on the bundled model and random Qwen2 / Llama models (grouped-query attention, scaled
+RoPE), with prompts of different lengths; what it does not cover falls back."""
+
+import copy
+
+import pytest
+import torch
+
+from training.lean_forward import final_hidden
+from training.scoring import score
+
+
+def _random_model(kind: str):
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    common = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    if kind == "qwen2":
+        return Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=True))
+    return LlamaForCausalLM(LlamaConfig(**common, rope_scaling={"rope_type": "linear", "factor": 2.0}))
+
+
+def _with_lora(model, seed: int = 0, **extra):
+    """A peft model whose LoRA B is random (peft starts it at zero, which would hide a wrong LoRA path)."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    settings = dict(r=4, lora_alpha=8, lora_dropout=0.0,
+                    target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    lora = LoraConfig(**{**settings, **extra})
+    peft_model = get_peft_model(copy.deepcopy(model), lora)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    return peft_model
+
+
+def _batch(vocab: int, lengths=(5, 9, 1, 7), t_len: int = 12):
+    gen = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(2, vocab, (n,), generator=gen).tolist() for n in lengths]
+    ids = torch.randint(2, vocab, (len(lengths), t_len), generator=gen)
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    mask[1, 8:] = False  # a short response, padded
+    return prompts, ids, mask
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from training.modeling import load_model
+
+    return load_model("tiny", device="cpu").model
+
+
+@pytest.mark.parametrize("kind", ["tiny", "qwen2", "llama"])
+@pytest.mark.parametrize("lengths", [(5, 9, 1, 7), (6, 6, 6, 6)])
+def test_logprobs_and_lora_gradients_match_peft(kind, lengths, tiny):
+    model = _with_lora(tiny if kind == "tiny" else _random_model(kind))
+    model.train()
+    prompts, ids, mask = _batch(model.config.vocab_size, lengths)
+    assert final_hidden(model, prompts, ids) is not None
+    results = []
+    for lean in (False, True):
+        model.zero_grad()
+        lp, ent = score(model, prompts, ids, mask, pad_id=0, lean=lean)
+        lp[mask].sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        results.append((lp.detach(), ent, grads))
+    (lp0, ent0, g0), (lp1, ent1, g1) = results
+    assert torch.allclose(lp1[mask], lp0[mask], atol=2e-5), (lp1 - lp0)[mask].abs().max()
+    assert torch.allclose(ent1[mask], ent0[mask], atol=2e-5)
+    assert g0.keys() == g1.keys() and len(g0) == 7 * model.config.num_hidden_layers * 2
+    for name in g0:
+        assert torch.allclose(g1[name], g0[name], atol=1e-5, rtol=1e-4), name
+
+
+def test_plain_model_and_disabled_adapter_give_the_base(tiny):
+    """No adapter (the sampler copy, the KL reference) and peft's disable_adapter() give the base model."""
+    model = _with_lora(tiny)
+    prompts, ids, mask = _batch(tiny.config.vocab_size)
+    with torch.no_grad():
+        want = score(tiny, prompts, ids, mask, pad_id=0, lean=False)[0]
+        plain = score(tiny, prompts, ids, mask, pad_id=0)[0]
+        with model.disable_adapter():
+            disabled = score(model, prompts, ids, mask, pad_id=0)[0]
+        adapted = score(model, prompts, ids, mask, pad_id=0)[0]
+    assert torch.allclose(plain[mask], want[mask], atol=2e-5)
+    assert torch.allclose(disabled[mask], want[mask], atol=2e-5)
+    assert not torch.allclose(adapted[mask], want[mask], atol=1e-3)  # the random LoRA does change them
+
+
+def test_uncovered_models_and_adapters_fall_back(tiny):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    prompts, ids, mask = _batch(50)
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50, bos_token_id=0,
+                                      eos_token_id=0))
+    assert final_hidden(gpt2, prompts, ids) is None
+    dropout = _with_lora(tiny, lora_dropout=0.1)  # dropout draws random numbers: transformers' path
+    assert final_hidden(dropout, prompts, ids) is None
+    dora = _with_lora(tiny, use_dora=True)
+    assert final_hidden(dora, prompts, ids) is None
+    lp, _ = score(dora, prompts, ids, mask, pad_id=0)  # still scored, through peft
+    assert lp.shape == ids.shape and torch.isfinite(lp).all()
+    long = torch.randint(2, 50, (1, 600))  # past the bundled model's 512 positions
+    assert final_hidden(tiny, [[3]], long) is None

@@ -1,0 +1,123 @@
+"""A lean teacher-forced forward for the update: Llama-family models (Qwen2, Llama) with LoRA.
+
+The update runs prompt + response through the model once, with gradients.
+Through transformers and peft that costs, besides the matrix products:
+
+- per LoRA layer, ``base(x) + lora_B(lora_A(dropout(x))) * scaling``: two
+  extra full-size passes over the output (the scaling and the sum) and the
+  same again in the backward pass;
+- attention with a 4-D mask built for the left-padded batch.
+
+This forward computes the same numbers with
+
+- the LoRA sum fused into the second LoRA product (``addmm``, the scaling
+  folded into the small ``B``);
+- rows laid out left-aligned (prompt, response, then padding): padding then
+  only ever follows the real tokens, so causal attention needs no mask, and
+  every row's positions are ``0, 1, 2, ...``.
+
+It reads the model's own weights (nothing is copied) and gives the same
+log-probs and gradients as transformers + peft to float rounding
+(tests/test_lean_forward.py). Models or adapters it does not cover (other
+architectures, DoRA and other LoRA variants, LoRA dropout, several active
+adapters) return ``None``; :func:`training.scoring.score` then uses
+transformers.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from training.decoder import _TORCH_GQA, covers, projections, rms_norm, rotate
+
+# One projection: base weight and bias, then LoRA's A (r, in) and B (out, r) and scaling, or None.
+Projection = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, float]
+
+
+def _projection(module: torch.nn.Module) -> Projection | None:
+    """The weights a projection applies: a plain Linear, or a peft LoRA Linear's active adapter."""
+    if type(module) is torch.nn.Linear:
+        return module.weight, module.bias, None, None, 0.0
+    from peft.tuners.lora.layer import Linear as LoraLinear
+
+    if type(module) is not LoraLinear or type(module.base_layer) is not torch.nn.Linear:
+        return None
+    base = module.base_layer
+    if module.disable_adapters or module.merged:  # the base weight alone (merged: the delta is in it)
+        return base.weight, base.bias, None, None, 0.0
+    active = [name for name in module.active_adapters if name in module.lora_A]
+    if not active:
+        return base.weight, base.bias, None, None, 0.0
+    if len(active) > 1:
+        return None
+    name = active[0]
+    if name in getattr(module, "lora_variant", {}) or type(module.lora_dropout[name]) is not torch.nn.Identity \
+            or module.lora_B[name].bias is not None:
+        return None
+    return base.weight, base.bias, module.lora_A[name].weight, module.lora_B[name].weight, module.scaling[name]
+
+
+def _apply(x: torch.Tensor, proj: Projection) -> torch.Tensor:
+    """(M, in) -> (M, out): ``x W^T + b``, plus ``scaling * (x A^T) B^T`` with LoRA."""
+    weight, bias, lora_a, lora_b, scaling = proj
+    y = F.linear(x, weight, bias)
+    if lora_a is None:
+        return y
+    xa = x.to(lora_a.dtype) @ lora_a.t()  # (M, r); LoRA weights may be float32 on a bf16 model (as in peft)
+    if y.dtype == xa.dtype:
+        return torch.addmm(y, xa, (lora_b * scaling).t())
+    return (y + xa @ (lora_b * scaling).t()).to(y.dtype)
+
+
+def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor) -> torch.Tensor | None:
+    """Final hidden states (normed) at the positions that predict each response token.
+
+    Args:
+        model: a transformers causal LM, or a peft model around one.
+        prompts: N prompt id lists (any lengths). response_ids: (N, T).
+    Returns:
+        (N, T, H): row i, column t predicts ``response_ids[i, t]``. None when
+        the model is not covered (see the module docstring).
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    n, t_len = response_ids.shape
+    lengths = [len(p) for p in prompts]
+    width = max(lengths) + t_len
+    if not covers(base, width) or (model.training and getattr(base.config, "attention_dropout", 0.0)):
+        return None
+    projs = [_projection(m) for m in projections(base)]
+    if any(p is None for p in projs):
+        return None
+    cfg, inner = base.config, base.get_decoder()
+    heads = cfg.num_attention_heads
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    weight = inner.embed_tokens.weight
+    device = weight.device
+    ids = torch.zeros((n, width), dtype=torch.long)  # (N, W)
+    for i, p in enumerate(prompts):  # prompt, response, then padding (never attended to by real tokens)
+        ids[i, :len(p)] = torch.tensor(p, dtype=torch.long)
+        ids[i, len(p):len(p) + t_len] = response_ids[i]
+    ids = ids.to(device)
+    cos, sin = inner.rotary_emb(weight[:1, :1], torch.arange(width, device=device)[None])
+    cos, sin = cos[:, None], sin[:, None]  # (1, 1, W, D)
+    gqa = {"enable_gqa": True} if kv_heads != heads else {}
+    q_size = heads * head_dim
+    h = inner.embed_tokens(ids).view(n * width, -1)  # (N*W, H)
+    for layer, i in zip(inner.layers, range(0, len(projs), 7)):
+        q_p, k_p, v_p, o_p, gate_p, up_p, down_p = projs[i:i + 7]
+        x = rms_norm(h, layer.input_layernorm)
+        q = rotate(_apply(x, q_p).view(n, width, heads, head_dim).transpose(1, 2), cos, sin)  # (N, heads, W, D)
+        k = rotate(_apply(x, k_p).view(n, width, kv_heads, head_dim).transpose(1, 2), cos, sin)
+        v = _apply(x, v_p).view(n, width, kv_heads, head_dim).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=head_dim ** -0.5, **gqa)
+        h = h + _apply(out.transpose(1, 2).reshape(n * width, q_size), o_p)
+        x = rms_norm(h, layer.post_attention_layernorm)
+        h = h + _apply(F.silu(_apply(x, gate_p)) * _apply(x, up_p), down_p)
+    h = rms_norm(h, inner.norm).view(n, width, -1)  # (N, W, H)
+    if len(set(lengths)) == 1:  # every response starts at the same column
+        return h[:, lengths[0] - 1:lengths[0] - 1 + t_len]
+    start = torch.tensor(lengths, device=device)[:, None] - 1  # (N, 1)
+    columns = start + torch.arange(t_len, device=device)[None]  # (N, T)
+    return h[torch.arange(n, device=device)[:, None], columns]
