@@ -1,8 +1,8 @@
 """Step time: our loop vs TRL's GRPOTrainer at the same settings, side by side.
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
-    python bench/step_time.py [--rounds 3] [--steps 10] [--warmup 2] [--threads 2] [--skip-trl] [--samplers]
-    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5 --rounds 1   # on a GPU
+    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--samplers] [--sequential]
+    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
 attention and MLP projections), 8 prompts x 8 responses, at most 80 new
@@ -12,9 +12,10 @@ also computes the KL to the base, the planning masks, entropies and the
 semantic-entropy metrics every step, so the comparison is conservative.
 Reported: median seconds per step after ``--warmup`` steps, rollout
 tokens per second, peak GPU memory (on a GPU), and the share of our step
-spent on planning masks, entropies and HICRA's credit. The systems run in
-``--rounds`` alternating rounds (a shared machine's speed drifts by 10-20%
-over a minute); each round gives a ratio, and the summary is their median.
+spent on planning masks, entropies and HICRA's credit. On a CPU the two
+systems run in turn, one of our steps after each of TRL's (outside its
+clock), so that both see the same machine: a shared machine's speed drifts
+by 10-20% over a minute, which would otherwise swing the ratio.
 
 GPU (``--arch qwen2.5-0.5b``): the Qwen2.5-0.5B architecture built from its
 configuration with random weights (nothing is downloaded), bf16, 8 x 8
@@ -80,43 +81,62 @@ def _peak_text(figures: dict) -> str:
     return "" if figures["peak_gb"] != figures["peak_gb"] else f", peak GPU memory {figures['peak_gb']:.1f} GiB"
 
 
+class Ours:
+    """Our loop, one step at a time (so that it can run between TRL's steps)."""
+
+    def __init__(self, model: str = "tiny", max_new: int = 80, device: str = "cpu", lean: bool = True):
+        from training.config import preset
+        from training.loop import Trainer
+
+        self.device = device
+        self.trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
+                                      device=device, lean_decoder=lean))
+        self.records: list[dict] = []
+
+    def step(self) -> None:
+        self.records.append(self.trainer.train_step())
+
+    def figures(self, warmup: int) -> dict:
+        trainer, records = self.trainer, self.records[warmup:]
+        rows = trainer.cfg.prompts_per_step * trainer.cfg.group_size
+        # What planning masks, entropies and the HICRA transform cost, measured apart.
+        from lab.metrics import high_entropy_mask
+        from lab.tokens import token_masks_from_ids
+        from training import algos
+
+        ep = trainer.collect(999)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            token_masks_from_ids(trainer.tok, ep.response_ids.tolist(), trainer.matcher)
+            high_entropy_mask(torch.rand(ep.response_ids.shape), ep.response_mask)
+            adv = algos.broadcast_to_tokens(algos.group_advantages(ep.rewards, 8), ep.response_mask)
+            algos.hicra_advantages(adv, ep.planning, 0.2)
+        extra = (time.perf_counter() - t0) / 5
+        return {"median_s": statistics.median(r["time/step_s"] for r in records),
+                "rollout_median_s": statistics.median(r["time/rollout_s"] for r in records),
+                "rollout_tokens_per_s": statistics.median(r["len/mean"] * rows / r["time/rollout_s"] for r in records),
+                "mean_length": statistics.mean(r["len/mean"] for r in records),
+                "flat_groups": statistics.mean(r["reward/flat_groups"] for r in records),
+                "hierarchy_overhead_s": extra, "peak_gb": _peak_gb(self.device),
+                "steps_s": [r["time/step_s"] for r in records]}
+
+
 def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu",
          lean: bool = True) -> dict:
-    from training.config import preset
-    from training.loop import Trainer
-
+    """Our loop alone: ``warmup + steps`` steps; figures over the last ``steps``."""
     _peak_reset(device)
-    trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
-                             device=device, lean_decoder=lean))
-    rows = trainer.cfg.prompts_per_step * trainer.cfg.group_size
-    times, rollout, tokens, rates = [], [], [], []
-    for i in range(warmup + steps):
-        record = trainer.train_step()
-        if i >= warmup:
-            times.append(record["time/step_s"])
-            rollout.append(record["time/rollout_s"])
-            tokens.append(record["len/mean"])
-            rates.append(record["len/mean"] * rows / record["time/rollout_s"])
-    # What planning masks, entropies and the HICRA transform cost, measured apart.
-    ep = trainer.collect(999)
-    t0 = time.perf_counter()
-    from lab.metrics import high_entropy_mask
-    from lab.tokens import token_masks_from_ids
-    from training import algos
-
-    for _ in range(5):
-        token_masks_from_ids(trainer.tok, ep.response_ids.tolist(), trainer.matcher)
-        ent = torch.rand(ep.response_ids.shape)
-        high_entropy_mask(ent, ep.response_mask)
-        adv = algos.broadcast_to_tokens(algos.group_advantages(ep.rewards, 8), ep.response_mask)
-        algos.hicra_advantages(adv, ep.planning, 0.2)
-    extra = (time.perf_counter() - t0) / 5
-    return {"median_s": statistics.median(times), "rollout_median_s": statistics.median(rollout),
-            "rollout_tokens_per_s": statistics.median(rates), "mean_length": statistics.mean(tokens),
-            "hierarchy_overhead_s": extra, "peak_gb": _peak_gb(device)}
+    runner = Ours(model, max_new, device, lean)
+    for _ in range(warmup + steps):
+        runner.step()
+    return runner.figures(warmup)
 
 
-def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device: str = "cpu") -> dict:
+def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device: str = "cpu",
+        between=None) -> dict:
+    """TRL's GRPOTrainer for ``warmup + steps`` steps; figures over the last ``steps``.
+
+    ``between``, if given, is called after each TRL step, outside its timing.
+    """
     import datasets
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
@@ -142,6 +162,8 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
 
         def on_step_end(self, args, state, control, **kw):
             self.times.append(time.perf_counter() - self.t0)
+            if between is not None:
+                between()
 
     clock = Clock()
     path = model_path or str(BUNDLED)
@@ -160,27 +182,23 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
     trainer.train()
     lengths = [h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h]
     mean_length = statistics.mean(lengths[warmup:]) if lengths else float("nan")
+    flat = [h["frac_reward_zero_std"] for h in trainer.state.log_history if "frac_reward_zero_std" in h][warmup:]
     median = statistics.median(clock.times[warmup:])
     return {"median_s": median, "mean_length": mean_length, "peak_gb": _peak_gb(device),
+            "flat_groups": statistics.mean(flat) if flat else float("nan"),
             # TRL's step includes its generation; tokens over the whole step is a lower bound of its rate
-            "tokens_per_step_s": mean_length * 64 / median}
-
-
-def _pooled(rounds: list[dict], key: str) -> dict:
-    """One system's figures over all rounds: medians of the per-round figures."""
-    runs = [r[key] for r in rounds]
-    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+            "tokens_per_step_s": mean_length * 64 / median, "steps_s": clock.times[warmup:]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="time the two systems this many times, alternating which goes first (a shared "
-                         "machine's speed drifts; each round gives a ratio)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-trl", action="store_true")
+    ap.add_argument("--sequential", action="store_true",
+                    help="time the systems one after the other instead of step by step in turn (the default on "
+                         "a GPU, where each system's peak memory must be measured alone)")
     ap.add_argument("--arch", choices=sorted(ARCHS), default=None,
                     help="time this architecture with random weights instead of the bundled model")
     ap.add_argument("--layers", type=int, default=None, help="cut --arch down to N layers (a CPU dry run)")
@@ -190,8 +208,8 @@ def main() -> None:
     ap.add_argument("--samplers", action="store_true",
                     help="time our loop twice, sampling through transformers and through the lean decoder")
     args = ap.parse_args()
-    if args.rounds < 1 or args.steps < 1 or args.warmup < 0:
-        ap.error("--rounds and --steps must be at least 1, --warmup at least 0")
+    if args.steps < 1 or args.warmup < 0:
+        ap.error("--steps must be at least 1 and --warmup at least 0")
     torch.set_num_threads(args.threads)
     max_new = args.max_new or (512 if args.arch else 80)
     model = "tiny"
@@ -199,49 +217,53 @@ def main() -> None:
         import tempfile
 
         model = random_model(args.arch, args.layers, Path(tempfile.mkdtemp(prefix="bench-model-")))
+    interleave = not (args.sequential or args.skip_trl or args.device == "cuda")
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} cores, {args.threads} threads"
     print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
-          f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.rounds} round(s) "
-          f"of {args.steps} steps after {args.warmup} warm-up steps")
-    systems = {"ours": lambda: ours(args.steps, args.warmup, model, max_new, args.device)}
+          f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
+          f"after {args.warmup} warm-up steps, {'in turn' if interleave else 'one system after the other'}")
+    report = {}
     if args.samplers:
-        systems["ours_transformers_sampler"] = lambda: ours(args.steps, args.warmup, model, max_new, args.device,
-                                                            lean=False)
-    if not args.skip_trl:
-        systems["trl"] = lambda: trl(args.steps, args.warmup, model if args.arch else "", max_new, args.device)
-    rounds = []
-    for r in range(args.rounds):
-        import gc
-
-        order = list(systems) if r % 2 == 0 else list(systems)[::-1]
-        figures = {}
-        for name in order:
-            gc.collect()
-            figures[name] = systems[name]()
-        rounds.append(figures)
-        line = ", ".join(f"{name} {figures[name]['median_s']:.3f}" for name in systems)
-        ratio = f"; TRL / ours {figures['trl']['median_s'] / figures['ours']['median_s']:.2f}" if "trl" in figures else ""
-        print(f"round {r + 1} ({' then '.join(order)}): median s/step {line}{ratio}")
-    mine = _pooled(rounds, "ours")
-    print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
-          f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"
-          f"{_peak_text(mine)}; planning masks + entropy mask + HICRA "
-          f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
-          "of a step)")
-    report = {"rounds": rounds, "ours": mine}
-    if args.samplers:
-        plain = report["ours_transformers_sampler"] = _pooled(rounds, "ours_transformers_sampler")
+        plain = report["ours_transformers_sampler"] = ours(args.steps, args.warmup, model, max_new, args.device,
+                                                           lean=False)
         print(f"ours, sampling through transformers: median {plain['median_s']:.3f} s/step "
               f"(rollout {plain['rollout_median_s']:.3f} s)")
-    if "trl" in systems:
-        theirs = report["trl"] = _pooled(rounds, "trl")
+    trl_path = model if args.arch else ""
+    if interleave:  # one of our steps after each of TRL's: both see the same machine load
+        runner = Ours(model, max_new, args.device)
+        theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step)
+        mine = runner.figures(args.warmup)
+    else:
+        mine = ours(args.steps, args.warmup, model, max_new, args.device)
+        theirs = None
+        if not args.skip_trl:
+            import gc
+
+            gc.collect()
+            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device)
+    report["ours"] = mine
+    print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
+          f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"
+          f"{_peak_text(mine)}; {mine['flat_groups']:.0%} of groups with equal rewards (no backward pass); "
+          "planning masks + entropy mask + HICRA "
+          f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
+          "of a step)")
+    if theirs is not None:
+        report["trl"] = theirs
         print(f"TRL GRPOTrainer: median {theirs['median_s']:.3f} s/step, mean response "
               f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step)"
-              f"{_peak_text(theirs)}")
-        ratios = [r["trl"]["median_s"] / r["ours"]["median_s"] for r in rounds]
-        report["speedup"] = {"per_round": ratios, "median": statistics.median(ratios)}
-        print(f"speed-up (TRL / ours) per round: {', '.join(f'{x:.2f}x' for x in ratios)}; "
-              f"median {statistics.median(ratios):.2f}x")
+              f"{_peak_text(theirs)}; {theirs['flat_groups']:.0%} of groups with equal rewards")
+        speedup = theirs["median_s"] / mine["median_s"]
+        report["speedup"] = speedup
+        line = f"ours / TRL: {mine['median_s'] / theirs['median_s']:.2f} ({speedup:.2f}x faster)"
+        if interleave:  # each TRL step over the step of ours that followed it
+            pairs = sorted(t / o for t, o in zip(theirs["steps_s"], mine["steps_s"]))
+            report["pairs"] = {"lowest": pairs[0], "quartile_1": pairs[len(pairs) // 4], "median": statistics.median(pairs),
+                               "quartile_3": pairs[3 * len(pairs) // 4], "highest": pairs[-1]}
+            line += (f"; step by step: median {report['pairs']['median']:.2f}x, middle half "
+                     f"{report['pairs']['quartile_1']:.2f}-{report['pairs']['quartile_3']:.2f}x, "
+                     f"range {pairs[0]:.2f}-{pairs[-1]:.2f}x")
+        print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 

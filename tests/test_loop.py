@@ -145,3 +145,36 @@ def test_kl_is_measured_every_step_when_penalised_else_every_kl_every_steps(tmp_
     cfg = preset("tiny-cpu", steps=2, kl_coef=0.05, **{**SMALL, "kl_every": 2})
     steps = [r for r in train(cfg, tmp_path / "penalised") if r["kind"] == "step"]
     assert all("kl/k3" in r for r in steps)
+
+
+@pytest.mark.parametrize("rewards", [
+    [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # flat, mixed, flat
+    [0.0] * 12,  # every group flat: no backward pass at all, Adam's momentum still moves
+])
+def test_groups_without_signal_skip_the_backward_pass_and_change_nothing(rewards, monkeypatch):
+    """Equal-reward groups get a forward pass for their metrics only; the step is the one a
+    backward pass through every group gives (to float rounding), metrics included."""
+    import training.loop as loop
+
+    cfg = preset("tiny-cpu", algo="hicra", **{**SMALL, "prompts_per_step": 3, "micro_batch_groups": 1})
+    real, plans, results = loop.plan_parts, [], []
+    for skip in (True, False):
+        def plan(rewards, group_size, per, skip_still, skip=skip):
+            plans.append(real(rewards, group_size, per, skip_still and skip))
+            return plans[-1]
+
+        monkeypatch.setattr(loop, "plan_parts", plan)
+        trainer = Trainer(cfg)
+        first = dataclasses.replace(trainer.collect(0), rewards=torch.tensor([1.0, 0.0] * 6))
+        trainer.update(first, 0)  # a step with signal everywhere, so that Adam has momentum
+        ep = dataclasses.replace(trainer.collect(1), rewards=torch.tensor(rewards))
+        metrics = trainer.update(ep, 1)
+        results.append((lora_and_base(trainer.model)[0], metrics))
+    skipped = plans[1]
+    assert [grad for _, grad in skipped] == ([True, False, False] if rewards[4] != rewards[5] else [False] * 3)
+    (a, ma), (b, mb) = results
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6, rtol=1e-5), name
+    for key in ("loss/policy", "kl/k3", "clip/fraction", "ratio/mean", "entropy/planning", "entropy/execution",
+                "nll/planning", "planning/ratio", "overlap/planning_high_share", "adv/planning_mean", "grad/norm"):
+        assert ma[key] == pytest.approx(mb[key], rel=1e-5, abs=1e-7), key

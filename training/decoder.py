@@ -85,10 +85,21 @@ def rms_norm(x: torch.Tensor, norm) -> torch.Tensor:
     return norm.weight * h.to(x.dtype)
 
 
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+def rope_tables(rotary_emb, weight: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L, D) cos and sign-folded sin for positions 0..L-1, from the model's own rotary module.
+
+    transformers rotates with ``x cos + cat(-x2, x1) sin``; :func:`rotate`
+    computes ``x cos + roll(x) sin'`` with ``sin' = cat(-sin1, sin2)``: the
+    same numbers with two operations fewer.
+    """
+    cos, sin = rotary_emb(weight[:1, :1], torch.arange(length, device=weight.device)[None])
+    half = sin.shape[-1] // 2
+    return cos[0], torch.cat((-sin[0, :, :half], sin[0, :, half:]), dim=-1)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding of x (..., D) with tables from :func:`rope_tables`."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
 
 
 class LeanDecoder:
@@ -114,9 +125,7 @@ class LeanDecoder:
         self.batch, self.max_len = batch, max_len
         self.keys: list[torch.Tensor] = []  # per layer (N, kv heads, capacity, D), contiguous
         self.values: list[torch.Tensor] = []
-        positions = torch.arange(max_len, device=weight.device)[None]  # (1, L)
-        cos, sin = inner.rotary_emb(weight[:1, :1], positions)
-        self.cos, self.sin = cos[0], sin[0]  # (L, head dim)
+        self.cos, self.sin = rope_tables(inner.rotary_emb, weight, max_len)  # (L, head dim) each
         # (N, L) added to attention scores: 0 on keys to see, -inf elsewhere (a float mask: cheaper than a bool one)
         self.bias = torch.full((batch, max_len), float("-inf"), dtype=weight.dtype, device=weight.device)
         self.length = 0

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from training.decoder import _TORCH_GQA, covers, projections, rms_norm, rotate
+from training.decoder import covers, projections, rms_norm, rope_tables, rotate
 
 # One projection: base weight and bias, then LoRA's A (r, in) and B (out, r) and scaling, or None.
 Projection = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, float]
@@ -100,8 +100,7 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor) ->
         ids[i, :len(p)] = torch.tensor(p, dtype=torch.long)
         ids[i, len(p):len(p) + t_len] = response_ids[i]
     ids = ids.to(device)
-    cos, sin = inner.rotary_emb(weight[:1, :1], torch.arange(width, device=device)[None])
-    cos, sin = cos[:, None], sin[:, None]  # (1, 1, W, D)
+    cos, sin = rope_tables(inner.rotary_emb, weight, width)  # (W, D) each, broadcast over rows and heads
     gqa = {"enable_gqa": True} if kv_heads != heads else {}
     q_size = heads * head_dim
     h = inner.embed_tokens(ids).view(n * width, -1)  # (N*W, H)

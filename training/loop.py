@@ -139,13 +139,22 @@ class Trainer:
         Every micro-batch's loss is divided by the whole batch's token count
         (over all processes), so the accumulated gradient is the whole
         batch's: micro-batching only trades activation memory for time.
+
+        A group whose rewards are all equal has zero advantage on every
+        token (under every credit assignment). With one pass over the batch
+        (ratio 1) and no KL term in the loss its gradient is exactly zero,
+        so such groups get a forward pass without gradients, for their
+        metrics, and no backward pass.
         """
         cfg = self.cfg
         group = cfg.group_size
         n_groups = len(ep.rewards) // group
         per = cfg.micro_batch_groups or n_groups
-        parts = [ep] if per >= n_groups else \
-            [ep.groups(list(range(s, min(s + per, n_groups))), group) for s in range(0, n_groups, per)]
+        chunks = plan_parts(ep.rewards, group, per, skip_still=cfg.updates_per_batch == 1 and cfg.kl_coef == 0)
+        order = [g for c, _ in chunks for g in c]  # groups in the order the parts take them
+        parts = [ep] if len(chunks) == 1 and order == list(range(n_groups)) else \
+            [ep.groups(c, group) for c, _ in chunks]
+        needs_grad = [grad for _, grad in chunks]
         valid = ep.response_mask
         denominator = dist.total(float(valid.sum()) if cfg.aggregation == "token-mean"
                                  else float((valid.sum(-1) > 0).sum()))
@@ -171,21 +180,23 @@ class Trainer:
             sums: dict[str, float] = {}
             for k, part in enumerate(parts):
                 mask = part.response_mask
-                logprobs, entropy = score(self.model, part.prompts, part.response_ids, mask, self.lm.pad_id,
-                                          with_entropy=update == 0, lean=cfg.lean_decoder)
-                if update == 0:
-                    entropy = entropy.cpu()
-                    high = high_entropy_mask(entropy, mask, cfg.high_entropy_fraction)
-                    adv = algos.group_advantages(part.rewards, group, cfg.scale_by_std)
-                    credit.append(self.credit(part, adv, entropy, high, step * 1000 + k))
-                    seen["entropy"].append(entropy)
-                    seen["nll"].append(-logprobs.detach().cpu())
-                    seen["high"].append(high)
-                loss, part_metrics = algos.policy_loss(
-                    logprobs, old[k] if old else logprobs.detach(), credit[k].to(logprobs.device),
-                    mask.to(logprobs.device), cfg.clip_low, cfg.clip_high, cfg.aggregation, ref_logprobs=ref[k],
-                    kl_coef=cfg.kl_coef, denominator=denominator)
-                loss.backward()
+                with torch.enable_grad() if needs_grad[k] else torch.no_grad():
+                    logprobs, entropy = score(self.model, part.prompts, part.response_ids, mask, self.lm.pad_id,
+                                              with_entropy=update == 0, lean=cfg.lean_decoder)
+                    if update == 0:
+                        entropy = entropy.cpu()
+                        high = high_entropy_mask(entropy, mask, cfg.high_entropy_fraction)
+                        adv = algos.group_advantages(part.rewards, group, cfg.scale_by_std)
+                        credit.append(self.credit(part, adv, entropy, high, step * 1000 + k))
+                        seen["entropy"].append(entropy)
+                        seen["nll"].append(-logprobs.detach().cpu())
+                        seen["high"].append(high)
+                    loss, part_metrics = algos.policy_loss(
+                        logprobs, old[k] if old else logprobs.detach(), credit[k].to(logprobs.device),
+                        mask.to(logprobs.device), cfg.clip_low, cfg.clip_high, cfg.aggregation,
+                        ref_logprobs=ref[k], kl_coef=cfg.kl_coef, denominator=denominator)
+                if needs_grad[k]:
+                    loss.backward()
                 share = float(mask.sum()) / max(float(valid.sum()), 1.0)  # this part's share of the tokens
                 for key, value in part_metrics.items():
                     if key == "ratio/max":
@@ -194,14 +205,20 @@ class Trainer:
                         sums[key] = sums.get(key, 0.0) + value
                     else:  # fractions and means over this part's tokens
                         sums[key] = sums.get(key, 0.0) + value * share
+            for p in self.params:  # no part needed a backward pass: the gradient is zero, not absent
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
             dist.sum_gradients(self.params)
             norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm or float("inf"))
             self.opt.step()
             metrics.update(sums)
             metrics["grad/norm"] = float(norm)
             if update == 0:
-                metrics.update(self.token_metrics(ep, torch.cat(seen["entropy"]), torch.cat(seen["nll"]),
-                                                  torch.cat(seen["high"]), torch.cat(credit).cpu()))
+                rows = torch.tensor([g * group + j for g in order for j in range(group)])
+                back = torch.empty_like(rows)
+                back[rows] = torch.arange(len(rows))  # part order -> the episode's row order
+                metrics.update(self.token_metrics(ep, torch.cat(seen["entropy"])[back], torch.cat(seen["nll"])[back],
+                                                  torch.cat(seen["high"])[back], torch.cat(credit).cpu()[back]))
         metrics["lr"] = self.lr_at(step)
         return metrics
 
@@ -232,10 +249,13 @@ class Trainer:
         metrics = self.update(ep, step)
         elapsed = time.time() - t0
         n_tokens = int(ep.response_mask.sum())
+        flat = flat_groups(ep.rewards, self.cfg.group_size)
         record = {
             "kind": "step", "step": step, "time": time.time(),
             "reward/mean": dist.total(float(ep.rewards.sum())) / dist.total(len(ep.rewards)),
             "acc/batch": dist.total(float((ep.rewards >= 1.0).sum())) / dist.total(len(ep.rewards)),
+            # share of groups whose rewards are all equal: no learning signal (no backward pass, see update())
+            "reward/flat_groups": dist.total(sum(flat)) / dist.total(len(flat)),
             "len/mean": n_tokens / len(ep.texts),
             **({"errors/execution": ep.kinds.count("execution"), "errors/strategy": ep.kinds.count("strategy")}
                if self.task.name == "multiply" else {"errors/incorrect": ep.kinds.count("error")}),
@@ -294,6 +314,34 @@ class Trainer:
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.baseline = state["step"], state["baseline"]
         torch.set_rng_state(state["torch_rng"])
+
+
+def flat_groups(rewards: torch.Tensor, group_size: int) -> list[bool]:
+    """Per group: are all its rewards equal (so its advantages are all zero)?
+
+    >>> flat_groups(torch.tensor([1., 1., 0., 1.]), 2)
+    [True, False]
+    """
+    r = rewards.view(-1, group_size)  # (groups, G)
+    return (r == r[:, :1]).all(-1).tolist()
+
+
+def plan_parts(rewards: torch.Tensor, group_size: int, per: int, skip_still: bool) -> list[tuple[list[int], bool]]:
+    """Micro-batches of an update: ``(group indices, needs a backward pass)`` each, at most ``per`` groups.
+
+    With ``skip_still``, groups whose rewards are all equal (zero advantage
+    everywhere) go into parts of their own that need no backward pass;
+    the others keep their order. Without it: every group, in order, with
+    gradients.
+
+    >>> plan_parts(torch.tensor([1., 1., 0., 1., 0., 0., 1., 0.]), 2, 2, skip_still=True)
+    [([1, 3], True), ([0, 2], False)]
+    """
+    n_groups = len(rewards) // group_size
+    flat = flat_groups(rewards, group_size) if skip_still else [False] * n_groups
+    moving = [g for g in range(n_groups) if not flat[g]]
+    still = [g for g in range(n_groups) if flat[g]]
+    return [(c[s:s + per], c is moving) for c in (moving, still) for s in range(0, len(c), per)]
 
 
 def _exp(x: float) -> float:

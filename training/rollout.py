@@ -2,8 +2,12 @@
 
 One prefill over the (left-padded) prompts, then one model call per new
 token for the whole batch; a sequence that has emitted EOS keeps emitting
-padding, and the loop stops as soon as every sequence is done. Sampling uses
-an explicit ``torch.Generator`` so runs are reproducible.
+padding, and the loop stops as soon as every sequence is done. Through the
+lean decoder, finished sequences leave the batch once they are a quarter of
+it (``COMPACT``), so the model stops computing their padding. Sampling uses
+an explicit ``torch.Generator``, and every sequence draws its own random
+number each step, so runs are reproducible and a sequence's tokens do not
+depend on which others are still running.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import torch
 
 from training.decoder import LeanDecoder, lean_decoder
 
-COMPACT = 4
+COMPACT = 4  # drop finished rows once they are 1/COMPACT of the batch (0: never)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,8 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
             done = len(alive) - int(alive.sum())
             if done == len(alive):
                 break
-            if done * COMPACT >= len(alive) and isinstance(forward, LeanDecoder):  # drop the finished rows
+            if COMPACT and done * COMPACT >= len(alive) and isinstance(forward, LeanDecoder):
+                # drop the finished rows: the model stops computing their padding
                 keep = alive.nonzero().squeeze(1)
                 forward.keep(keep)
                 rows, alive, tok, next_pos = rows[keep], alive[keep], tok[keep], next_pos[keep]
