@@ -1,7 +1,7 @@
 """Step time: our loop vs TRL's GRPOTrainer at the same settings, side by side.
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
-    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--samplers] [--sequential]
+    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--without-lean] [--sequential]
     python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
@@ -205,8 +205,8 @@ def main() -> None:
     ap.add_argument("--max-new", type=int, default=None, help="response length limit (80; 512 with --arch)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
-    ap.add_argument("--samplers", action="store_true",
-                    help="time our loop twice, sampling through transformers and through the lean decoder")
+    ap.add_argument("--without-lean", action="store_true",
+                    help="also time our loop with the lean code off (transformers + peft to sample and to score)")
     args = ap.parse_args()
     if args.steps < 1 or args.warmup < 0:
         ap.error("--steps must be at least 1 and --warmup at least 0")
@@ -223,10 +223,10 @@ def main() -> None:
           f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
           f"after {args.warmup} warm-up steps, {'in turn' if interleave else 'one system after the other'}")
     report = {}
-    if args.samplers:
-        plain = report["ours_transformers_sampler"] = ours(args.steps, args.warmup, model, max_new, args.device,
+    if args.without_lean:
+        plain = report["ours_without_lean"] = ours(args.steps, args.warmup, model, max_new, args.device,
                                                            lean=False)
-        print(f"ours, sampling through transformers: median {plain['median_s']:.3f} s/step "
+        print(f"ours, lean code off (transformers + peft): median {plain['median_s']:.3f} s/step "
               f"(rollout {plain['rollout_median_s']:.3f} s)")
     trl_path = model if args.arch else ""
     if interleave:  # one of our steps after each of TRL's: both see the same machine load

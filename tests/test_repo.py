@@ -40,3 +40,14 @@ def test_bundled_tokenizer_is_what_its_script_builds(tmp_path):
     build_tokenizer(tmp_path)
     committed = ROOT / "assets" / "tiny-model" / "tokenizer.json"
     assert (tmp_path / "tokenizer.json").read_text() == committed.read_text()
+
+
+def test_step_time_benchmark_runs_and_writes_its_figures(tmp_path):
+    """The README's benchmark, cut to one step of our loop (TRL is not a test dependency)."""
+    import json
+
+    out = tmp_path / "bench.json"
+    subprocess.run([sys.executable, "bench/step_time.py", "--skip-trl", "--steps", "1", "--warmup", "0",
+                    "--max-new", "16", "--json", str(out)], check=True, cwd=ROOT, capture_output=True, timeout=300)
+    figures = json.loads(out.read_text())["ours"]
+    assert figures["median_s"] > 0 and 0 <= figures["flat_groups"] <= 1 and figures["mean_length"] <= 16

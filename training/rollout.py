@@ -82,7 +82,7 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     check_every = 1 if device.type == "cpu" else 8
     for t in range(max_new_tokens):
         tok = _pick(logits, temperature, top_p, generator, rows, n)  # (B,)
-        tok = torch.where(alive, tok, torch.full_like(tok, pad_id))
+        tok = torch.where(alive, tok, pad_id)
         tokens[rows, t] = tok
         produced[rows, t] = alive
         alive = alive & (tok != eos_id)
@@ -161,7 +161,7 @@ def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator, row
     """
     if temperature <= 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    probs = torch.softmax(logits.float() / temperature if temperature != 1.0 else logits.float(), dim=-1)
     if top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
         keep = sorted_p.cumsum(-1) - sorted_p < top_p
