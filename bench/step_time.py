@@ -1,7 +1,7 @@
 """Step time: our loop vs TRL's GRPOTrainer at the same settings, side by side.
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
-    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--without-lean] [--sequential]
+    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--without-lean] [--sequential] [--coin-rewards]
     python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
@@ -22,19 +22,21 @@ configuration with random weights (nothing is downloaded), bf16, 8 x 8
 responses of ``--max-new 512`` tokens (random weights almost never emit
 EOS, so every response is full length: the worst case). Its tokenizer is a
 stand-in, the bundled one padded with placeholder tokens to Qwen's 151,936
-ids; texts are gibberish and rewards 0, which changes no cost. ``--layers``
+ids; texts are gibberish, so rewards are coin flips (:func:`coin_reward`). ``--layers``
 cuts the architecture down for a dry run on a CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -81,16 +83,30 @@ def _peak_text(figures: dict) -> str:
     return "" if figures["peak_gb"] != figures["peak_gb"] else f", peak GPU memory {figures['peak_gb']:.1f} GiB"
 
 
+def coin_reward(_problem, text: str) -> float:
+    """A fair coin per response text (the same for both systems).
+
+    A model with random weights answers nothing right; with the task's
+    reward every group would have equal rewards, and our update skips the
+    backward pass of such groups. Coin flips keep a learning signal in
+    (almost) every group, so both systems do a full step: the worst case.
+    """
+    return float(zlib.crc32(text.encode()) & 1)
+
+
 class Ours:
     """Our loop, one step at a time (so that it can run between TRL's steps)."""
 
-    def __init__(self, model: str = "tiny", max_new: int = 80, device: str = "cpu", lean: bool = True):
+    def __init__(self, model: str = "tiny", max_new: int = 80, device: str = "cpu", lean: bool = True,
+                 coin: bool = False):
         from training.config import preset
         from training.loop import Trainer
 
         self.device = device
         self.trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
                                       device=device, lean_decoder=lean))
+        if coin:
+            self.trainer.task = dataclasses.replace(self.trainer.task, reward=coin_reward)
         self.records: list[dict] = []
 
     def step(self) -> None:
@@ -122,17 +138,17 @@ class Ours:
 
 
 def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu",
-         lean: bool = True) -> dict:
+         lean: bool = True, coin: bool = False) -> dict:
     """Our loop alone: ``warmup + steps`` steps; figures over the last ``steps``."""
     _peak_reset(device)
-    runner = Ours(model, max_new, device, lean)
+    runner = Ours(model, max_new, device, lean, coin)
     for _ in range(warmup + steps):
         runner.step()
     return runner.figures(warmup)
 
 
 def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device: str = "cpu",
-        between=None) -> dict:
+        between=None, coin: bool = False) -> dict:
     """TRL's GRPOTrainer for ``warmup + steps`` steps; figures over the last ``steps``.
 
     ``between``, if given, is called after each TRL step, outside its timing.
@@ -151,7 +167,7 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
     data = datasets.Dataset.from_list([{"prompt": task.prompt(p)} for p in problems[:2000]])
 
     def reward(prompts, completions, **_):
-        return [task.reward(answers[p], c) for p, c in zip(prompts, completions)]
+        return [coin_reward(None, c) if coin else task.reward(answers[p], c) for p, c in zip(prompts, completions)]
 
     class Clock(TrainerCallback):
         def __init__(self):
@@ -207,6 +223,9 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--without-lean", action="store_true",
                     help="also time our loop with the lean code off (transformers + peft to sample and to score)")
+    ap.add_argument("--coin-rewards", action="store_true",
+                    help="rewards by coin flip instead of the task's (always with --arch): almost no group has "
+                         "equal rewards, so our loop runs every backward pass (the worst case for it)")
     args = ap.parse_args()
     if args.steps < 1 or args.warmup < 0:
         ap.error("--steps must be at least 1 and --warmup at least 0")
@@ -218,29 +237,31 @@ def main() -> None:
 
         model = random_model(args.arch, args.layers, Path(tempfile.mkdtemp(prefix="bench-model-")))
     interleave = not (args.sequential or args.skip_trl or args.device == "cuda")
+    coin = args.coin_rewards or bool(args.arch)  # random weights answer nothing right: see coin_reward
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} cores, {args.threads} threads"
     print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
           f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
-          f"after {args.warmup} warm-up steps, {'in turn' if interleave else 'one system after the other'}")
+          f"after {args.warmup} warm-up steps, {'in turn' if interleave else 'one system after the other'}"
+          f"{'; rewards: coin flips' if coin else ''}")
     report = {}
     if args.without_lean:
         plain = report["ours_without_lean"] = ours(args.steps, args.warmup, model, max_new, args.device,
-                                                           lean=False)
+                                                   lean=False, coin=coin)
         print(f"ours, lean code off (transformers + peft): median {plain['median_s']:.3f} s/step "
               f"(rollout {plain['rollout_median_s']:.3f} s)")
     trl_path = model if args.arch else ""
     if interleave:  # one of our steps after each of TRL's: both see the same machine load
-        runner = Ours(model, max_new, args.device)
-        theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step)
+        runner = Ours(model, max_new, args.device, coin=coin)
+        theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step, coin=coin)
         mine = runner.figures(args.warmup)
     else:
-        mine = ours(args.steps, args.warmup, model, max_new, args.device)
+        mine = ours(args.steps, args.warmup, model, max_new, args.device, coin=coin)
         theirs = None
         if not args.skip_trl:
             import gc
 
             gc.collect()
-            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device)
+            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, coin=coin)
     report["ours"] = mine
     print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
           f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"

@@ -106,3 +106,26 @@ def test_uncovered_models_and_adapters_fall_back(tiny):
     assert lp.shape == ids.shape and torch.isfinite(lp).all()
     long = torch.randint(2, 50, (1, 600))  # past the bundled model's 512 positions
     assert final_hidden(tiny, [[3]], long) is None
+
+
+def test_bf16_model_with_float32_lora_is_as_accurate_as_peft():
+    """On a GPU the base is bf16 and peft keeps LoRA in float32: the lean forward must mix them as peft
+    does. Against a float32 copy of the same weights, its errors are peft's own bf16 rounding."""
+    model = _with_lora(_random_model("qwen2").to(torch.bfloat16))
+    assert {p.dtype for n, p in model.named_parameters() if "lora_" in n} == {torch.float32}
+    reference = copy.deepcopy(model).float()
+    model.train()
+    reference.train()
+    prompts, ids, mask = _batch(model.config.vocab_size)
+    results = []
+    for net, lean in ((reference, False), (model, False), (model, True)):
+        net.zero_grad()
+        lp, _ = score(net, prompts, ids, mask, pad_id=0, lean=lean)
+        lp[mask].sum().backward()
+        results.append((lp.detach()[mask], {n: p.grad.float() for n, p in net.named_parameters() if p.requires_grad}))
+    (want, want_g), *rest = results
+    errors = [((lp - want).abs().max(), max(float((g[n] - want_g[n]).abs().max() / want_g[n].abs().max())
+                                            for n in g)) for lp, g in rest]
+    (peft_lp, peft_g), (lean_lp, lean_g) = errors
+    assert lean_lp <= 1.5 * peft_lp + 1e-4 and lean_g <= 1.5 * peft_g + 1e-3, errors
+    assert lean_lp < 0.02 and lean_g < 0.1  # bf16 rounding, not a different function
