@@ -1,15 +1,17 @@
 """Step time: our loop vs TRL's GRPOTrainer at the same settings, side by side.
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
-    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--without-lean] [--sequential] [--coin-rewards]
+    python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--without-lean]
+                              [--sequential] [--coin-rewards] [--trl-no-checkpointing]
     python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
 attention and MLP projections), 8 prompts x 8 responses, at most 80 new
 tokens, temperature 1, one update per batch, lr 3e-4, the same reward. TRL
-runs with its defaults otherwise (beta 0: no reference model); our loop
-also computes the KL to the base, the planning masks, entropies and the
-semantic-entropy metrics every step, so the comparison is conservative.
+runs with its defaults otherwise: beta 0 (no reference model) and
+activation checkpointing on (``--trl-no-checkpointing`` turns it off: our
+loop has none). Our loop also computes the planning masks, entropies and
+the semantic-entropy metrics every step and the KL to the base every 10th.
 Reported: median seconds per step after ``--warmup`` steps, rollout
 tokens per second, peak GPU memory (on a GPU), and the share of our step
 spent on planning masks, entropies and HICRA's credit. On a CPU the two
@@ -148,7 +150,7 @@ def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device
 
 
 def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device: str = "cpu",
-        between=None, coin: bool = False) -> dict:
+        between=None, coin: bool = False, checkpointing: bool = True) -> dict:
     """TRL's GRPOTrainer for ``warmup + steps`` steps; figures over the last ``steps``.
 
     ``between``, if given, is called after each TRL step, outside its timing.
@@ -190,7 +192,7 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
     cfg = GRPOConfig(output_dir=str(Path("/tmp") / "trl-bench"), per_device_train_batch_size=64, num_generations=8,
                      max_completion_length=max_new, temperature=1.0, learning_rate=3e-4, num_iterations=1,
                      max_steps=warmup + steps, logging_steps=1, report_to="none", use_cpu=not cuda, bf16=cuda,
-                     save_strategy="no", disable_tqdm=True, seed=0)
+                     save_strategy="no", disable_tqdm=True, seed=0, gradient_checkpointing=checkpointing)
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=cfg, train_dataset=data, processing_class=tok,
@@ -223,6 +225,8 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--without-lean", action="store_true",
                     help="also time our loop with the lean code off (transformers + peft to sample and to score)")
+    ap.add_argument("--trl-no-checkpointing", action="store_true",
+                    help="run TRL without activation checkpointing (its default is on; our loop has none)")
     ap.add_argument("--coin-rewards", action="store_true",
                     help="rewards by coin flip instead of the task's (always with --arch): almost no group has "
                          "equal rewards, so our loop runs every backward pass (the worst case for it)")
@@ -242,7 +246,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
           f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
           f"after {args.warmup} warm-up steps, {'in turn' if interleave else 'one system after the other'}"
-          f"{'; rewards: coin flips' if coin else ''}")
+          f"{'; rewards: coin flips' if coin else ''}; TRL with activation checkpointing "
+          f"{'off' if args.trl_no_checkpointing else 'on (its default)'}")
     report = {}
     if args.without_lean:
         plain = report["ours_without_lean"] = ours(args.steps, args.warmup, model, max_new, args.device,
@@ -252,7 +257,8 @@ def main() -> None:
     trl_path = model if args.arch else ""
     if interleave:  # one of our steps after each of TRL's: both see the same machine load
         runner = Ours(model, max_new, args.device, coin=coin)
-        theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step, coin=coin)
+        theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step, coin=coin,
+                     checkpointing=not args.trl_no_checkpointing)
         mine = runner.figures(args.warmup)
     else:
         mine = ours(args.steps, args.warmup, model, max_new, args.device, coin=coin)
@@ -261,7 +267,8 @@ def main() -> None:
             import gc
 
             gc.collect()
-            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, coin=coin)
+            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, coin=coin,
+                         checkpointing=not args.trl_no_checkpointing)
     report["ours"] = mine
     print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
           f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"
@@ -271,7 +278,7 @@ def main() -> None:
           "of a step)")
     if theirs is not None:
         report["trl"] = theirs
-        print(f"TRL GRPOTrainer: median {theirs['median_s']:.3f} s/step, mean response "
+        print(f"TRL GRPOTrainer{' (no activation checkpointing)' if args.trl_no_checkpointing else ''}: median {theirs['median_s']:.3f} s/step, mean response "
               f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step)"
               f"{_peak_text(theirs)}; {theirs['flat_groups']:.0%} of groups with equal rewards")
         speedup = theirs["median_s"] / mine["median_s"]

@@ -106,6 +106,9 @@ def test_uncovered_models_and_adapters_fall_back(tiny):
     assert lp.shape == ids.shape and torch.isfinite(lp).all()
     long = torch.randint(2, 50, (1, 600))  # past the bundled model's 512 positions
     assert final_hidden(tiny, [[3]], long) is None
+    saving = copy.deepcopy(tiny)  # activation checkpointing asked for: transformers' layers honour it
+    (getattr(saving, "activation_checkpointing_enable", None) or saving.gradient_checkpointing_enable)()
+    assert final_hidden(saving, prompts, ids) is None
 
 
 def test_bf16_model_with_float32_lora_is_as_accurate_as_peft():

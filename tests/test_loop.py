@@ -147,16 +147,19 @@ def test_kl_is_measured_every_step_when_penalised_else_every_kl_every_steps(tmp_
     assert all("kl/k3" in r for r in steps)
 
 
-@pytest.mark.parametrize("rewards", [
-    [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # flat, mixed, flat
-    [0.0] * 12,  # every group flat: no backward pass at all, Adam's momentum still moves
+FLAT_MIXED_FLAT = [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("algo, rewards", [
+    ("hicra", FLAT_MIXED_FLAT), ("hicra-placebo", FLAT_MIXED_FLAT), ("hicra-released", FLAT_MIXED_FLAT),
+    ("grpo", [0.0] * 12),  # every group flat: no backward pass at all, Adam's momentum still moves
 ])
-def test_groups_without_signal_skip_the_backward_pass_and_change_nothing(rewards, monkeypatch):
+def test_groups_without_signal_skip_the_backward_pass_and_change_nothing(algo, rewards, monkeypatch):
     """Equal-reward groups get a forward pass for their metrics only; the step is the one a
     backward pass through every group gives (to float rounding), metrics included."""
     import training.loop as loop
 
-    cfg = preset("tiny-cpu", algo="hicra", **{**SMALL, "prompts_per_step": 3, "micro_batch_groups": 1})
+    cfg = preset("tiny-cpu", algo=algo, **{**SMALL, "prompts_per_step": 3, "micro_batch_groups": 1})
     real, plans, results = loop.plan_parts, [], []
     for skip in (True, False):
         def plan(rewards, group_size, per, skip_still, skip=skip):

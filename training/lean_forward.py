@@ -20,8 +20,8 @@ It reads the model's own weights (nothing is copied) and gives the same
 log-probs and gradients as transformers + peft to float rounding
 (tests/test_lean_forward.py). Models or adapters it does not cover (other
 architectures, DoRA and other LoRA variants, LoRA dropout, several active
-adapters) return ``None``; :func:`training.scoring.score` then uses
-transformers.
+adapters, activation checkpointing turned on) return ``None``;
+:func:`training.scoring.score` then uses transformers.
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ def _projection(module: torch.nn.Module) -> Projection | None:
     return base.weight, base.bias, module.lora_A[name].weight, module.lora_B[name].weight, module.scaling[name]
 
 
+def _checkpointing(base) -> bool:
+    """Whether activation checkpointing is on (transformers 5 renamed the property; read either)."""
+    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):
+        if isinstance(getattr(type(base), name, None), property):
+            return bool(getattr(base, name))
+    return False
+
+
 def _apply(x: torch.Tensor, proj: Projection) -> torch.Tensor:
     """(M, in) -> (M, out): ``x W^T + b``, plus ``scaling * (x A^T) B^T`` with LoRA."""
     weight, bias, lora_a, lora_b, scaling = proj
@@ -86,9 +94,12 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor) ->
     width = max(lengths) + t_len
     if not covers(base, width) or (model.training and getattr(base.config, "attention_dropout", 0.0)):
         return None
+    if _checkpointing(base):  # the user asked to trade compute for memory: transformers' layers do that
+        return None
     projs = [_projection(m) for m in projections(base)]
     if any(p is None for p in projs):
         return None
+    layer_projs = [projs[i:i + 7] for i in range(0, len(projs), 7)]  # per layer: q, k, v, o, gate, up, down
     cfg, inner = base.config, base.get_decoder()
     heads = cfg.num_attention_heads
     kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
@@ -104,8 +115,7 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor) ->
     gqa = {"enable_gqa": True} if kv_heads != heads else {}
     q_size = heads * head_dim
     h = inner.embed_tokens(ids).view(n * width, -1)  # (N*W, H)
-    for layer, i in zip(inner.layers, range(0, len(projs), 7)):
-        q_p, k_p, v_p, o_p, gate_p, up_p, down_p = projs[i:i + 7]
+    for layer, (q_p, k_p, v_p, o_p, gate_p, up_p, down_p) in zip(inner.layers, layer_projs):
         x = rms_norm(h, layer.input_layernorm)
         q = rotate(_apply(x, q_p).view(n, width, heads, head_dim).transpose(1, 2), cos, sin)  # (N, heads, W, D)
         k = rotate(_apply(x, k_p).view(n, width, kv_heads, head_dim).transpose(1, 2), cos, sin)

@@ -116,8 +116,13 @@ class Trainer:
         return Episode(prompts, roll.response_ids, roll.response_mask, texts, rewards, kinds, planning)
 
     def credit(self, ep: Episode, advantages: torch.Tensor, entropy: torch.Tensor, high: torch.Tensor,
-               step: int) -> torch.Tensor:
-        """Per-token advantages (N, T) for the configured algorithm."""
+               step: int, groups: list[int]) -> torch.Tensor:
+        """Per-token advantages (N, T) for the configured algorithm.
+
+        ``ep`` holds whole groups; ``groups`` are their indices in the step's
+        whole batch (over all processes), which seed the placebo's random
+        spans group by group: the same spans however the batch is split.
+        """
         cfg, valid = self.cfg, ep.response_mask
         tokens = algos.broadcast_to_tokens(advantages, valid)
         if cfg.algo == "grpo":
@@ -129,8 +134,11 @@ class Trainer:
         elif cfg.algo == "hicra-released":
             mask = algos.released_code_mask(advantages, ep.planning, high, valid, cfg.group_size)
         else:  # hicra-placebo
-            gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
-            mask = algos.placebo_mask(ep.planning, valid, gen)
+            g = cfg.group_size
+            mask = torch.cat([algos.placebo_mask(ep.planning[i * g:(i + 1) * g], valid[i * g:(i + 1) * g],
+                                                 torch.Generator().manual_seed(
+                                                     cfg.seed * 7_919 + step * 100_003 + group))
+                              for i, group in enumerate(groups)])
         return algos.hicra_advantages(tokens, mask & valid, cfg.alpha)
 
     def update(self, ep: Episode, step: int) -> dict:
@@ -187,7 +195,8 @@ class Trainer:
                         entropy = entropy.cpu()
                         high = high_entropy_mask(entropy, mask, cfg.high_entropy_fraction)
                         adv = algos.group_advantages(part.rewards, group, cfg.scale_by_std)
-                        credit.append(self.credit(part, adv, entropy, high, step * 1000 + k))
+                        groups = [g * self.world + self.rank for g in chunks[k][0]]  # see collect()
+                        credit.append(self.credit(part, adv, entropy, high, step, groups))
                         seen["entropy"].append(entropy)
                         seen["nll"].append(-logprobs.detach().cpu())
                         seen["high"].append(high)
@@ -205,7 +214,7 @@ class Trainer:
                         sums[key] = sums.get(key, 0.0) + value
                     else:  # fractions and means over this part's tokens
                         sums[key] = sums.get(key, 0.0) + value * share
-            for p in self.params:  # no part needed a backward pass: the gradient is zero, not absent
+            for p in self.params:  # skipped parts leave no gradient: it is zero, not absent (AdamW still steps)
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
             dist.sum_gradients(self.params)
@@ -341,7 +350,8 @@ def plan_parts(rewards: torch.Tensor, group_size: int, per: int, skip_still: boo
     flat = flat_groups(rewards, group_size) if skip_still else [False] * n_groups
     moving = [g for g in range(n_groups) if not flat[g]]
     still = [g for g in range(n_groups) if flat[g]]
-    return [(c[s:s + per], c is moving) for c in (moving, still) for s in range(0, len(c), per)]
+    return [(moving[s:s + per], True) for s in range(0, len(moving), per)] + \
+        [(still[s:s + per], False) for s in range(0, len(still), per)]
 
 
 def _exp(x: float) -> float:

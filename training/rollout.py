@@ -6,8 +6,9 @@ padding, and the loop stops as soon as every sequence is done. Through the
 lean decoder, finished sequences leave the batch once they are a quarter of
 it (``COMPACT``), so the model stops computing their padding. Sampling uses
 an explicit ``torch.Generator``, and every sequence draws its own random
-number each step, so runs are reproducible and a sequence's tokens do not
-depend on which others are still running.
+number each step, so runs are reproducible and a sequence's random numbers
+do not depend on which others are still running (its logits can still
+differ in float rounding with the batch's size).
 """
 
 from __future__ import annotations

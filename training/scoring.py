@@ -78,12 +78,14 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
     hidden = hidden.reshape(n * t_len, -1)  # (N*T, H)
     head = base.get_output_embeddings()
     targets = response_ids.to(device).reshape(-1)
+    positions = n * t_len
     if chunk_tokens is None:
-        chunk_tokens = n * t_len if n * t_len * head.weight.shape[0] <= LOGIT_BUDGET else 4096
-    chunked = chunk_tokens < n * t_len
+        chunk_tokens = positions if positions * head.weight.shape[0] <= LOGIT_BUDGET else 4096
+    chunk_tokens = max(chunk_tokens, 1)
+    chunked = chunk_tokens < positions
     lps, ents = [], []
-    for start in range(0, n * t_len, max(chunk_tokens, 1)):
-        end = min(start + chunk_tokens, n * t_len)
+    for start in range(0, positions, chunk_tokens):
+        end = min(start + chunk_tokens, positions)
         args = (hidden[start:end], head.weight, head.bias, targets[start:end])
         if chunked and torch.is_grad_enabled() and hidden.requires_grad:
             lp, ent = checkpoint(_head_chunk, *args, use_reentrant=False)
