@@ -1,6 +1,7 @@
 """The lean teacher-forced forward: transformers + peft's log-probs and LoRA gradients to float
 rounding, on the bundled model and random Qwen2 / Llama models (grouped-query attention, scaled
-RoPE), with prompts of different lengths; what it does not cover falls back."""
+RoPE), with prompts of different lengths, prompts shared by several responses and padded
+responses; what it does not cover falls back."""
 
 import copy
 
@@ -38,12 +39,17 @@ def _with_lora(model, seed: int = 0, **extra):
     return peft_model
 
 
-def _batch(vocab: int, lengths=(5, 9, 1, 7), t_len: int = 12):
+def _batch(vocab: int, lengths=(5, 9, 1, 7), t_len: int = 12, shared: bool = False):
+    """Prompts of the given lengths (``shared``: rows 0-1 and 2-3 share theirs, as a group's responses
+    do) and responses of ``t_len`` tokens, two of them shorter (padded)."""
     gen = torch.Generator().manual_seed(1)
     prompts = [torch.randint(2, vocab, (n,), generator=gen).tolist() for n in lengths]
+    if shared:
+        prompts = [prompts[0], prompts[0], prompts[2], prompts[2]]
     ids = torch.randint(2, vocab, (len(lengths), t_len), generator=gen)
     mask = torch.ones_like(ids, dtype=torch.bool)
-    mask[1, 8:] = False  # a short response, padded
+    mask[1, 8:] = False  # short responses, padded
+    mask[2, 3:] = False
     return prompts, ids, mask
 
 
@@ -55,12 +61,12 @@ def tiny():
 
 
 @pytest.mark.parametrize("kind", ["tiny", "qwen2", "llama"])
-@pytest.mark.parametrize("lengths", [(5, 9, 1, 7), (6, 6, 6, 6)])
-def test_logprobs_and_lora_gradients_match_peft(kind, lengths, tiny):
+@pytest.mark.parametrize("lengths, shared", [((5, 9, 1, 7), False), ((6, 6, 6, 6), False), ((5, 9, 8, 7), True)])
+def test_logprobs_and_lora_gradients_match_peft(kind, lengths, shared, tiny):
     model = _with_lora(tiny if kind == "tiny" else _random_model(kind))
     model.train()
-    prompts, ids, mask = _batch(model.config.vocab_size, lengths)
-    assert final_hidden(model, prompts, ids) is not None
+    prompts, ids, mask = _batch(model.config.vocab_size, lengths, shared=shared)
+    assert final_hidden(model, prompts, ids, mask) is not None
     results = []
     for lean in (False, True):
         model.zero_grad()
@@ -97,18 +103,18 @@ def test_uncovered_models_and_adapters_fall_back(tiny):
     prompts, ids, mask = _batch(50)
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50, bos_token_id=0,
                                       eos_token_id=0))
-    assert final_hidden(gpt2, prompts, ids) is None
+    assert final_hidden(gpt2, prompts, ids, mask) is None
     dropout = _with_lora(tiny, lora_dropout=0.1)  # dropout draws random numbers: transformers' path
-    assert final_hidden(dropout, prompts, ids) is None
+    assert final_hidden(dropout, prompts, ids, mask) is None
     dora = _with_lora(tiny, use_dora=True)
-    assert final_hidden(dora, prompts, ids) is None
+    assert final_hidden(dora, prompts, ids, mask) is None
     lp, _ = score(dora, prompts, ids, mask, pad_id=0)  # still scored, through peft
     assert lp.shape == ids.shape and torch.isfinite(lp).all()
     long = torch.randint(2, 50, (1, 600))  # past the bundled model's 512 positions
-    assert final_hidden(tiny, [[3]], long) is None
+    assert final_hidden(tiny, [[3]], long, torch.ones_like(long, dtype=torch.bool)) is None
     saving = copy.deepcopy(tiny)  # activation checkpointing asked for: transformers' layers honour it
     (getattr(saving, "activation_checkpointing_enable", None) or saving.gradient_checkpointing_enable)()
-    assert final_hidden(saving, prompts, ids) is None
+    assert final_hidden(saving, prompts, ids, mask) is None
 
 
 def test_bf16_model_with_float32_lora_is_as_accurate_as_peft():

@@ -26,6 +26,8 @@ adapters, activation checkpointing turned on) return ``None``;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -78,21 +80,74 @@ def _apply(x: torch.Tensor, proj: Projection) -> torch.Tensor:
     return (y + xa @ (lora_b * scaling).t()).to(y.dtype)
 
 
-def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor) -> torch.Tensor | None:
+@dataclass(frozen=True)
+class Packing:
+    """Where each token's row of activations lives.
+
+    The matrix products run over a packed list of tokens: each distinct
+    prompt once (a group's responses share it), then each response's own
+    tokens, no padding. Attention runs over rows laid out left-aligned
+    (prompt, response, then padding), gathered from that list.
+    """
+
+    tokens: torch.Tensor  # (M,) token ids of the packed list
+    positions: torch.Tensor  # (M,) their positions in their sequence (for RoPE)
+    rows: torch.Tensor  # (N*W,) for each row and column, the packed entry there (padding: entry 0)
+    back: torch.Tensor  # (M,) for each packed entry, one row and column (row * W + column) that computes it
+    predict: torch.Tensor  # (N, T) the packed entry whose output predicts response token t of row i
+    width: int  # W
+
+    @classmethod
+    def build(cls, prompts: list[list[int]], response_ids: torch.Tensor, lengths: list[int]) -> "Packing":
+        n, t_len = response_ids.shape
+        width = max(len(p) + length for p, length in zip(prompts, lengths))
+        tokens, positions, back = [], [], []
+        rows = torch.zeros((n, width), dtype=torch.long)
+        seen: dict[tuple, int] = {}  # prompt -> where it starts in the packed list
+        for i, (prompt, length) in enumerate(zip(prompts, lengths)):
+            p = len(prompt)
+            if tuple(prompt) not in seen:
+                seen[tuple(prompt)] = len(tokens)
+                tokens += prompt
+                positions += range(p)
+                back += range(i * width, i * width + p)
+            start = seen[tuple(prompt)]
+            rows[i, :p] = torch.arange(start, start + p)
+            rows[i, p:p + length] = torch.arange(len(tokens), len(tokens) + length)
+            tokens += response_ids[i, :length].tolist()
+            positions += range(p, p + length)
+            back += range(i * width + p, i * width + p + length)
+        # Column p - 1 + t predicts response token t; past a response's end: any entry (masked later).
+        columns = torch.tensor([len(p) - 1 for p in prompts])[:, None] + torch.arange(t_len)[None]  # (N, T)
+        predict = rows.gather(1, columns.clamp(max=width - 1))
+        return cls(torch.tensor(tokens), torch.tensor(positions), rows.view(-1), torch.tensor(back), predict, width)
+
+    def to(self, device) -> "Packing":
+        return Packing(self.tokens.to(device), self.positions.to(device), self.rows.to(device),
+                       self.back.to(device), self.predict.to(device), self.width)
+
+
+def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor,
+                 response_mask: torch.Tensor) -> torch.Tensor | None:
     """Final hidden states (normed) at the positions that predict each response token.
 
     Args:
         model: a transformers causal LM, or a peft model around one.
-        prompts: N prompt id lists (any lengths). response_ids: (N, T).
+        prompts: N prompt id lists (any lengths). response_ids, response_mask:
+            (N, T); each row's valid tokens come first.
     Returns:
-        (N, T, H): row i, column t predicts ``response_ids[i, t]``. None when
-        the model is not covered (see the module docstring).
+        (N, T, H): row i, column t predicts ``response_ids[i, t]`` (garbage
+        where ``response_mask`` is False). None when the model is not covered
+        (see the module docstring).
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     n, t_len = response_ids.shape
-    lengths = [len(p) for p in prompts]
-    width = max(lengths) + t_len
-    if not covers(base, width) or (model.training and getattr(base.config, "attention_dropout", 0.0)):
+    lengths = response_mask.sum(-1)  # (N,)
+    if n == 0 or min(len(p) for p in prompts) == 0 or \
+            not torch.equal(response_mask.bool(), torch.arange(t_len)[None] < lengths[:, None]):
+        return None  # an empty prompt, or a response with holes: transformers' path handles those
+    if not covers(base, max(len(p) for p in prompts) + t_len) or \
+            (model.training and getattr(base.config, "attention_dropout", 0.0)):
         return None
     if _checkpointing(base):  # the user asked to trade compute for memory: transformers' layers do that
         return None
@@ -105,28 +160,28 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor) ->
     kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
     weight = inner.embed_tokens.weight
-    device = weight.device
-    ids = torch.zeros((n, width), dtype=torch.long)  # (N, W)
-    for i, p in enumerate(prompts):  # prompt, response, then padding (never attended to by real tokens)
-        ids[i, :len(p)] = torch.tensor(p, dtype=torch.long)
-        ids[i, len(p):len(p) + t_len] = response_ids[i]
-    ids = ids.to(device)
-    cos, sin = rope_tables(inner.rotary_emb, weight, width)  # (W, D) each, broadcast over rows and heads
+    pack = Packing.build(prompts, response_ids, lengths.tolist()).to(weight.device)
+    width = pack.width
+    cos, sin = rope_tables(inner.rotary_emb, weight, width)  # (W, D) each
+    cos, sin = cos[pack.positions, None], sin[pack.positions, None]  # (M, 1, D): per packed token
     gqa = {"enable_gqa": True} if kv_heads != heads else {}
-    q_size = heads * head_dim
-    h = inner.embed_tokens(ids).view(n * width, -1)  # (N*W, H)
+
+    def rows(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+        """(M, heads, D) packed -> (N, heads, W, D) rows for attention (index_select: its backward is
+    several times faster than advanced indexing's on a CPU)."""
+        return x.index_select(0, pack.rows).view(n, width, n_heads, head_dim).transpose(1, 2)
+
+    h = inner.embed_tokens(pack.tokens)  # (M, H)
+    m = len(pack.tokens)
     for layer, (q_p, k_p, v_p, o_p, gate_p, up_p, down_p) in zip(inner.layers, layer_projs):
         x = rms_norm(h, layer.input_layernorm)
-        q = rotate(_apply(x, q_p).view(n, width, heads, head_dim).transpose(1, 2), cos, sin)  # (N, heads, W, D)
-        k = rotate(_apply(x, k_p).view(n, width, kv_heads, head_dim).transpose(1, 2), cos, sin)
-        v = _apply(x, v_p).view(n, width, kv_heads, head_dim).transpose(1, 2)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=head_dim ** -0.5, **gqa)
-        h = h + _apply(out.transpose(1, 2).reshape(n * width, q_size), o_p)
+        q = rotate(_apply(x, q_p).view(m, heads, head_dim), cos, sin)  # (M, heads, D)
+        k = rotate(_apply(x, k_p).view(m, kv_heads, head_dim), cos, sin)
+        v = _apply(x, v_p).view(m, kv_heads, head_dim)
+        out = F.scaled_dot_product_attention(rows(q, heads), rows(k, kv_heads), rows(v, kv_heads),
+                                             is_causal=True, scale=head_dim ** -0.5, **gqa)  # (N, heads, W, D)
+        out = out.transpose(1, 2).reshape(n * width, heads * head_dim).index_select(0, pack.back)  # (M, heads * D)
+        h = h + _apply(out, o_p)
         x = rms_norm(h, layer.post_attention_layernorm)
         h = h + _apply(F.silu(_apply(x, gate_p)) * _apply(x, up_p), down_p)
-    h = rms_norm(h, inner.norm).view(n, width, -1)  # (N, W, H)
-    if len(set(lengths)) == 1:  # every response starts at the same column
-        return h[:, lengths[0] - 1:lengths[0] - 1 + t_len]
-    start = torch.tensor(lengths, device=device)[:, None] - 1  # (N, 1)
-    columns = start + torch.arange(t_len, device=device)[None]  # (N, T)
-    return h[torch.arange(n, device=device)[:, None], columns]
+    return rms_norm(h, inner.norm).index_select(0, pack.predict.view(-1)).view(n, t_len, -1)  # (N, T, H)

@@ -62,23 +62,24 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
             default: all of them if their logits fit ``LOGIT_BUDGET``, else 4096.
         lean: use :mod:`training.lean_forward` where it covers the model.
     Returns:
-        ``(logprobs, entropy)``: (N, T) float32 each; entropy (detached) is
-        None when ``with_entropy`` is False. Padding positions hold garbage;
-        mask them with ``response_mask``.
+        ``(logprobs, entropy)``: (N, T) float32 each, 0 on padding; entropy
+        (detached) is None when ``with_entropy`` is False.
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     device = next(model.parameters()).device
     n, t_len = response_ids.shape
-    hidden = final_hidden(model, prompts, response_ids) if lean else None  # (N, T, H)
+    hidden = final_hidden(model, prompts, response_ids, response_mask) if lean else None  # (N, T, H)
     if hidden is None:
         ids, mask, positions = (t.to(device) for t in build_inputs(prompts, response_ids, response_mask, pad_id))
         hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
         # Positions P-1 .. P+T-2 predict the response tokens 0 .. T-1.
         hidden = hidden[:, -(t_len + 1):-1, :]
-    hidden = hidden.reshape(n * t_len, -1)  # (N*T, H)
+    # The output layer runs on the response tokens only, not on padding.
+    keep = response_mask.to(device).reshape(-1).nonzero().squeeze(1)  # (K,)
+    hidden = hidden.reshape(n * t_len, -1).index_select(0, keep)  # (K, H)
     head = base.get_output_embeddings()
-    targets = response_ids.to(device).reshape(-1)
-    positions = n * t_len
+    targets = response_ids.to(device).reshape(-1).index_select(0, keep)
+    positions = len(keep)
     if chunk_tokens is None:
         chunk_tokens = positions if positions * head.weight.shape[0] <= LOGIT_BUDGET else 4096
     chunk_tokens = max(chunk_tokens, 1)
@@ -93,6 +94,8 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
             lp, ent = _head_chunk(*args)
         lps.append(lp)
         ents.append(ent.detach())
-    logprobs = torch.cat(lps).view(n, t_len)
-    entropy = torch.cat(ents).view(n, t_len) if with_entropy else None
-    return logprobs, entropy
+    def spread(values: list[torch.Tensor]) -> torch.Tensor:  # (K,) pieces -> (N, T), zeros on padding
+        flat = torch.cat(values) if values else torch.zeros(0, device=device)
+        return torch.zeros(n * t_len, device=device).index_copy(0, keep, flat).view(n, t_len)
+
+    return spread(lps), spread(ents) if with_entropy else None
