@@ -201,7 +201,8 @@ class LeanDecoder:
         return self._logits(h[:, -1])
 
     def keep(self, rows: torch.Tensor) -> None:
-        """Keep only the batch rows ``rows`` (B',) from now on (finished responses are dropped)."""
+        """From now on the batch is the rows ``rows`` (B',) of the current one: finished responses
+        dropped, or a prompt's cache copied to every response that shares it."""
         self.keys = [k.index_select(0, rows) for k in self.keys]
         self.values = [v.index_select(0, rows) for v in self.values]
         self.bias = self.bias.index_select(0, rows)

@@ -1,7 +1,8 @@
 """Sampling responses: a lean decoding loop with a reused KV cache.
 
-One prefill over the (left-padded) prompts, then one model call per new
-token for the whole batch; a sequence that has emitted EOS keeps emitting
+One prefill over the (left-padded) prompts (through the lean decoder, each
+distinct prompt once: a group's responses share theirs), then one model
+call per new token for the whole batch; a sequence that has emitted EOS keeps emitting
 padding, and the loop stops as soon as every sequence is done. Through the
 lean decoder, finished sequences leave the batch once they are a quarter of
 it (``COMPACT``), so the model stops computing their padding. Sampling uses
@@ -72,9 +73,24 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     n, width = ids.shape
     prompt_mask = prompt_mask.to(device)
     positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)  # (N, P)
-    forward = (lean_decoder(model, n, width + max_new_tokens) if lean else None) or \
-        _HFForward(model, n, width + max_new_tokens)
-    logits = forward.prefill(ids, prompt_mask, positions)  # (B, V): B rows still in the batch, B <= N
+    # A group's responses share their prompt: the lean decoder reads each distinct prompt once and
+    # then copies its cache to the rows that share it.
+    distinct: dict[tuple, int] = {}  # prompt -> its index among the distinct ones
+    firsts, copy_of = [], []  # (U,) a row of each distinct prompt; (N,) each row's distinct prompt
+    for i, p in enumerate(prompts):
+        if tuple(p) not in distinct:
+            distinct[tuple(p)] = len(firsts)
+            firsts.append(i)
+        copy_of.append(distinct[tuple(p)])
+    forward = lean_decoder(model, len(firsts), width + max_new_tokens) if lean else None
+    if forward is not None:
+        firsts, copy_of = torch.tensor(firsts, device=device), torch.tensor(copy_of, device=device)
+        logits = forward.prefill(ids[firsts], prompt_mask[firsts], positions[firsts])[copy_of]
+        forward.keep(copy_of)
+    else:
+        forward = _HFForward(model, n, width + max_new_tokens)
+        logits = forward.prefill(ids, prompt_mask, positions)
+    # logits: (B, V), B rows still in the batch (B <= N)
     next_pos = positions[:, -1] + 1  # (B,)
     tokens = torch.full((n, max_new_tokens), pad_id, dtype=torch.long, device=device)
     produced = torch.zeros((n, max_new_tokens), dtype=torch.bool, device=device)
