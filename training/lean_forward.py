@@ -142,9 +142,10 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor,
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     n, t_len = response_ids.shape
-    lengths = response_mask.sum(-1)  # (N,)
-    if n == 0 or min(len(p) for p in prompts) == 0 or \
-            not torch.equal(response_mask.bool(), torch.arange(t_len)[None] < lengths[:, None]):
+    mask = response_mask.bool().cpu()
+    lengths = mask.sum(-1)  # (N,)
+    prefixes = torch.equal(mask, torch.arange(t_len)[None] < lengths[:, None])  # each row's valid tokens first
+    if n == 0 or min(len(p) for p in prompts) == 0 or not prefixes:
         return None  # an empty prompt, or a response with holes: transformers' path handles those
     if not covers(base, max(len(p) for p in prompts) + t_len) or \
             (model.training and getattr(base.config, "attention_dropout", 0.0)):

@@ -95,7 +95,8 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
         lps.append(lp)
         ents.append(ent.detach())
     def spread(values: list[torch.Tensor]) -> torch.Tensor:  # (K,) pieces -> (N, T), zeros on padding
-        flat = torch.cat(values) if values else torch.zeros(0, device=device)
-        return torch.zeros(n * t_len, device=device).index_copy(0, keep, flat).view(n, t_len)
+        if not values:  # no response token at all: zeros, still attached to the graph
+            return torch.zeros(n, t_len, device=device) + hidden.sum() * 0.0
+        return torch.zeros(n * t_len, device=device).index_copy(0, keep, torch.cat(values)).view(n, t_len)
 
-    return spread(lps), spread(ents) if with_entropy else None
+    return spread(lps), spread(ents).detach() if with_entropy else None
