@@ -255,6 +255,12 @@ def main() -> None:
         print(f"ours, lean code off (transformers + peft): median {plain['median_s']:.3f} s/step "
               f"(rollout {plain['rollout_median_s']:.3f} s)")
     trl_path = model if args.arch else ""
+
+    def save() -> None:  # after each system, so that a failure later keeps what was measured
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+    theirs = None
     if interleave:  # one of our steps after each of TRL's: both see the same machine load
         runner = Ours(model, max_new, args.device, coin=coin)
         theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step, coin=coin,
@@ -262,13 +268,6 @@ def main() -> None:
         mine = runner.figures(args.warmup)
     else:
         mine = ours(args.steps, args.warmup, model, max_new, args.device, coin=coin)
-        theirs = None
-        if not args.skip_trl:
-            import gc
-
-            gc.collect()
-            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, coin=coin,
-                         checkpointing=not args.trl_no_checkpointing)
     report["ours"] = mine
     print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
           f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"
@@ -276,24 +275,37 @@ def main() -> None:
           "planning masks + entropy mask + HICRA "
           f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
           "of a step)")
+    save()
+    if not interleave and not args.skip_trl:
+        import gc
+
+        gc.collect()
+        try:
+            theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, coin=coin,
+                         checkpointing=not args.trl_no_checkpointing)
+        except torch.cuda.OutOfMemoryError as err:  # a figure too: TRL does not fit this GPU
+            report["trl"] = {"error": f"out of GPU memory: {err}"[:500]}
+            print(f"TRL GRPOTrainer: out of GPU memory ({_peak_gb(args.device):.1f} GiB at its peak)")
+            save()
     if theirs is not None:
         report["trl"] = theirs
-        print(f"TRL GRPOTrainer{' (no activation checkpointing)' if args.trl_no_checkpointing else ''}: median {theirs['median_s']:.3f} s/step, mean response "
-              f"{theirs['mean_length']:.1f} tokens ({theirs['tokens_per_step_s']:,.0f} tokens per second of step)"
-              f"{_peak_text(theirs)}; {theirs['flat_groups']:.0%} of groups with equal rewards")
+        print(f"TRL GRPOTrainer{' (no activation checkpointing)' if args.trl_no_checkpointing else ''}: median "
+              f"{theirs['median_s']:.3f} s/step, mean response {theirs['mean_length']:.1f} tokens "
+              f"({theirs['tokens_per_step_s']:,.0f} tokens per second of step){_peak_text(theirs)}; "
+              f"{theirs['flat_groups']:.0%} of groups with equal rewards")
         speedup = theirs["median_s"] / mine["median_s"]
         report["speedup"] = speedup
         line = f"ours / TRL: {mine['median_s'] / theirs['median_s']:.2f} ({speedup:.2f}x faster)"
         if interleave:  # each TRL step over the step of ours that followed it
             pairs = sorted(t / o for t, o in zip(theirs["steps_s"], mine["steps_s"]))
-            report["pairs"] = {"lowest": pairs[0], "quartile_1": pairs[len(pairs) // 4], "median": statistics.median(pairs),
-                               "quartile_3": pairs[3 * len(pairs) // 4], "highest": pairs[-1]}
+            report["pairs"] = {"lowest": pairs[0], "quartile_1": pairs[len(pairs) // 4],
+                               "median": statistics.median(pairs), "quartile_3": pairs[3 * len(pairs) // 4],
+                               "highest": pairs[-1]}
             line += (f"; step by step: median {report['pairs']['median']:.2f}x, middle half "
                      f"{report['pairs']['quartile_1']:.2f}-{report['pairs']['quartile_3']:.2f}x, "
                      f"range {pairs[0]:.2f}-{pairs[-1]:.2f}x")
         print(line)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        save()
 
 
 if __name__ == "__main__":
