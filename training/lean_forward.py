@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from training.decoder import covers, projections, rms_norm, rope_tables, rotate
+from training.rollout import distinct_prompts
 
 # One projection: base weight and bias, then LoRA's A (r, in) and B (out, r) and scaling, or None.
 Projection = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, float]
@@ -103,15 +104,16 @@ class Packing:
         width = max(len(p) + length for p, length in zip(prompts, lengths))
         tokens, positions, back = [], [], []
         rows = torch.zeros((n, width), dtype=torch.long)
-        seen: dict[tuple, int] = {}  # prompt -> where it starts in the packed list
+        firsts, copy_of = distinct_prompts(prompts)
+        starts = [0] * len(firsts)  # where each distinct prompt starts in the packed list
         for i, (prompt, length) in enumerate(zip(prompts, lengths)):
             p = len(prompt)
-            if tuple(prompt) not in seen:
-                seen[tuple(prompt)] = len(tokens)
+            if firsts[copy_of[i]] == i:  # the prompt's first row: the prompt goes in here
+                starts[copy_of[i]] = len(tokens)
                 tokens += prompt
                 positions += range(p)
                 back += range(i * width, i * width + p)
-            start = seen[tuple(prompt)]
+            start = starts[copy_of[i]]
             rows[i, :p] = torch.arange(start, start + p)
             rows[i, p:p + length] = torch.arange(len(tokens), len(tokens) + length)
             tokens += response_ids[i, :length].tolist()

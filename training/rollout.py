@@ -42,6 +42,22 @@ class Rollout:
         return [row[m].tolist() for row, m in zip(self.response_ids, self.response_mask)]
 
 
+def distinct_prompts(prompts: list[list[int]]) -> tuple[list[int], list[int]]:
+    """``(firsts, copy_of)``: the first row of each distinct prompt (U,), and each row's distinct prompt (N,).
+
+    >>> distinct_prompts([[5, 6], [7], [5, 6]])
+    ([0, 1], [0, 1, 0])
+    """
+    index: dict[tuple, int] = {}
+    firsts, copy_of = [], []
+    for i, p in enumerate(prompts):
+        if tuple(p) not in index:
+            index[tuple(p)] = len(firsts)
+            firsts.append(i)
+        copy_of.append(index[tuple(p)])
+    return firsts, copy_of
+
+
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, P) ids and attention mask, prompts aligned to the right."""
     width = max(len(p) for p in prompts)
@@ -75,13 +91,7 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)  # (N, P)
     # A group's responses share their prompt: the lean decoder reads each distinct prompt once and
     # then copies its cache to the rows that share it.
-    distinct: dict[tuple, int] = {}  # prompt -> its index among the distinct ones
-    firsts, copy_of = [], []  # (U,) a row of each distinct prompt; (N,) each row's distinct prompt
-    for i, p in enumerate(prompts):
-        if tuple(p) not in distinct:
-            distinct[tuple(p)] = len(firsts)
-            firsts.append(i)
-        copy_of.append(distinct[tuple(p)])
+    firsts, copy_of = distinct_prompts(prompts)
     forward = lean_decoder(model, len(firsts), width + max_new_tokens) if lean else None
     if forward is not None:
         firsts, copy_of = torch.tensor(firsts, device=device), torch.tensor(copy_of, device=device)
