@@ -159,9 +159,7 @@ class Trainer:
         n_groups = len(ep.rewards) // group
         per = cfg.micro_batch_groups or n_groups
         chunks = plan_parts(ep.rewards, group, per, skip_still=cfg.updates_per_batch == 1 and cfg.kl_coef == 0)
-        order = [g for c, _ in chunks for g in c]  # groups in the order the parts take them
-        parts = [ep] if len(chunks) == 1 and order == list(range(n_groups)) else \
-            [ep.groups(c, group) for c, _ in chunks]
+        parts = [ep.groups(c, group) for c, _ in chunks]
         needs_grad = [grad for _, grad in chunks]
         valid = ep.response_mask
         denominator = dist.total(float(valid.sum()) if cfg.aggregation == "token-mean"
@@ -223,9 +221,8 @@ class Trainer:
             metrics.update(sums)
             metrics["grad/norm"] = float(norm)
             if update == 0:
-                rows = torch.tensor([g * group + j for g in order for j in range(group)])
-                back = torch.empty_like(rows)
-                back[rows] = torch.arange(len(rows))  # part order -> the episode's row order
+                # the parts' rows, back in the episode's order
+                back = torch.tensor([g * group + j for c, _ in chunks for g in c for j in range(group)]).argsort()
                 metrics.update(self.token_metrics(ep, torch.cat(seen["entropy"])[back], torch.cat(seen["nll"])[back],
                                                   torch.cat(seen["high"])[back], torch.cat(credit).cpu()[back]))
         metrics["lr"] = self.lr_at(step)
