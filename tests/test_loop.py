@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from training.config import preset
-from training.loop import Trainer, train
+from training.arms import train
+from training.loop import Trainer
 from training.runs import read_jsonl
 
 # Small on purpose: 2 prompts x 4 responses of at most 48 tokens keep a step
@@ -97,7 +98,7 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
 
 
 def test_compare_arms_are_fair_and_do_not_interfere(tmp_path):
-    from training.loop import compare_arms, train_arms
+    from training.arms import compare_arms, train_arms
 
     cfg = preset("tiny-cpu", steps=2, alpha=0.0, **SMALL)  # alpha 0: HICRA must equal GRPO exactly
     arms = compare_arms(cfg, ["grpo", "hicra"], [0], tmp_path / "ab")
@@ -112,7 +113,7 @@ def test_compare_arms_are_fair_and_do_not_interfere(tmp_path):
 
 
 def test_compare_rejects_bad_sweeps(tmp_path):
-    from training.loop import compare_arms
+    from training.arms import compare_arms
 
     cfg = preset("tiny-cpu")
     with pytest.raises(ValueError, match="at least one"):

@@ -56,7 +56,7 @@ def _config(args):
 
 
 def _run(args) -> int:
-    from training.loop import train
+    from training.arms import train
 
     try:
         cfg = _config(args)
@@ -82,7 +82,7 @@ def _compare(args) -> int:
     import os
     import time
 
-    from training.loop import compare_arms, train_arms
+    from training.arms import compare_arms, train_arms
     from training.runs import RunDir
 
     try:

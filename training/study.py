@@ -6,7 +6,7 @@
    (``OUT/mined-sg.json``), so one arm can use mined planning phrases.
 2. Trains every arm with ``python -m training run`` (``workers`` processes at
    once, each with ``cores / workers`` threads). Arms that share a seed see
-   the same prompts and sampling random numbers (see ``training.loop``), so
+   the same prompts and sampling random numbers (see ``training.arms``), so
    differences are paired by seed. Finished arms are kept, interrupted ones
    resumed: rerunning the command continues a sweep.
 3. Writes the report, ``DOCS/study.md``, with its figures and numbers in
