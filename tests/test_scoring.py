@@ -38,3 +38,23 @@ def test_chunks_match_full_logits_and_gradients():
         (fn()[mask].sum()).backward()
         grads.append(lm.model.model.layers[0].mlp.up_proj.weight.grad.clone())
     assert torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
+def test_large_vocabulary_logits_are_never_kept_whole(monkeypatch):
+    """Logits beyond the budget go in budget-sized, checkpointed chunks: the
+    graph keeps no (positions x vocabulary) tensor, however few positions."""
+    import training.scoring as scoring
+
+    lm = load_model("tiny", device="cpu")
+    vocab = lm.model.get_output_embeddings().weight.shape[0]
+    monkeypatch.setattr(scoring, "LOGIT_BUDGET", vocab * 7)  # 7 positions' logits per chunk
+    prompts = [lm.tokenizer("Q: 47 * 28 = ?\nA:")["input_ids"]] * 3
+    ids = torch.randint(5, vocab, (3, 12))
+    mask = torch.ones((3, 12), dtype=torch.bool)
+    kept = []  # positions of every logits-shaped tensor the graph keeps
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: kept.append(t.numel() // vocab if t.shape[-1:] == (vocab,) else 0) or t, lambda t: t):
+        lp, _ = score(lm.model, prompts, ids, mask, lm.pad_id, lean=True)
+    assert max(kept) <= 7  # 36 positions in all: at most one chunk's logits at a time
+    lp.sum().backward()  # the checkpointed chunks still give gradients
+    assert lm.model.model.layers[0].mlp.up_proj.weight.grad.abs().sum() > 0

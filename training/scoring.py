@@ -10,9 +10,10 @@ Memory: full-vocabulary logits for a whole batch (N x T x V: 20 GB in float32
 for 64 x 512 tokens of a 152k vocabulary) are never built. The output layer,
 softmax, log-prob and entropy run on chunks of positions, each under
 activation checkpointing when gradients are needed, so only one chunk's
-logits exist at a time, in the forward and in the backward pass. A batch
-whose logits fit in ``LOGIT_BUDGET`` elements (a small vocabulary) is one
-chunk, with no checkpointing: nothing to save, and no second pass to pay.
+logits exist at a time, in the forward and in the backward pass. A chunk
+holds ``LOGIT_BUDGET // vocabulary`` positions (441 for Qwen's 151,936 ids:
+268 MB of float32 logits). A batch whose logits fit in the budget (a small
+vocabulary) is one chunk, with no checkpointing: no second pass to pay.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
     Args:
         prompts: N prompt id lists. response_ids, response_mask: (N, T).
         chunk_tokens: positions per output-layer chunk (memory vs speed);
-            default: all of them if their logits fit ``LOGIT_BUDGET``, else 4096.
+            default: as many as fit ``LOGIT_BUDGET`` logits.
         lean: use :mod:`training.lean_forward` where it covers the model.
     Returns:
         ``(logprobs, entropy)``: (N, T) float32 each, 0 on padding; entropy
@@ -81,7 +82,7 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
     targets = response_ids.to(device).reshape(-1).index_select(0, keep)
     positions = len(keep)
     if chunk_tokens is None:
-        chunk_tokens = positions if positions * head.weight.shape[0] <= LOGIT_BUDGET else 4096
+        chunk_tokens = LOGIT_BUDGET // head.weight.shape[0]
     chunk_tokens = max(chunk_tokens, 1)
     chunked = chunk_tokens < positions
     lps, ents = [], []
