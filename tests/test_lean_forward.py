@@ -78,8 +78,8 @@ def test_logprobs_and_lora_gradients_match_peft(kind, lengths, shared, tiny):
     assert torch.allclose(lp1[mask], lp0[mask], atol=2e-5), (lp1 - lp0)[mask].abs().max()
     assert torch.allclose(ent1[mask], ent0[mask], atol=2e-5)
     assert g0.keys() == g1.keys() and len(g0) == 7 * model.config.num_hidden_layers * 2
-    for name in g0:
-        assert torch.allclose(g1[name], g0[name], atol=1e-5, rtol=1e-4), name
+    for name in g0:  # float rounding: relative to the tensor's largest entry (sums of large terms)
+        assert (g1[name] - g0[name]).abs().max() <= 2e-5 * g0[name].abs().max() + 1e-6, name
 
 
 def test_plain_model_and_disabled_adapter_give_the_base(tiny):
@@ -112,9 +112,58 @@ def test_uncovered_models_and_adapters_fall_back(tiny):
     assert lp.shape == ids.shape and torch.isfinite(lp).all()
     long = torch.randint(2, 50, (1, 600))  # past the bundled model's 512 positions
     assert final_hidden(tiny, [[3]], long, torch.ones_like(long, dtype=torch.bool)) is None
-    saving = copy.deepcopy(tiny)  # activation checkpointing asked for: transformers' layers honour it
-    (getattr(saving, "activation_checkpointing_enable", None) or saving.gradient_checkpointing_enable)()
-    assert final_hidden(saving, prompts, ids, mask) is None
+
+
+def _saved_bytes(fn) -> int:
+    """Bytes of activations the autograd graph of ``fn()`` keeps (each storage once, parameters not counted)."""
+    storages = {}
+
+    def pack(t):
+        if not isinstance(t, torch.nn.Parameter):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, sum(storages.values())
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_activation_checkpointing_gives_the_same_numbers_for_less_memory(every):
+    """With checkpointing on (every layer, or every other), the lean forward recomputes those layers in
+    the backward pass: the same log-probs and gradients, a graph that keeps far less."""
+    from training.modeling import enable_activation_checkpointing
+
+    model = _with_lora(_random_model("qwen2"))
+    model.train()
+    prompts, ids, mask = _batch(model.config.vocab_size, (5, 9, 8, 7), shared=True)
+    results = []
+    for recompute in (False, True):
+        if recompute:
+            enable_activation_checkpointing(model.get_base_model())
+            if every == 2:
+                model.get_base_model().model.layers[1].gradient_checkpointing = False
+        model.zero_grad()
+        lp, saved = _saved_bytes(lambda: score(model, prompts, ids, mask, pad_id=0, lean=True)[0])
+        lp[mask].sum().backward()
+        results.append((lp.detach(), saved, {n: p.grad.clone() for n, p in model.named_parameters()
+                                             if p.requires_grad}))
+    (lp0, kept0, g0), (lp1, kept1, g1) = results
+    assert torch.equal(lp0, lp1)
+    for name in g0:
+        assert torch.allclose(g1[name], g0[name], atol=1e-6), name
+    # two layers: every layer recomputed keeps the layer inputs only; every other, about half of it
+    assert kept1 < (0.35 if every == 1 else 0.75) * kept0, (kept1, kept0)
+
+
+def test_bf16_graph_keeps_one_float32_copy_per_input():
+    """bf16 base, float32 LoRA: q/k/v (and gate/up) read one float32 copy of their input, kept once."""
+    model = _with_lora(_random_model("qwen2").to(torch.bfloat16))
+    model.train()
+    prompts, ids, mask = _batch(model.config.vocab_size)
+    _, lean = _saved_bytes(lambda: score(model, prompts, ids, mask, pad_id=0, lean=True)[0])
+    _, peft = _saved_bytes(lambda: score(model, prompts, ids, mask, pad_id=0, lean=False)[0])
+    assert lean < 0.7 * peft, (lean, peft)  # 0.74 with one float32 copy per projection
 
 
 def test_bf16_model_with_float32_lora_is_as_accurate_as_peft():

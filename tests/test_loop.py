@@ -139,6 +139,21 @@ def test_micro_batches_give_the_whole_batch_step():
         assert ma[key] == pytest.approx(mb[key], rel=1e-5, abs=1e-7), key
 
 
+@pytest.mark.parametrize("lean", [True, False])
+def test_activation_checkpointing_changes_memory_not_the_step(lean):
+    results = []
+    for recompute in (False, True):
+        trainer = Trainer(preset("tiny-cpu", algo="hicra", activation_checkpointing=recompute, lean_decoder=lean,
+                                 **SMALL))
+        assert trainer.model.get_base_model().model.layers[0].gradient_checkpointing is recompute
+        metrics = trainer.update(fixed_episode(trainer), 0)
+        results.append((lora_and_base(trainer.model)[0], metrics))
+    (a, ma), (b, mb) = results
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6, rtol=1e-5), name
+    assert ma["loss/policy"] == pytest.approx(mb["loss/policy"], rel=1e-5, abs=1e-7)
+
+
 def test_kl_is_measured_every_step_when_penalised_else_every_kl_every_steps(tmp_path):
     cfg = preset("tiny-cpu", steps=3, **{**SMALL, "kl_every": 2})
     steps = [r for r in train(cfg, tmp_path / "diag") if r["kind"] == "step"]

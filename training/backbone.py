@@ -9,7 +9,7 @@ import torch
 
 from training import dist
 from training.config import RunConfig
-from training.modeling import load_model
+from training.modeling import enable_activation_checkpointing, load_model
 
 
 class Backbone:
@@ -28,6 +28,8 @@ class Backbone:
         self.lm = load_model(cfg.model, device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
+        if cfg.activation_checkpointing:  # the trained model only: the sampler never runs a backward pass
+            enable_activation_checkpointing(self.lm.model)
         self.base = self.lm.model
         self.model = None  # the peft model, once an adapter exists
         self.lm.model = self.sampler  # evaluation samples from the merged copy

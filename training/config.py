@@ -41,6 +41,9 @@ class RunConfig:
     updates_per_batch: int = _f(1, "passes over each batch (more than 1 makes the clip active)")
     micro_batch_groups: int = _f(2, "groups per forward/backward pass (0 = the whole batch at once); "
                                  "smaller uses less memory, the gradient is the same")
+    activation_checkpointing: bool = _f(False, "recompute each layer's activations in the backward pass: about "
+                                               "a third more update compute for most of its activation memory "
+                                               "(long responses on a small GPU)")
     clip_low: float = _f(0.2, "PPO clip range below 1")
     clip_high: float = _f(0.2, "PPO clip range above 1")
     aggregation: str = _f("token-mean", "loss aggregation: token-mean or seq-mean",

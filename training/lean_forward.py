@@ -16,12 +16,22 @@ This forward computes the same numbers with
   only ever follows the real tokens, so causal attention needs no mask, and
   every row's positions are ``0, 1, 2, ...``.
 
+- the LoRA ``A`` products of the projections that read the same input
+  (q, k, v; gate, up) as one matrix product, on one float32 copy of it:
+  with a bf16 base and float32 LoRA (peft's default) the graph keeps one
+  float32 copy of each input instead of one per projection.
+
+Activation checkpointing, where the model has it on
+(``activation_checkpointing_enable()``; ``RunConfig.activation_checkpointing``),
+is honoured layer by layer: a checkpointed layer keeps only its input and
+recomputes the rest in the backward pass.
+
 It reads the model's own weights (nothing is copied) and gives the same
 log-probs and gradients as transformers + peft to float rounding
 (tests/test_lean_forward.py). Models or adapters it does not cover (other
 architectures, DoRA and other LoRA variants, LoRA dropout, several active
-adapters, activation checkpointing turned on) return ``None``;
-:func:`training.scoring.score` then uses transformers.
+adapters) return ``None``; :func:`training.scoring.score` then uses
+transformers.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from training.decoder import covers, projections, rms_norm, rope_tables, rotate
 from training.rollout import distinct_prompts
@@ -61,24 +72,30 @@ def _projection(module: torch.nn.Module) -> Projection | None:
     return base.weight, base.bias, module.lora_A[name].weight, module.lora_B[name].weight, module.scaling[name]
 
 
-def _checkpointing(base) -> bool:
-    """Whether activation checkpointing is on (transformers 5 renamed the property; read either)."""
-    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):
-        if isinstance(getattr(type(base), name, None), property):
-            return bool(getattr(base, name))
-    return False
+def _apply(x: torch.Tensor, *projs: Projection) -> list[torch.Tensor]:
+    """(M, in) -> one (M, out) per projection: ``x W^T + b``, plus ``scaling * (x A^T) B^T`` with LoRA.
 
-
-def _apply(x: torch.Tensor, proj: Projection) -> torch.Tensor:
-    """(M, in) -> (M, out): ``x W^T + b``, plus ``scaling * (x A^T) B^T`` with LoRA."""
-    weight, bias, lora_a, lora_b, scaling = proj
-    y = F.linear(x, weight, bias)
-    if lora_a is None:
-        return y
-    xa = x.to(lora_a.dtype) @ lora_a.t()  # (M, r); LoRA weights may be float32 on a bf16 model (as in peft)
-    if y.dtype == xa.dtype:
-        return torch.addmm(y, xa, (lora_b * scaling).t())
-    return (y + xa @ (lora_b * scaling).t()).to(y.dtype)
+    The LoRA ``A`` products of all the projections are one matrix product
+    on one copy of ``x`` in LoRA's dtype (float32 LoRA on a bf16 model, as in
+    peft): the graph keeps that copy once, not once per projection.
+    """
+    outs = [F.linear(x, weight, bias) for weight, bias, *_ in projs]
+    lora = [i for i, p in enumerate(projs) if p[2] is not None]
+    if not lora:
+        return outs
+    groups: dict[torch.dtype, list[int]] = {}
+    for i in lora:
+        groups.setdefault(projs[i][2].dtype, []).append(i)
+    for dtype, members in groups.items():
+        a = [projs[i][2] for i in members]
+        xa = x.to(dtype) @ (a[0] if len(a) == 1 else torch.cat(a)).t()  # (M, sum of ranks)
+        for i, part in zip(members, xa.split([t.shape[0] for t in a], dim=-1)):
+            y, (*_, lora_b, scaling) = outs[i], projs[i]
+            if y.dtype == dtype:
+                outs[i] = torch.addmm(y, part, (lora_b * scaling).t())
+            else:
+                outs[i] = (y + part @ (lora_b * scaling).t()).to(y.dtype)
+    return outs
 
 
 @dataclass(frozen=True)
@@ -152,8 +169,6 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor,
     if not covers(base, max(len(p) for p in prompts) + t_len) or \
             (model.training and getattr(base.config, "attention_dropout", 0.0)):
         return None
-    if _checkpointing(base):  # the user asked to trade compute for memory: transformers' layers do that
-        return None
     projs = [_projection(m) for m in projections(base)]
     if any(p is None for p in projs):
         return None
@@ -174,17 +189,27 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor,
     several times faster than advanced indexing's on a CPU)."""
         return x.index_select(0, pack.rows).view(n, width, n_heads, head_dim).transpose(1, 2)
 
-    h = inner.embed_tokens(pack.tokens)  # (M, H)
     m = len(pack.tokens)
-    for layer, (q_p, k_p, v_p, o_p, gate_p, up_p, down_p) in zip(inner.layers, layer_projs):
-        x = rms_norm(h, layer.input_layernorm)
-        q = rotate(_apply(x, q_p).view(m, heads, head_dim), cos, sin)  # (M, heads, D)
-        k = rotate(_apply(x, k_p).view(m, kv_heads, head_dim), cos, sin)
-        v = _apply(x, v_p).view(m, kv_heads, head_dim)
+
+    def block(h: torch.Tensor, layer, projs: list[Projection]) -> torch.Tensor:
+        """One decoder layer: (M, H) -> (M, H)."""
+        q_p, k_p, v_p, o_p, gate_p, up_p, down_p = projs
+        q, k, v = _apply(rms_norm(h, layer.input_layernorm), q_p, k_p, v_p)
+        q = rotate(q.view(m, heads, head_dim), cos, sin)  # (M, heads, D)
+        k = rotate(k.view(m, kv_heads, head_dim), cos, sin)
+        v = v.view(m, kv_heads, head_dim)
         out = F.scaled_dot_product_attention(rows(q, heads), rows(k, kv_heads), rows(v, kv_heads),
                                              is_causal=True, scale=head_dim ** -0.5, **gqa)  # (N, heads, W, D)
         out = out.transpose(1, 2).reshape(n * width, heads * head_dim).index_select(0, pack.back)  # (M, heads * D)
-        h = h + _apply(out, o_p)
-        x = rms_norm(h, layer.post_attention_layernorm)
-        h = h + _apply(F.silu(_apply(x, gate_p)) * _apply(x, up_p), down_p)
+        h = h + _apply(out, o_p)[0]
+        gate, up = _apply(rms_norm(h, layer.post_attention_layernorm), gate_p, up_p)
+        return h + _apply(F.silu(gate) * up, down_p)[0]
+
+    h = inner.embed_tokens(pack.tokens)  # (M, H)
+    recompute = model.training and torch.is_grad_enabled()
+    for layer, projs in zip(inner.layers, layer_projs):
+        if recompute and getattr(layer, "gradient_checkpointing", False):  # set by activation_checkpointing_enable
+            h = checkpoint(block, h, layer, projs, use_reentrant=False)
+        else:
+            h = block(h, layer, projs)
     return rms_norm(h, inner.norm).index_select(0, pack.predict.view(-1)).view(n, t_len, -1)  # (N, T, H)

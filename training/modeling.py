@@ -55,6 +55,21 @@ def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
     return torch.float32
 
 
+def enable_activation_checkpointing(model) -> None:
+    """Recompute each decoder layer's activations in the backward pass (non-reentrant).
+
+    transformers 5 renamed ``gradient_checkpointing_enable`` to
+    ``activation_checkpointing_enable``; either is used, whichever the
+    installed version has. :mod:`training.lean_forward` honours the same
+    per-layer flags.
+    """
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def resolve_name(name: str | None) -> str:
     """``None``, ``"tiny"`` or ``"bundled"`` mean the bundled model."""
     if name in (None, "", "tiny", "bundled"):

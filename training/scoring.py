@@ -72,7 +72,8 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
     hidden = final_hidden(model, prompts, response_ids, response_mask) if lean else None  # (N, T, H)
     if hidden is None:
         ids, mask, positions = (t.to(device) for t in build_inputs(prompts, response_ids, response_mask, pad_id))
-        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    use_cache=False).last_hidden_state
         # Positions P-1 .. P+T-2 predict the response tokens 0 .. T-1.
         hidden = hidden[:, -(t_len + 1):-1, :]
     # The output layer runs on the response tokens only, not on padding.
