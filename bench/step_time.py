@@ -42,33 +42,11 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-# Architectures for timing, from their published configurations (random weights).
-ARCHS = {
-    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
-                         rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True),
-}
-
-
-def random_model(arch: str, layers: int | None, folder: Path) -> str:
-    """Save ``arch`` with random weights (bf16) and a stand-in tokenizer to ``folder``."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from training.modeling import load_model
-
-    tok = load_model("tiny", device="cpu").tokenizer
-    spec = dict(ARCHS[arch], **({"num_hidden_layers": layers} if layers else {}))
-    tok.add_tokens([f"<r{i}>" for i in range(len(tok), spec["vocab_size"])])
-    config = Qwen2Config(**spec, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config).to(torch.bfloat16)
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return str(folder)
+from archs import ARCHS, random_model  # noqa: E402
 
 
 def _peak_reset(device: str) -> None:
@@ -100,13 +78,13 @@ class Ours:
     """Our loop, one step at a time (so that it can run between TRL's steps)."""
 
     def __init__(self, model: str = "tiny", max_new: int = 80, device: str = "cpu", lean: bool = True,
-                 coin: bool = False):
+                 coin: bool = False, checkpointing: bool = False):
         from training.config import preset
         from training.loop import Trainer
 
         self.device = device
         self.trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
-                                      device=device, lean_decoder=lean))
+                                      device=device, lean_decoder=lean, activation_checkpointing=checkpointing))
         if coin:
             self.trainer.task = dataclasses.replace(self.trainer.task, reward=coin_reward)
         self.records: list[dict] = []
@@ -140,10 +118,10 @@ class Ours:
 
 
 def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu",
-         lean: bool = True, coin: bool = False) -> dict:
+         lean: bool = True, coin: bool = False, checkpointing: bool = False) -> dict:
     """Our loop alone: ``warmup + steps`` steps; figures over the last ``steps``."""
     _peak_reset(device)
-    runner = Ours(model, max_new, device, lean, coin)
+    runner = Ours(model, max_new, device, lean, coin, checkpointing)
     for _ in range(warmup + steps):
         runner.step()
     return runner.figures(warmup)
@@ -227,6 +205,9 @@ def main() -> None:
                     help="also time our loop with the lean code off (transformers + peft to sample and to score)")
     ap.add_argument("--trl-no-checkpointing", action="store_true",
                     help="run TRL without activation checkpointing (its default is on; our loop has none)")
+    ap.add_argument("--ours-checkpointing", action=argparse.BooleanOptionalAction, default=None,
+                    help="our loop with activation checkpointing (default: on with --arch, as TRL's default; "
+                         "off on the bundled model)")
     ap.add_argument("--coin-rewards", action="store_true",
                     help="rewards by coin flip instead of the task's (always with --arch): almost no group has "
                          "equal rewards, so our loop runs every backward pass (the worst case for it)")
@@ -242,16 +223,20 @@ def main() -> None:
         model = random_model(args.arch, args.layers, Path(tempfile.mkdtemp(prefix="bench-model-")))
     interleave = not (args.sequential or args.skip_trl or args.device == "cuda")
     coin = args.coin_rewards or bool(args.arch)  # random weights answer nothing right: see coin_reward
+    ours_ckpt = bool(args.arch) if args.ours_checkpointing is None else args.ours_checkpointing
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} cores, {args.threads} threads"
     print(f"machine: {platform.machine()}, {where}, torch {torch.__version__}; model {args.arch or 'bundled tiny'}"
           f"{f' ({args.layers} layers)' if args.layers else ''}; up to {max_new} new tokens; {args.steps} steps "
           f"after {args.warmup} warm-up steps, {'in turn' if interleave else 'one system after the other'}"
-          f"{'; rewards: coin flips' if coin else ''}; TRL with activation checkpointing "
-          f"{'off' if args.trl_no_checkpointing else 'on (its default)'}")
-    report = {}
+          f"{'; rewards: coin flips' if coin else ''}; activation checkpointing: TRL "
+          f"{'off' if args.trl_no_checkpointing else 'on (its default)'}, ours {'on' if ours_ckpt else 'off'}")
+    report: dict = {"settings": {"arch": args.arch or "bundled", "layers": args.layers, "max_new": max_new,
+                                 "steps": args.steps, "warmup": args.warmup, "interleaved": interleave,
+                                 "coin_rewards": coin, "trl_checkpointing": not args.trl_no_checkpointing,
+                                 "ours_checkpointing": ours_ckpt, "device": where, "torch": torch.__version__}}
     if args.without_lean:
         plain = report["ours_without_lean"] = ours(args.steps, args.warmup, model, max_new, args.device,
-                                                   lean=False, coin=coin)
+                                                   lean=False, coin=coin, checkpointing=ours_ckpt)
         print(f"ours, lean code off (transformers + peft): median {plain['median_s']:.3f} s/step "
               f"(rollout {plain['rollout_median_s']:.3f} s)")
     trl_path = model if args.arch else ""
@@ -262,12 +247,12 @@ def main() -> None:
 
     theirs = None
     if interleave:  # one of our steps after each of TRL's: both see the same machine load
-        runner = Ours(model, max_new, args.device, coin=coin)
+        runner = Ours(model, max_new, args.device, coin=coin, checkpointing=ours_ckpt)
         theirs = trl(args.steps, args.warmup, trl_path, max_new, args.device, between=runner.step, coin=coin,
                      checkpointing=not args.trl_no_checkpointing)
         mine = runner.figures(args.warmup)
     else:
-        mine = ours(args.steps, args.warmup, model, max_new, args.device, coin=coin)
+        mine = ours(args.steps, args.warmup, model, max_new, args.device, coin=coin, checkpointing=ours_ckpt)
     report["ours"] = mine
     print(f"ours: median {mine['median_s']:.3f} s/step (rollout {mine['rollout_median_s']:.3f} s, "
           f"{mine['rollout_tokens_per_s']:,.0f} tokens/s), mean response {mine['mean_length']:.1f} tokens"

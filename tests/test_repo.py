@@ -51,3 +51,16 @@ def test_step_time_benchmark_runs_and_writes_its_figures(tmp_path):
                     "--max-new", "16", "--json", str(out)], check=True, cwd=ROOT, capture_output=True, timeout=300)
     figures = json.loads(out.read_text())["ours"]
     assert figures["median_s"] > 0 and 0 <= figures["flat_groups"] <= 1 and figures["mean_length"] <= 16
+
+
+def test_update_memory_benchmark_runs_and_checkpointing_keeps_less(tmp_path):
+    """bench/update_memory.py on the bundled model's shapes: figures written, checkpointing keeps far less."""
+    import json
+
+    out = tmp_path / "memory.json"
+    subprocess.run([sys.executable, "bench/update_memory.py", "--arch", "tiny", "--sample-tokens", "24",
+                    "--json", str(out)], check=True, cwd=ROOT, capture_output=True, timeout=300)
+    modes = json.loads(out.read_text())["modes"]
+    kept = {name: mode["bytes_per_token_per_layer"] for name, mode in modes.items()}
+    assert 0 < kept["lean, checkpointing on"] < 0.1 * kept["lean, checkpointing off"]
+    assert kept["lean, checkpointing off"] < kept["transformers + peft, checkpointing off"]
