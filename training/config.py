@@ -32,6 +32,8 @@ class RunConfig:
     lean_decoder: bool = _f(True, "sample and score with the lean Llama-family code (training/decoder.py, "
                                   "training/lean_forward.py) where it covers the model (Qwen2, Llama): "
                                   "the same numbers as transformers + peft, fewer operations")
+    cuda_graphs: bool = _f(True, "on a GPU, replay each decoding step of the lean decoder as one CUDA graph "
+                                 "(training/graphs.py; checked against the plain step, which it falls back to)")
     # optimisation
     steps: int = _f(200, "optimizer steps")
     lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)")

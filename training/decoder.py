@@ -156,11 +156,12 @@ class LeanDecoder:
                     store.append(grown)
         self.capacity = capacity
 
-    def _layers(self, h: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """h (N, S, H) at cache columns [length, length + S); positions (N, S); mask (N, 1, S, capacity)."""
+    def _layers(self, h: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+                columns: torch.Tensor) -> torch.Tensor:
+        """h (N, S, H), its keys and values written to cache columns ``columns`` (S,); positions (N, S);
+        mask (N, 1, S, capacity). The columns are a tensor, not numbers: a CUDA graph of a step
+        replays with new ones."""
         n, s, _ = h.shape
-        start, end = self.length, self.length + s
-        self._reserve(end)
         cos = self.cos[positions].unsqueeze(1)  # (N, 1, S, D)
         sin = self.sin[positions].unsqueeze(1)
         q_size, kv_size = self.heads * self.head_dim, self.kv_heads * self.head_dim
@@ -169,13 +170,12 @@ class LeanDecoder:
             q, k, v = qkv.split((q_size, kv_size, kv_size), dim=-1)
             q = rotate(q.view(n, s, self.heads, self.head_dim).transpose(1, 2), cos, sin)  # (N, heads, S, D)
             k = rotate(k.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
-            self.keys[i][:, :, start:end] = k
-            self.values[i][:, :, start:end] = v.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2)
+            self.keys[i].index_copy_(2, columns, k)
+            self.values[i].index_copy_(2, columns, v.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2))
             out = self._attend(q, self.keys[i], self.values[i], mask)  # (N, heads, S, D)
             h = h + F.linear(out.transpose(1, 2).reshape(n, s, q_size), w_o, b_o)
             gate, up = F.linear(rms_norm(h, norm2), w_gu, b_gu).chunk(2, dim=-1)
             h = h + F.linear(F.silu(gate) * up, w_d, b_d)
-        self.length = end
         return h
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -202,15 +202,24 @@ class LeanDecoder:
         mask = causal[None, None] & (self.bias[:, None, None, :self.capacity] == 0)  # (N, 1, P, capacity)
         # A row of padding sees no key at all; let it see itself (its output is never used).
         mask = mask | torch.eye(p, self.capacity, dtype=torch.bool, device=ids.device)[None, None]
-        h = self._layers(self.embed(ids), positions, mask)
+        h = self._layers(self.embed(ids), positions, mask, torch.arange(p, device=ids.device))
+        self.length = p
         return self._logits(h[:, -1])
 
     def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """tokens, positions: (N,) -> (N, V) logits of the next token."""
         self._reserve(self.length + 1)
-        self.bias[:, self.length] = 0.0
+        logits = self.step_at(tokens, positions, torch.full((1,), self.length, device=tokens.device))
+        self.length += 1
+        return logits
+
+    def step_at(self, tokens: torch.Tensor, positions: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
+        """One decoding step whose keys and values go to cache column ``column`` ((1,), on the device);
+        reads and writes tensors only, no Python state, so a CUDA graph can capture it
+        (:mod:`training.graphs`). The cache must already hold the column (:meth:`_reserve`)."""
+        self.bias.index_fill_(1, column, 0.0)
         mask = self.bias[:, None, None, :self.capacity]  # (N, 1, 1, capacity)
-        h = self._layers(self.embed(tokens[:, None]), positions[:, None], mask)
+        h = self._layers(self.embed(tokens[:, None]), positions[:, None], mask, column)
         return self._logits(h[:, -1])
 
     def keep(self, rows: torch.Tensor) -> None:

@@ -37,10 +37,11 @@ def strip_eos(ids: list[int], eos_id: int) -> list[int]:
 
 def generate_responses(lm: LoadedModel, task: Task, problems: list, samples: int, temperature: float,
                        seed: int, max_new_tokens: int, batch_size: int = 256,
-                       lean: bool = True) -> list[list[list[int]]]:
+                       lean: bool = True, graphs: bool = True) -> list[list[list[int]]]:
     """``samples`` responses per problem, as token ids without EOS: [problem][sample] -> ids.
 
-    ``lean``: sample through :mod:`training.decoder` where it covers the model.
+    ``lean``: sample through :mod:`training.decoder` where it covers the model;
+    ``graphs``: its steps as CUDA graphs on a GPU (:mod:`training.graphs`).
     """
     gen = torch.Generator(device=lm.device).manual_seed(seed)
     lm.model.eval()
@@ -48,14 +49,16 @@ def generate_responses(lm: LoadedModel, task: Task, problems: list, samples: int
     out: list[list[int]] = []
     for start in range(0, len(flat_prompts), batch_size):
         roll = sample(lm.model, flat_prompts[start:start + batch_size], max_new_tokens=max_new_tokens,
-                      temperature=temperature, eos_id=lm.eos_id, pad_id=lm.pad_id, generator=gen, lean=lean)
+                      temperature=temperature, eos_id=lm.eos_id, pad_id=lm.pad_id, generator=gen, lean=lean,
+                      graphs=graphs)
         out += [strip_eos(r, lm.eos_id) for r in roll.responses()]
     return [out[i * samples:(i + 1) * samples] for i in range(len(problems))]
 
 
 def evaluate(lm: LoadedModel, task: Task, n: int = 500, samples: int = 4, temperature: float = 0.6,
              seed: int = 0, max_new_tokens: int = 160, sg_set: SGSet | None = None,
-             split: str = "eval", batch_size: int = 256, lean: bool = True) -> tuple[dict, list[list[str]]]:
+             split: str = "eval", batch_size: int = 256, lean: bool = True,
+             graphs: bool = True) -> tuple[dict, list[list[str]]]:
     """Evaluate on the first ``n`` problems of ``split`` (a fixed, seeded order).
 
     Returns ``(figures, texts)``: ``texts[i][j]`` is sample j for problem i,
@@ -70,7 +73,8 @@ def evaluate(lm: LoadedModel, task: Task, n: int = 500, samples: int = 4, temper
         raise ValueError("n and samples must be at least 1")
     start = time.time()
     problems = task.problems(split, n=n, seed=0)
-    ids = generate_responses(lm, task, problems, samples, temperature, seed, max_new_tokens, batch_size, lean)
+    ids = generate_responses(lm, task, problems, samples, temperature, seed, max_new_tokens, batch_size, lean,
+                             graphs)
     texts = [[lm.tokenizer.decode(r, skip_special_tokens=True) for r in rs] for rs in ids]
     rewards = [[task.reward(p, t) for t in ts] for p, ts in zip(problems, texts)]
     kinds = Counter(task.classify(p, t) for p, ts in zip(problems, texts) for t in ts)

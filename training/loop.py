@@ -99,7 +99,8 @@ class Trainer:
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + step + self.rank * 1_000_000_007)
         self.sync_sampler(merged=True)
         roll = sample(self.sampler, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                      eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen, lean=cfg.lean_decoder)
+                      eos_id=self.lm.eos_id, pad_id=self.lm.pad_id, generator=gen, lean=cfg.lean_decoder,
+                      graphs=cfg.cuda_graphs)
         responses = roll.responses()
         texts = [self.tok.decode(strip_eos(r, self.lm.eos_id), skip_special_tokens=True) for r in responses]
         flat_problems = [p for p in problems for _ in range(cfg.group_size)]
@@ -276,7 +277,8 @@ class Trainer:
         self.sync_sampler(merged=True)
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
                                   temperature=cfg.eval_temperature, seed=cfg.seed, sg_set=self.sg_set,
-                                  max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder)
+                                  max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder,
+                                  graphs=cfg.cuda_graphs)
         record = {"kind": "eval", "step": self.step, "time": time.time(),
                   "eval/accuracy": figures["accuracy"], "eval/pass_at_k": figures["pass_at_k"],
                   "eval/mean_length": figures["mean_length"], "eval/planning_ratio": figures["planning_ratio"],

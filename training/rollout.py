@@ -21,8 +21,10 @@ from functools import lru_cache
 import torch
 
 from training.decoder import LeanDecoder, lean_decoder
+from training.graphs import GraphedDecoder
 
 COMPACT = 4  # drop finished rows once they are 1/COMPACT of the batch (0: never)
+GRAPH_DEVICES = ("cuda",)  # where the lean decoder's steps replay as CUDA graphs (training/graphs.py)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
 @torch.no_grad()
 def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature: float,
            eos_id: int, pad_id: int, generator: torch.Generator | None = None,
-           top_p: float = 1.0, lean: bool = True) -> Rollout:
+           top_p: float = 1.0, lean: bool = True, graphs: bool = True) -> Rollout:
     """Sample one response per prompt (repeat a prompt G times for a group).
 
     Args:
@@ -82,6 +84,8 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
         lean: run the model through :mod:`training.decoder` when it covers
             the architecture (same logits up to float rounding, fewer
             operations per token); False always uses transformers' forward.
+        graphs: on a GPU, replay the lean decoder's steps as CUDA graphs
+            (:mod:`training.graphs`; finished rows then stay in the batch).
     """
     device = next(model.parameters()).device
     ids, prompt_mask = left_pad(prompts, pad_id)
@@ -93,6 +97,8 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     # then copies its cache to the rows that share it.
     firsts, copy_of = distinct_prompts(prompts)
     forward = lean_decoder(model, len(firsts), width + max_new_tokens) if lean else None
+    if forward is not None and graphs and device.type in GRAPH_DEVICES:
+        forward = GraphedDecoder(forward)
     if forward is not None:
         firsts, copy_of = torch.tensor(firsts, device=device), torch.tensor(copy_of, device=device)
         logits = forward.prefill(ids[firsts], prompt_mask[firsts], positions[firsts])[copy_of]
