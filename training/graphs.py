@@ -1,8 +1,7 @@
 """Decoding steps replayed as one CUDA graph.
 
 A decoding step of a small model on a fast GPU is mostly launch overhead:
-a few dozen small kernels a layer (the lean decoder's step on the bundled
-4-layer model makes 110 operator calls), each launched from Python. The
+a few dozen small kernels a layer, each launched from Python. The
 issue that set our GPU targets measured 24 ms a step for Qwen2.5-0.5B
 through transformers on an H100, almost all of it launch overhead. A CUDA
 graph records the step's kernels once and replays them with one launch.
