@@ -12,7 +12,13 @@ from training.graphs import GraphedDecoder
 from training.rollout import left_pad, sample
 
 
-def strict_recorder(step):
+@pytest.fixture(autouse=True)
+def graphs_on(monkeypatch):
+    """A failure turns graphs off for the whole process; each test starts with them on."""
+    monkeypatch.setattr(graphs, "_broken", None)
+
+
+def strict_recorder(step, device=None):
     """Like a CUDA graph: each replay rewrites the one output tensor recorded, and the tensors the
     step read when it was recorded (the cache) must still be the decoder's (a graph reads fixed
     addresses)."""
@@ -65,22 +71,48 @@ def test_replayed_steps_give_the_plain_steps_logits_also_after_keep(tiny):
     assert graphed.decoder.length == plain.length
 
 
-@pytest.mark.parametrize("broken", ["raises", "wrong"])
-@torch.no_grad()
-def test_a_graph_that_fails_or_disagrees_falls_back_to_plain_steps(tiny, broken):
-    def recorder(step):
-        if broken == "raises":
-            raise RuntimeError("operation not permitted when stream is capturing")
-        return lambda: torch.zeros_like(step())
+def _baked_column(step, device=None):
+    """A graph that baked in the cache column it was recorded at: it writes every new step's keys and
+    values over the recording step's (a wrong graph writes where a step writes)."""
+    graphed = next(c.cell_contents for c in step.__closure__ if hasattr(c.cell_contents, "column"))
+    dec, column = graphed.decoder, graphed.column.clone()
+    out = step()
 
+    def replay():
+        return out.copy_(dec.step_at(graphed.tokens, graphed.positions, column))
+
+    return replay
+
+
+def _stale(step, device=None):
+    """A graph that baked in the inputs it was recorded with (it ignores the new ones)."""
+    out = step().clone()
+    return lambda: out
+
+
+def _raising(step, device=None):
+    raise RuntimeError("operation not permitted when stream is capturing")
+
+
+@pytest.mark.parametrize("recorder", [_raising, _baked_column, _stale])
+@torch.no_grad()
+def test_a_graph_that_fails_or_disagrees_falls_back_to_plain_steps(tiny, recorder):
+    """Caught at the recording or at the first replay (new inputs); the cache is left right, and
+    graphs stay off for the process."""
     plain, graphed, pos = _two_decoders(tiny, recorder)
     tokens = torch.randint(2, 700, (3, 6), generator=torch.Generator().manual_seed(5))
     with pytest.warns(RuntimeWarning, match="decoding without CUDA graphs"):
-        graphed.step(tokens[:, 0], pos)
-    plain.step(tokens[:, 0], pos)
-    assert not graphed.enabled
-    for t in range(1, 6):
+        for t in range(2):
+            assert torch.allclose(graphed.step(tokens[:, t], pos + t), plain.step(tokens[:, t], pos + t),
+                                  atol=1e-5)
+    assert not graphed.enabled and graphed.steps_replayed == 0
+    for t in range(2, 6):
         assert torch.allclose(graphed.step(tokens[:, t], pos + t), plain.step(tokens[:, t], pos + t), atol=1e-5)
+    calls = []
+    again = GraphedDecoder(lean_decoder(tiny, 3, 20), lambda step, device: calls.append(1))
+    again.decoder.length = 1
+    again.step(tokens[:, 0], pos)
+    assert not calls  # no new recording in this process
 
 
 def test_sampling_with_graphs_gives_the_same_tokens(tiny, monkeypatch):

@@ -21,7 +21,7 @@ from functools import lru_cache
 import torch
 
 from training.decoder import LeanDecoder, lean_decoder
-from training.graphs import GraphedDecoder
+from training import graphs as cuda_graphs
 
 COMPACT = 4  # drop finished rows once they are 1/COMPACT of the batch (0: never)
 GRAPH_DEVICES = ("cuda",)  # where the lean decoder's steps replay as CUDA graphs (training/graphs.py)
@@ -97,8 +97,8 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     # then copies its cache to the rows that share it.
     firsts, copy_of = distinct_prompts(prompts)
     forward = lean_decoder(model, len(firsts), width + max_new_tokens) if lean else None
-    if forward is not None and graphs and device.type in GRAPH_DEVICES:
-        forward = GraphedDecoder(forward)
+    if forward is not None and graphs and device.type in GRAPH_DEVICES and cuda_graphs.usable():
+        forward = cuda_graphs.GraphedDecoder(forward)
     if forward is not None:
         firsts, copy_of = torch.tensor(firsts, device=device), torch.tensor(copy_of, device=device)
         logits = forward.prefill(ids[firsts], prompt_mask[firsts], positions[firsts])[copy_of]
