@@ -41,12 +41,14 @@ def build_inputs(prompts: list[list[int]], response_ids: torch.Tensor, response_
     return ids, mask, positions
 
 
-def _head_chunk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(M, H) hidden states -> (M,) log-prob of the targets and (M,) entropy (float32)."""
+def _head_chunk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor,
+                with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(M, H) hidden states -> (M,) log-prob of the targets and (M,) entropy (float32), or None."""
     logits = F.linear(hidden, weight, bias).float()  # (M, V)
     logp = F.log_softmax(logits, dim=-1)
     lp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    if not with_entropy:
+        return lp, None
     with torch.no_grad():  # a metric: no graph to keep
         entropy = -(logp.exp() * logp).sum(-1)
     return lp, entropy
@@ -89,16 +91,16 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
     lps, ents = [], []
     for start in range(0, positions, chunk_tokens):
         end = min(start + chunk_tokens, positions)
-        args = (hidden[start:end], head.weight, head.bias, targets[start:end])
-        if chunked and torch.is_grad_enabled() and hidden.requires_grad:
+        args = (hidden[start:end], head.weight, head.bias, targets[start:end], with_entropy)
+        if chunked and hidden.requires_grad:
             lp, ent = checkpoint(_head_chunk, *args, use_reentrant=False)
         else:
             lp, ent = _head_chunk(*args)
         lps.append(lp)
-        ents.append(ent.detach())
+        ents.append(ent)
     def spread(values: list[torch.Tensor]) -> torch.Tensor:  # (K,) pieces -> (N, T), zeros on padding
         if not values:  # no response token at all: zeros, still attached to the graph
             return torch.zeros(n, t_len, device=device) + hidden.sum() * 0.0
         return torch.zeros(n * t_len, device=device).index_copy(0, keep, torch.cat(values)).view(n, t_len)
 
-    return spread(lps), spread(ents).detach() if with_entropy else None
+    return spread(lps), spread(ents).detach() if with_entropy else None  # detached: the empty case
