@@ -33,9 +33,21 @@ _TORCH_GQA = tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 5)  
 BLOCK = 32  # cache columns added at a time
 
 
+def base_model(model):
+    """The transformers model under a peft wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def attention_shape(cfg) -> tuple[int, int, int]:
+    """(heads, key/value heads, head dim) of a Llama-family config."""
+    heads = cfg.num_attention_heads
+    return heads, getattr(cfg, "num_key_value_heads", None) or heads, \
+        getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+
+
 def lean_decoder(model, batch: int, max_len: int) -> "LeanDecoder | None":
     """A decoder for ``model`` with room for ``batch`` rows of ``max_len`` tokens, or None."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     if not covers(base, max_len) or not all(type(m) is torch.nn.Linear for m in projections(base)):
         return None
     return LeanDecoder(base, batch, max_len)
@@ -53,8 +65,8 @@ def covers(base, max_len: int) -> bool:
         return False
     if getattr(cfg, "hidden_act", "silu") != "silu" or _rope_type(cfg) not in STATIC_ROPE:
         return False
-    heads = cfg.num_attention_heads
-    return (getattr(cfg, "num_key_value_heads", None) or heads) == heads or _TORCH_GQA
+    heads, kv_heads, _ = attention_shape(cfg)
+    return kv_heads == heads or _TORCH_GQA
 
 
 def projections(base) -> list[torch.nn.Module]:
@@ -113,9 +125,7 @@ class LeanDecoder:
         self.embed = inner.embed_tokens
         self.norm = inner.norm
         self.head = base.get_output_embeddings()
-        self.heads = cfg.num_attention_heads
-        self.kv_heads = getattr(cfg, "num_key_value_heads", None) or self.heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
+        self.heads, self.kv_heads, self.head_dim = attention_shape(cfg)
         self.scaling = self.head_dim ** -0.5
         weight = self.head.weight
         self.layers = []

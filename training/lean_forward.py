@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from training.decoder import covers, projections, rms_norm, rope_tables, rotate
+from training.decoder import attention_shape, base_model, covers, projections, rms_norm, rope_tables, rotate
 from training.rollout import distinct_prompts
 
 # One projection: base weight and bias, then LoRA's A (r, in) and B (out, r) and scaling, or None.
@@ -159,7 +159,7 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor,
         where ``response_mask`` is False). None when the model is not covered
         (see the module docstring).
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     n, t_len = response_ids.shape
     mask = response_mask.bool().cpu()
     lengths = mask.sum(-1)  # (N,)
@@ -174,9 +174,7 @@ def final_hidden(model, prompts: list[list[int]], response_ids: torch.Tensor,
         return None
     layer_projs = [projs[i:i + 7] for i in range(0, len(projs), 7)]  # per layer: q, k, v, o, gate, up, down
     cfg, inner = base.config, base.get_decoder()
-    heads = cfg.num_attention_heads
-    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    heads, kv_heads, head_dim = attention_shape(cfg)
     weight = inner.embed_tokens.weight
     pack = Packing.build(prompts, response_ids, lengths.tolist()).to(weight.device)
     width = pack.width

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import torch
 
-from training.decoder import LeanDecoder, lean_decoder
+from training.decoder import LeanDecoder, base_model, lean_decoder
 from training import graphs as cuda_graphs
 
 COMPACT = 4  # drop finished rows once they are 1/COMPACT of the batch (0: never)
@@ -145,7 +145,7 @@ class _HFForward:
     def __init__(self, model, batch: int, max_len: int):
         self.model, self.width, self.t = model, 0, 0
         self.cache = None
-        self.cache_kw = _cache_keyword(type(_base(model)))
+        self.cache_kw = _cache_keyword(type(base_model(model)))
         self.attn = torch.ones((batch, max_len), dtype=torch.long)  # prompt mask, then ones
 
     def prefill(self, ids, prompt_mask, positions):
@@ -163,11 +163,6 @@ class _HFForward:
                          position_ids=positions.unsqueeze(-1), use_cache=True, **{self.cache_kw: self.cache})
         self.cache = _cache_of(out)
         return out.logits[:, -1, :]
-
-
-def _base(model):
-    """The transformers model under a peft wrapper (or the model itself)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 @lru_cache(maxsize=None)

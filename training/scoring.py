@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from training.decoder import base_model
 from training.lean_forward import final_hidden
 from training.rollout import left_pad
 
@@ -68,7 +69,7 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
         ``(logprobs, entropy)``: (N, T) float32 each, 0 on padding; entropy
         (detached) is None when ``with_entropy`` is False.
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     device = next(model.parameters()).device
     n, t_len = response_ids.shape
     hidden = final_hidden(model, prompts, response_ids, response_mask) if lean else None  # (N, T, H)
