@@ -144,7 +144,7 @@ class LeanDecoder:
         self.capacity = 0
         self.gqa = {"enable_gqa": True} if self.kv_heads != self.heads else {}
 
-    def _reserve(self, end: int) -> None:
+    def reserve(self, end: int) -> None:
         """Grow the cache (in blocks of ``BLOCK`` columns) to hold ``end`` columns.
 
         Attention reads the whole, contiguous, cache (unwritten columns are
@@ -207,7 +207,7 @@ class LeanDecoder:
         """ids, prompt_mask, positions: (N, P) left-padded prompts -> (N, V) logits of the next token."""
         n, p = ids.shape
         self.bias[:, :p].masked_fill_(prompt_mask.bool(), 0.0)
-        self._reserve(p)
+        self.reserve(p)
         causal = torch.ones((p, self.capacity), dtype=torch.bool, device=ids.device).tril()
         mask = causal[None, None] & (self.bias[:, None, None, :self.capacity] == 0)  # (N, 1, P, capacity)
         # A row of padding sees no key at all; let it see itself (its output is never used).
@@ -218,7 +218,7 @@ class LeanDecoder:
 
     def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """tokens, positions: (N,) -> (N, V) logits of the next token."""
-        self._reserve(self.length + 1)
+        self.reserve(self.length + 1)
         logits = self.step_at(tokens, positions, torch.full((1,), self.length, device=tokens.device))
         self.length += 1
         return logits
@@ -226,11 +226,15 @@ class LeanDecoder:
     def step_at(self, tokens: torch.Tensor, positions: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
         """One decoding step whose keys and values go to cache column ``column`` ((1,), on the device);
         reads and writes tensors only, no Python state, so a CUDA graph can capture it
-        (:mod:`training.graphs`). The cache must already hold the column (:meth:`_reserve`)."""
+        (:mod:`training.graphs`). The cache must already hold the column (:meth:`reserve`)."""
         self.bias.index_fill_(1, column, 0.0)
         mask = self.bias[:, None, None, :self.capacity]  # (N, 1, 1, capacity)
         h = self._layers(self.embed(tokens[:, None]), positions[:, None], mask, column)
         return self._logits(h[:, -1])
+
+    def unsee(self, column: torch.Tensor) -> None:
+        """Mask cache column ``column`` ((1,)) out again: steps run from now on do not attend to it."""
+        self.bias.index_fill_(1, column, float("-inf"))
 
     def keep(self, rows: torch.Tensor) -> None:
         """From now on the batch is the rows ``rows`` (B',) of the current one: finished responses

@@ -76,7 +76,7 @@ class GraphedDecoder:
 
     def __init__(self, decoder: LeanDecoder, recorder: Recorder | None = None):
         self.decoder, self.recorder = decoder, recorder or cuda_recorder
-        decoder._reserve(decoder.max_len)  # the whole cache now: a graph reads fixed addresses
+        decoder.reserve(decoder.max_len)  # the whole cache now: a graph reads fixed addresses
         self.replay: Callable[[], torch.Tensor] | None = None
         self.checked = False  # whether the current graph's first replay has been checked
         self.steps_replayed = 0
@@ -113,7 +113,7 @@ class GraphedDecoder:
                 # A wrong graph writes where a step writes: this column, or (inputs baked in) the
                 # recording step's. Both steps again, plain, in order (this column masked out again
                 # first: the recording step must not see it), put the right numbers there.
-                dec.bias.index_fill_(1, self.column, float("-inf"))
+                dec.unsee(self.column)
                 dec.step_at(*self.recorded)
                 logits = dec.step_at(self.tokens, self.positions, self.column)
             self.checked = True
