@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from training.config import RunConfig
+
 ARCHS = {
     "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
                  num_key_value_heads=4, vocab_size=783, max_position_embeddings=512, rope_theta=10_000.0,
@@ -21,6 +23,12 @@ ARCHS = {
                          num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
                          rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True),
 }
+
+
+# LoRA as our runs set it (RunConfig's defaults: r=16, alpha 32, every projection), for peft and TRL.
+_DEFAULTS = RunConfig()
+LORA = dict(r=_DEFAULTS.lora_r, lora_alpha=_DEFAULTS.lora_alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
+            target_modules=_DEFAULTS.lora_targets.split(","))
 
 
 def build(arch: str, layers: int | None = None, dtype: torch.dtype = torch.bfloat16, **ids):

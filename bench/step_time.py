@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from archs import ARCHS, random_model  # noqa: E402
+from archs import ARCHS, LORA, random_model  # noqa: E402
 
 
 def _peak_reset(device: str) -> None:
@@ -171,8 +171,7 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
                      max_completion_length=max_new, temperature=1.0, learning_rate=3e-4, num_iterations=1,
                      max_steps=warmup + steps, logging_steps=1, report_to="none", use_cpu=not cuda, bf16=cuda,
                      save_strategy="no", disable_tqdm=True, seed=0, gradient_checkpointing=checkpointing)
-    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    lora = LoraConfig(**LORA)
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=cfg, train_dataset=data, processing_class=tok,
                           peft_config=lora, callbacks=[clock])
     trainer.train()

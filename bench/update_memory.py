@@ -9,9 +9,9 @@ download: the architecture is built from its configuration with random
 weights in bf16, with LoRA r=16 on every projection in float32 (peft's
 default on a bf16 model), and every tensor the graph saves is counted once
 (by storage; parameters not counted). Models of 1 and 2 layers give the
-bytes per token of one layer; the output layer runs in its budget-sized,
-checkpointed chunks (see training/scoring.py), as it does for any real
-batch of this vocabulary.
+bytes per token of one layer; the output layer runs in checkpointed chunks
+of 32 positions (see training/scoring.py), as a real batch of a large
+vocabulary does.
 
 Reported for the lean forward and for transformers + peft, with activation
 checkpointing off and on: bytes per token per layer, and what a micro-batch
@@ -26,6 +26,8 @@ peak: ``bench/step_time.py --arch`` measures that on a GPU.
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import json
 import sys
 from pathlib import Path
@@ -35,22 +37,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from archs import ARCHS, build  # noqa: E402
+from archs import ARCHS, LORA, build  # noqa: E402
 
 import training.scoring as scoring  # noqa: E402
 from training.modeling import enable_activation_checkpointing  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def _built(arch: str, layers: int):
+    return build(arch, layers)  # each size once: every mode wraps its own copy
 
 
 def kept_bytes(arch: str, layers: int, rows: int, prompt: int, response: int, lean: bool, recompute: bool) -> int:
     """Bytes of activations the graph of one scoring pass keeps (each storage once, no parameters)."""
     from peft import LoraConfig, get_peft_model
 
-    base = build(arch, layers)
+    base = copy.deepcopy(_built(arch, layers))
     if recompute:
         enable_activation_checkpointing(base)
-    model = get_peft_model(base, LoraConfig(
-        r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
-        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    model = get_peft_model(base, LoraConfig(**LORA))
     model.train()
     gen = torch.Generator().manual_seed(0)
     vocab = ARCHS[arch]["vocab_size"]
@@ -67,7 +72,8 @@ def kept_bytes(arch: str, layers: int, rows: int, prompt: int, response: int, le
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        scoring.score(model, prompts, ids, mask, pad_id=0, with_entropy=True, lean=lean)
+        # output-layer chunks of 32 positions, as a real batch of a large vocabulary gets them
+        scoring.score(model, prompts, ids, mask, pad_id=0, with_entropy=True, chunk_tokens=32, lean=lean)
     return sum(storages.values())
 
 
@@ -84,8 +90,6 @@ def main() -> None:
         ap.error("--rows, --row-tokens and --sample-tokens must be at least 1")
     torch.set_num_threads(args.threads)
     spec = ARCHS[args.arch]
-    # Chunks as a real batch of this vocabulary gets them, also for the small measured batch.
-    scoring.LOGIT_BUDGET = spec["vocab_size"] * 32
     rows, prompt, response = 2, 16, args.sample_tokens
     tokens = prompt + rows * response  # the packed tokens: the shared prompt once, each response
     depth, total = spec["num_hidden_layers"], args.rows * args.row_tokens
