@@ -3,9 +3,40 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def tiny_lm():
+    """The bundled model and tokenizer, loaded once (tests must not change the model: copy it first)."""
+    from training.modeling import load_model
+
+    return load_model("tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_lm):
+    return tiny_lm.model
+
+
+@pytest.fixture(scope="session")
+def random_model():
+    """Builds a small random Qwen2 (tied embeddings) or Llama (linear-scaled RoPE) model, grouped-query
+    attention, in eval mode: ``random_model("qwen2")``."""
+    def build(kind: str):
+        from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+        torch.manual_seed(0)
+        common = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+        if kind == "qwen2":
+            return Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=True)).eval()
+        return LlamaForCausalLM(LlamaConfig(**common, rope_scaling={"rope_type": "linear", "factor": 2.0})).eval()
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -6,24 +6,7 @@ import torch
 
 from training.decoder import lean_decoder
 from training.rollout import left_pad, sample
-
-
-def _random_model(kind: str):
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    common = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
-    if kind == "qwen2":
-        return Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=True)).eval()
-    return LlamaForCausalLM(LlamaConfig(**common, rope_scaling={"rope_type": "linear", "factor": 2.0})).eval()
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    from training.modeling import load_model
-
-    return load_model("tiny", device="cpu").model
+from training.scoring import build_inputs
 
 
 @torch.no_grad()
@@ -37,16 +20,14 @@ def _teacher_forced(model, prompts, continuation):
     lean = [dec.prefill(ids, mask, positions)]
     for t in range(continuation.shape[1] - 1):
         lean.append(dec.step(continuation[:, t], positions[:, -1] + 1 + t))
-    full_ids = torch.cat([ids, continuation], 1)
-    full_mask = torch.cat([mask, torch.ones_like(continuation)], 1)
-    full_pos = (full_mask.cumsum(-1) - 1).clamp(min=0)
+    full_ids, full_mask, full_pos = build_inputs(prompts, continuation, torch.ones_like(continuation), pad_id=0)
     logits = model(input_ids=full_ids, attention_mask=full_mask, position_ids=full_pos).logits
     return torch.stack(lean, 1), logits[:, p - 1:p - 1 + continuation.shape[1]]
 
 
 @pytest.mark.parametrize("kind", ["tiny", "qwen2", "llama"])
-def test_logits_match_transformers(kind, tiny):
-    model = tiny if kind == "tiny" else _random_model(kind)
+def test_logits_match_transformers(kind, tiny, random_model):
+    model = tiny if kind == "tiny" else random_model(kind)
     vocab = model.config.vocab_size
     gen = torch.Generator().manual_seed(1)
     prompts = [torch.randint(2, vocab, (length,), generator=gen).tolist() for length in (5, 9, 1, 7)]
@@ -56,14 +37,13 @@ def test_logits_match_transformers(kind, tiny):
     assert torch.allclose(lean, reference, atol=2e-5, rtol=1e-4), (lean - reference).abs().max()
 
 
-def test_sampling_matches_transformers_token_for_token(tiny, monkeypatch):
+def test_sampling_matches_transformers_token_for_token(tiny_lm, monkeypatch):
     """Also with finished rows dropped from the lean decoder's batch on the way."""
     from training.decoder import LeanDecoder
     from training.evaluate import prompt_ids
-    from training.modeling import load_model
     from training.tasks import get_task
 
-    lm = load_model("tiny", device="cpu")
+    lm = tiny_lm
     task = get_task("multiply")
     prompts = [prompt_ids(lm, task, p) for p in task.problems("eval", n=16, seed=0) for _ in range(2)]
     kept: list[int] = []

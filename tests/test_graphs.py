@@ -35,13 +35,6 @@ def strict_recorder(step, device=None):
     return replay
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from training.modeling import load_model
-
-    return load_model("tiny", device="cpu").model
-
-
 def _two_decoders(model, recorder):
     gen = torch.Generator().manual_seed(3)
     prompts = [torch.randint(2, 700, (n,), generator=gen).tolist() for n in (5, 9, 7)]

@@ -12,17 +12,6 @@ from training.lean_forward import final_hidden
 from training.scoring import score
 
 
-def _random_model(kind: str):
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    common = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
-    if kind == "qwen2":
-        return Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=True))
-    return LlamaForCausalLM(LlamaConfig(**common, rope_scaling={"rope_type": "linear", "factor": 2.0}))
-
-
 def _with_lora(model, seed: int = 0, **extra):
     """A peft model whose LoRA B is random (peft starts it at zero, which would hide a wrong LoRA path)."""
     from peft import LoraConfig, get_peft_model
@@ -53,17 +42,10 @@ def _batch(vocab: int, lengths=(5, 9, 1, 7), t_len: int = 12, shared: bool = Fal
     return prompts, ids, mask
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from training.modeling import load_model
-
-    return load_model("tiny", device="cpu").model
-
-
 @pytest.mark.parametrize("kind", ["tiny", "qwen2", "llama"])
 @pytest.mark.parametrize("lengths, shared", [((5, 9, 1, 7), False), ((6, 6, 6, 6), False), ((5, 9, 8, 7), True)])
-def test_logprobs_and_lora_gradients_match_peft(kind, lengths, shared, tiny):
-    model = _with_lora(tiny if kind == "tiny" else _random_model(kind))
+def test_logprobs_and_lora_gradients_match_peft(kind, lengths, shared, tiny, random_model):
+    model = _with_lora(tiny if kind == "tiny" else random_model(kind))
     model.train()
     prompts, ids, mask = _batch(model.config.vocab_size, lengths, shared=shared)
     assert final_hidden(model, prompts, ids, mask) is not None
@@ -114,7 +96,7 @@ def test_uncovered_models_and_adapters_fall_back(tiny):
     assert final_hidden(tiny, [[3]], long, torch.ones_like(long, dtype=torch.bool)) is None
 
 
-def _saved_bytes(fn) -> int:
+def _saved_bytes(fn) -> tuple:
     """Bytes of activations the autograd graph of ``fn()`` keeps (each storage once, parameters not counted)."""
     storages = {}
 
@@ -129,12 +111,12 @@ def _saved_bytes(fn) -> int:
 
 
 @pytest.mark.parametrize("every", [1, 2])
-def test_activation_checkpointing_gives_the_same_numbers_for_less_memory(every):
+def test_activation_checkpointing_gives_the_same_numbers_for_less_memory(every, random_model):
     """With checkpointing on (every layer, or every other), the lean forward recomputes those layers in
     the backward pass: the same log-probs and gradients, a graph that keeps far less."""
     from training.modeling import enable_activation_checkpointing
 
-    model = _with_lora(_random_model("qwen2"))
+    model = _with_lora(random_model("qwen2"))
     model.train()
     prompts, ids, mask = _batch(model.config.vocab_size, (5, 9, 8, 7), shared=True)
     results = []
@@ -156,9 +138,9 @@ def test_activation_checkpointing_gives_the_same_numbers_for_less_memory(every):
     assert kept1 < (0.35 if every == 1 else 0.75) * kept0, (kept1, kept0)
 
 
-def test_bf16_graph_keeps_one_float32_copy_per_input():
+def test_bf16_graph_keeps_one_float32_copy_per_input(random_model):
     """bf16 base, float32 LoRA: q/k/v (and gate/up) read one float32 copy of their input, kept once."""
-    model = _with_lora(_random_model("qwen2").to(torch.bfloat16))
+    model = _with_lora(random_model("qwen2").to(torch.bfloat16))
     model.train()
     prompts, ids, mask = _batch(model.config.vocab_size)
     _, lean = _saved_bytes(lambda: score(model, prompts, ids, mask, pad_id=0, lean=True)[0])
@@ -166,10 +148,10 @@ def test_bf16_graph_keeps_one_float32_copy_per_input():
     assert lean < 0.7 * peft, (lean, peft)  # 0.74 with one float32 copy per projection
 
 
-def test_bf16_model_with_float32_lora_is_as_accurate_as_peft():
+def test_bf16_model_with_float32_lora_is_as_accurate_as_peft(random_model):
     """On a GPU the base is bf16 and peft keeps LoRA in float32: the lean forward must mix them as peft
     does. Against a float32 copy of the same weights, its errors are peft's own bf16 rounding."""
-    model = _with_lora(_random_model("qwen2").to(torch.bfloat16))
+    model = _with_lora(random_model("qwen2").to(torch.bfloat16))
     assert {p.dtype for n, p in model.named_parameters() if "lora_" in n} == {torch.float32}
     reference = copy.deepcopy(model).float()
     model.train()
