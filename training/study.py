@@ -101,9 +101,10 @@ class StudyConfig:
         for name in ("steps", "eval_every", "eval_n", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        if not self.seed_list("seeds"):
+        seeds = self.seed_list("seeds")
+        if not seeds:
             raise ValueError("--seeds: at least one seed")
-        arms = [Arm(g, GROUPS[g][1], GROUPS[g][2], s) for s in self.seed_list("seeds") for g in MAIN if g in groups]
+        arms = [Arm(g, GROUPS[g][1], GROUPS[g][2], s) for s in seeds for g in MAIN if g in groups]
         arms += [Arm(g, GROUPS[g][1], GROUPS[g][2], s)
                  for s in self.seed_list("ablation_seeds") for g in ABLATIONS if g in groups]
         return arms
@@ -206,15 +207,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     cfg = StudyConfig(**{k: getattr(args, k) for k in StudyConfig.__dataclass_fields__})
     try:
-        cfg.arms()
+        arms = cfg.arms()
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if not args.report_only and any(arm_state(cfg, a) != "done" for a in cfg.arms()):
+    if not args.report_only and any(arm_state(cfg, a) != "done" for a in arms):
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         try:
-            if any(a.sg_set == "mined" for a in cfg.arms()):
+            if any(a.sg_set == "mined" for a in arms):
                 mine_sg_set(cfg)
             run_arms(cfg)
         except RuntimeError as err:

@@ -31,6 +31,11 @@ def _plot_band(ax, x, curves, colour, label):
         ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
 
 
+def _smoothed(by_seed: dict, key: str, steps: int) -> list:
+    """Each seed's per-step curve of ``key``, as a moving average."""
+    return [moving_average(step_curve(r, key, steps)) for r in by_seed.values()]
+
+
 def figure_dynamics(cfg: StudyConfig, grpo: dict[int, list[dict]], path: Path) -> None:
     plt = _plt()
     x = np.arange(cfg.steps)
@@ -38,21 +43,21 @@ def figure_dynamics(cfg: StudyConfig, grpo: dict[int, list[dict]], path: Path) -
     for ax, prefix, title in ((axes[0], "ppl_rel", "Relative perplexity (vs step 0)"),
                               (axes[1], "entropy", "Token entropy (nats)")):
         for role in ("execution", "planning"):
-            curves = [moving_average(step_curve(r, f"{prefix}/{role}", cfg.steps)) for r in grpo.values()]
+            curves = _smoothed(grpo, f"{prefix}/{role}", cfg.steps)
             _plot_band(ax, x, curves, COLOURS[role], f"{role} tokens")
         ax.set_title(title)
         ax.legend(frameon=False)
     for key, colour, label in (("semantic/entropy_bits", "#dc2626", "planning phrases"),
                                ("semantic/other_conditional_bits", "#6b7280", "other grams (conditional)")):
-        curves = [moving_average(step_curve(r, key, cfg.steps)) for r in grpo.values()]
+        curves = _smoothed(grpo, key, cfg.steps)
         _plot_band(axes[2], x, curves, colour, label)
     axes[2].set_title("Semantic entropy (bits)")
     axes[2].legend(frameon=False)
-    curves = [moving_average(step_curve(r, "acc/batch", cfg.steps)) for r in grpo.values()]
+    curves = _smoothed(grpo, "acc/batch", cfg.steps)
     _plot_band(axes[3], x, curves, "#16a34a", "batch accuracy")
     axes[3].set_title("Accuracy and response length")
     twin = axes[3].twinx()
-    curves = [moving_average(step_curve(r, "len/mean", cfg.steps)) for r in grpo.values()]
+    curves = _smoothed(grpo, "len/mean", cfg.steps)
     _plot_band(twin, x, curves, "#9ca3af", "length (tokens)")
     twin.set_ylabel("tokens", color="#6b7280")
     twin.grid(False)
@@ -101,7 +106,7 @@ def figure_semantic_errors(cfg: StudyConfig, runs, path: Path) -> None:
         if group not in runs:
             continue
         label = GROUPS[group][0].split(" (")[0]
-        curves = [moving_average(step_curve(r, "semantic/entropy_bits", cfg.steps)) for r in runs[group].values()]
+        curves = _smoothed(runs[group], "semantic/entropy_bits", cfg.steps)
         _plot_band(axes[0], x, curves, COLOURS[group], label)
         for ax, kind in ((axes[1], "strategy"), (axes[2], "execution")):
             steps, curves = eval_matrix(runs[group], f"eval/errors/{kind}")
