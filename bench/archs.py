@@ -43,7 +43,7 @@ def build(arch: str, layers: int | None = None, dtype: torch.dtype = torch.bfloa
 def random_model(arch: str, layers: int | None, folder: Path) -> str:
     """Save ``arch`` with random weights (bf16) and a stand-in tokenizer to ``folder``: the bundled
     tokenizer, padded with placeholder tokens to the architecture's vocabulary."""
-    from training.modeling import load_model
+    from training.engine.modeling import load_model
 
     tok = load_model("tiny", device="cpu").tokenizer
     tok.add_tokens([f"<r{i}>" for i in range(len(tok), ARCHS[arch]["vocab_size"])])

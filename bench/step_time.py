@@ -138,7 +138,7 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from training.modeling import BUNDLED
+    from training.engine.modeling import BUNDLED
     from training.tasks import get_task
 
     task = get_task("multiply")

@@ -10,7 +10,7 @@ weights in bf16, with LoRA r=16 on every projection in float32 (peft's
 default on a bf16 model), and every tensor the graph saves is counted once
 (by storage; parameters not counted). Models of 1 and 2 layers give the
 bytes per token of one layer; the output layer runs in checkpointed chunks
-of 32 positions (see training/scoring.py), as a real batch of a large
+of 32 positions (see training/engine/scoring.py), as a real batch of a large
 vocabulary does.
 
 Reported for the lean forward and for transformers + peft, with activation
@@ -39,8 +39,8 @@ import torch  # noqa: E402
 
 from archs import ARCHS, LORA, build  # noqa: E402
 
-import training.scoring as scoring  # noqa: E402
-from training.modeling import enable_activation_checkpointing  # noqa: E402
+import training.engine.scoring as scoring  # noqa: E402
+from training.engine.modeling import enable_activation_checkpointing  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))
 @pytest.fixture(scope="session")
 def tiny_lm():
     """The bundled model and tokenizer, loaded once (tests must not change the model: copy it first)."""
-    from training.modeling import load_model
+    from training.engine.modeling import load_model
 
     return load_model("tiny", device="cpu")
 

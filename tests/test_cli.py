@@ -51,7 +51,7 @@ def test_chat_models_get_their_template(tmp_path):
     import shutil
 
     from training.evaluate import evaluate, prompt_ids
-    from training.modeling import load_model
+    from training.engine.modeling import load_model
     from training.tasks import get_task
 
     model_dir = tmp_path / "chat-tiny"

@@ -4,9 +4,9 @@ random Qwen2 / Llama models with grouped-query attention; the models it does not
 import pytest
 import torch
 
-from training.decoder import lean_decoder
-from training.rollout import left_pad, sample
-from training.scoring import build_inputs
+from training.engine.decoder import lean_decoder
+from training.engine.rollout import left_pad, sample
+from training.engine.scoring import build_inputs
 
 
 @torch.no_grad()
@@ -39,7 +39,7 @@ def test_logits_match_transformers(kind, tiny, random_model):
 
 def test_sampling_matches_transformers_token_for_token(tiny_lm, monkeypatch):
     """Also with finished rows dropped from the lean decoder's batch on the way."""
-    from training.decoder import LeanDecoder
+    from training.engine.decoder import LeanDecoder
     from training.evaluate import prompt_ids
     from training.tasks import get_task
 

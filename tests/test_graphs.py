@@ -5,11 +5,11 @@ fallback) on a CPU, with a stand-in recorder that behaves like a CUDA graph wher
 import pytest
 import torch
 
-import training.graphs as graphs
-import training.rollout as rollout
-from training.decoder import lean_decoder
-from training.graphs import GraphedDecoder
-from training.rollout import left_pad, sample
+import training.engine.graphs as graphs
+import training.engine.rollout as rollout
+from training.engine.decoder import lean_decoder
+from training.engine.graphs import GraphedDecoder
+from training.engine.rollout import left_pad, sample
 
 
 @pytest.fixture(autouse=True)

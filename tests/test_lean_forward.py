@@ -8,8 +8,8 @@ import copy
 import pytest
 import torch
 
-from training.lean_forward import final_hidden
-from training.scoring import score
+from training.engine.lean_forward import final_hidden
+from training.engine.scoring import score
 
 
 def _with_lora(model, seed: int = 0, **extra):
@@ -114,7 +114,7 @@ def _saved_bytes(fn) -> tuple:
 def test_activation_checkpointing_gives_the_same_numbers_for_less_memory(every, random_model):
     """With checkpointing on (every layer, or every other), the lean forward recomputes those layers in
     the backward pass: the same log-probs and gradients, a graph that keeps far less."""
-    from training.modeling import enable_activation_checkpointing
+    from training.engine.modeling import enable_activation_checkpointing
 
     model = _with_lora(random_model("qwen2"))
     model.train()

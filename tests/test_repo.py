@@ -35,7 +35,7 @@ def test_analysis_imports_without_gradio():
 
 
 def test_bundled_tokenizer_is_what_its_script_builds(tmp_path):
-    from training.tokenizer import build_tokenizer
+    from training.bundled.tokenizer import build_tokenizer
 
     build_tokenizer(tmp_path)
     committed = ROOT / "assets" / "tiny-model" / "tokenizer.json"

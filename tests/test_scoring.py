@@ -3,8 +3,8 @@
 import torch
 import torch.nn.functional as F
 
-from training.modeling import load_model
-from training.scoring import build_inputs, score
+from training.engine.modeling import load_model
+from training.engine.scoring import build_inputs, score
 
 
 def naive(model, prompts, ids, mask, pad_id):
@@ -43,7 +43,7 @@ def test_chunks_match_full_logits_and_gradients():
 def test_large_vocabulary_logits_are_never_kept_whole(monkeypatch):
     """Logits beyond the budget go in budget-sized, checkpointed chunks: the
     graph keeps no (positions x vocabulary) tensor, however few positions."""
-    import training.scoring as scoring
+    import training.engine.scoring as scoring
 
     lm = load_model("tiny", device="cpu")
     vocab = lm.model.get_output_embeddings().weight.shape[0]

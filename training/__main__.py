@@ -13,12 +13,12 @@ import json
 import sys
 import warnings
 
-from training.modeling import ModelLoadError
+from training.engine.modeling import ModelLoadError
 
 
 def _eval(args) -> int:
     from training.evaluate import evaluate
-    from training.modeling import load_model
+    from training.engine.modeling import load_model
     from training.tasks import get_task
 
     try:

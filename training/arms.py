@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from training import dist
-from training.backbone import Backbone
+from training.engine.backbone import Backbone
 from training.config import RunConfig, save_config
 from training.loop import Trainer
 from training.report import Reporter

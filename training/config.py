@@ -29,11 +29,11 @@ class RunConfig:
     group_size: int = _f(8, "responses per prompt (G)")
     temperature: float = _f(1.0, "sampling temperature for rollouts")
     max_new_tokens: int = _f(160, "response length limit")
-    lean_decoder: bool = _f(True, "sample and score with the lean Llama-family code (training/decoder.py, "
-                                  "training/lean_forward.py) where it covers the model (Qwen2, Llama): "
+    lean_decoder: bool = _f(True, "sample and score with the lean Llama-family code (training/engine/decoder.py, "
+                                  "training/engine/lean_forward.py) where it covers the model (Qwen2, Llama): "
                                   "the same numbers as transformers + peft, fewer operations")
     cuda_graphs: bool = _f(True, "on a GPU, replay each decoding step of the lean decoder as one CUDA graph "
-                                 "(training/graphs.py; checked against the plain step, which it falls back to)")
+                                 "(training/engine/graphs.py; checked against the plain step, which it falls back to)")
     # optimisation
     steps: int = _f(200, "optimizer steps")
     lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)")

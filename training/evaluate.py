@@ -15,8 +15,8 @@ import torch
 from lab.grams import SGSet
 from lab.semantic import semantic_entropy
 from lab.tokens import token_masks_from_ids
-from training.modeling import LoadedModel
-from training.rollout import sample
+from training.engine.modeling import LoadedModel
+from training.engine.rollout import sample
 from training.tasks import Task
 
 
@@ -40,8 +40,8 @@ def generate_responses(lm: LoadedModel, task: Task, problems: list, samples: int
                        lean: bool = True, graphs: bool = True) -> list[list[list[int]]]:
     """``samples`` responses per problem, as token ids without EOS: [problem][sample] -> ids.
 
-    ``lean``: sample through :mod:`training.decoder` where it covers the model;
-    ``graphs``: its steps as CUDA graphs on a GPU (:mod:`training.graphs`).
+    ``lean``: sample through :mod:`training.engine.decoder` where it covers the model;
+    ``graphs``: its steps as CUDA graphs on a GPU (:mod:`training.engine.graphs`).
     """
     gen = torch.Generator(device=lm.device).manual_seed(seed)
     lm.model.eval()

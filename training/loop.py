@@ -33,9 +33,9 @@ from lab.tokens import token_masks_from_ids
 from training import algos, dist
 from training.config import RunConfig
 from training.evaluate import evaluate, prompt_ids, strip_eos
-from training.backbone import Backbone
-from training.rollout import sample
-from training.scoring import score
+from training.engine.backbone import Backbone
+from training.engine.rollout import sample
+from training.engine.scoring import score
 from training.tasks import get_task, resolve_sg_set
 
 

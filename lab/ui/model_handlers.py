@@ -39,7 +39,7 @@ def checkpoint_choices() -> list[str]:
 
 @lru_cache(maxsize=2)
 def _load(model: str, checkpoint: str):
-    from training.modeling import load_model
+    from training.engine.modeling import load_model
 
     lm = load_model(model, device=None)
     if checkpoint:
@@ -73,7 +73,7 @@ def load(model: str, checkpoint: str = ""):
 
 def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fraction: float = 0.3):
     """``(html, stats markdown)`` for a response scored by teacher forcing."""
-    from training.scoring import score
+    from training.engine.scoring import score
 
     if not response_ids:
         raise InputError("the response is empty")
@@ -115,7 +115,7 @@ def _mean(values: np.ndarray, mask: np.ndarray) -> float:
 def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_name: str, seed: float = 0):
     """Sample one response to ``prompt`` and show it token by token: ``(html, stats, message)``."""
     from lab.ui.handlers import resolve_sg
-    from training.rollout import sample
+    from training.engine.rollout import sample
 
     try:
         prompt = check_text(prompt)
@@ -132,7 +132,7 @@ def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_na
     except (InputError, SGSetError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001 - load failures and the like become messages
-        from training.modeling import ModelLoadError
+        from training.engine.modeling import ModelLoadError
 
         if isinstance(err, ModelLoadError):
             return "", "", f"⚠️ {err}"
@@ -159,7 +159,7 @@ def score_text(model: str, checkpoint: str, text: str, sg_name: str):
     except (InputError, SGSetError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001
-        from training.modeling import ModelLoadError
+        from training.engine.modeling import ModelLoadError
 
         if isinstance(err, ModelLoadError):
             return "", "", f"⚠️ {err}"

@@ -30,7 +30,7 @@ It reads the model's own weights (nothing is copied) and gives the same
 log-probs and gradients as transformers + peft to float rounding
 (tests/test_lean_forward.py). Models or adapters it does not cover (other
 architectures, DoRA and other LoRA variants, LoRA dropout, several active
-adapters) return ``None``; :func:`training.scoring.score` then uses
+adapters) return ``None``; :func:`training.engine.scoring.score` then uses
 transformers.
 """
 
@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from training.decoder import attention_shape, base_model, covers, projections, rms_norm, rope_tables, rotate
-from training.rollout import distinct_prompts
+from training.engine.decoder import attention_shape, base_model, covers, projections, rms_norm, rope_tables, rotate
+from training.engine.rollout import distinct_prompts
 
 # One projection: base weight and bias, then LoRA's A (r, in) and B (out, r) and scaling, or None.
 Projection = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, float]

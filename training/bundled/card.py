@@ -1,6 +1,6 @@
 """Measure the bundled model and write its model card (``assets/tiny-model/README.md``).
 
-    python -m training.card [--model assets/tiny-model] [--n 500]
+    python -m training.bundled.card [--model assets/tiny-model] [--n 500]
 
 Every figure in the card comes from this script's own run (seeded), so
 rerunning it reproduces the card within sampling noise.
@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from training.evaluate import evaluate, standard_error
-from training.modeling import load_model
+from training.engine.modeling import load_model
 from training.tasks import get_task, multiply
 
 
@@ -62,7 +62,7 @@ def write_card(out: str | Path, cfg=None, n: int = 500) -> Path:
         "## How it was made",
         "",
         "```bash",
-        "python -m training.pretrain --out assets/tiny-model   # tokenizer, training, this card",
+        "python -m training.bundled.pretrain --out assets/tiny-model   # tokenizer, training, this card",
         "```",
         "",
         f"- parameters: {log.get('parameters', 'n/a'):,}" if log else "- parameters: n/a",
@@ -76,7 +76,7 @@ def write_card(out: str | Path, cfg=None, n: int = 500) -> Path:
         f"- training time: {log.get('train_minutes')} minutes on 2 CPU cores",
         f"- size on disk: {size_mb:.1f} MB (safetensors, float32)",
         "",
-        "## Measured scores (held-out split; `python -m training.card` reproduces them)",
+        "## Measured scores (held-out split; `python -m training.bundled.card` reproduces them)",
         "",
         "| setting | accuracy | pass@k | execution errors | strategy errors | mean length (tokens) |",
         "|---|---|---|---|---|---|",

@@ -3,7 +3,7 @@
 The same forward pass gives the log-probs the loss needs and the entropies
 and NLLs the metrics need; nothing is computed twice.
 
-The decoder runs once, through :mod:`training.lean_forward` where it covers
+The decoder runs once, through :mod:`training.engine.lean_forward` where it covers
 the model (else through transformers' own forward).
 
 Memory: full-vocabulary logits for a whole batch (N x T x V: 20 GB in float32
@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from training.decoder import base_model
-from training.lean_forward import final_hidden
-from training.rollout import left_pad
+from training.engine.decoder import base_model
+from training.engine.lean_forward import final_hidden
+from training.engine.rollout import left_pad
 
 LOGIT_BUDGET = 2 ** 26  # float32 logits (256 MB) computed at once before chunking
 
@@ -64,7 +64,7 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
         prompts: N prompt id lists. response_ids, response_mask: (N, T).
         chunk_tokens: positions per output-layer chunk (memory vs speed);
             default: as many as fit ``LOGIT_BUDGET`` logits.
-        lean: use :mod:`training.lean_forward` where it covers the model.
+        lean: use :mod:`training.engine.lean_forward` where it covers the model.
     Returns:
         ``(logprobs, entropy)``: (N, T) float32 each, 0 on padding; entropy
         (detached) is None when ``with_entropy`` is False.

@@ -226,7 +226,7 @@ class LeanDecoder:
     def step_at(self, tokens: torch.Tensor, positions: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
         """One decoding step whose keys and values go to cache column ``column`` ((1,), on the device);
         reads and writes tensors only, no Python state, so a CUDA graph can capture it
-        (:mod:`training.graphs`). The cache must already hold the column (:meth:`reserve`)."""
+        (:mod:`training.engine.graphs`). The cache must already hold the column (:meth:`reserve`)."""
         self.bias.index_fill_(1, column, 0.0)
         mask = self.bias[:, None, None, :self.capacity]  # (N, 1, 1, capacity)
         h = self._layers(self.embed(tokens[:, None]), positions[:, None], mask, column)

@@ -9,7 +9,7 @@ import torch
 
 from training import dist
 from training.config import RunConfig
-from training.modeling import enable_activation_checkpointing, load_model
+from training.engine.modeling import enable_activation_checkpointing, load_model
 
 
 class Backbone:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import torch
 
-BUNDLED = Path(__file__).resolve().parent.parent / "assets" / "tiny-model"
+BUNDLED = Path(__file__).resolve().parents[2] / "assets" / "tiny-model"
 
 
 class ModelLoadError(RuntimeError):
@@ -60,7 +60,7 @@ def enable_activation_checkpointing(model) -> None:
 
     transformers 5 renamed ``gradient_checkpointing_enable`` to
     ``activation_checkpointing_enable``; either is used, whichever the
-    installed version has. :mod:`training.lean_forward` honours the same
+    installed version has. :mod:`training.engine.lean_forward` honours the same
     per-layer flags.
     """
     enable = getattr(model, "activation_checkpointing_enable", None)

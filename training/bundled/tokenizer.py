@@ -1,6 +1,6 @@
 """Build the bundled byte-level BPE tokenizer (part of ``assets/tiny-model``).
 
-    python -m training.tokenizer --out assets/tiny-model
+    python -m training.bundled.tokenizer --out assets/tiny-model
 
 Deterministic: trained on a seeded corpus of the bundled task's worked
 solutions plus short math-reasoning sentences that use the shipped Strategic

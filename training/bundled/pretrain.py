@@ -1,6 +1,6 @@
 """Pretrain the bundled tiny model on the base policy's worked solutions.
 
-    python -m training.pretrain --out assets/tiny-model [--steps 2000] [--seed 0]
+    python -m training.bundled.pretrain --out assets/tiny-model [--steps 2000] [--seed 0]
 
 Builds the tokenizer, a small Qwen2 causal LM from its config, and trains it
 from scratch on a seeded stream of traces written by
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from training.tasks import multiply
-from training.tokenizer import EOS, PAD, build_tokenizer
+from training.bundled.tokenizer import EOS, PAD, build_tokenizer
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     cfg = PretrainConfig(**vars(args))
     out = pretrain(cfg)
-    from training.card import write_card
+    from training.bundled.card import write_card
 
     write_card(out, cfg)
 

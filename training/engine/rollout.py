@@ -20,11 +20,11 @@ from functools import lru_cache
 
 import torch
 
-from training.decoder import LeanDecoder, base_model, lean_decoder
-from training import graphs as cuda_graphs
+from training.engine.decoder import LeanDecoder, base_model, lean_decoder
+from training.engine import graphs as cuda_graphs
 
 COMPACT = 4  # drop finished rows once they are 1/COMPACT of the batch (0: never)
-GRAPH_DEVICES = ("cuda",)  # where the lean decoder's steps replay as CUDA graphs (training/graphs.py)
+GRAPH_DEVICES = ("cuda",)  # where the lean decoder's steps replay as CUDA graphs (training/engine/graphs.py)
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,11 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
         prompts: N lists of prompt token ids.
         temperature: 0 means greedy.
         top_p: nucleus sampling threshold (1.0 = off).
-        lean: run the model through :mod:`training.decoder` when it covers
+        lean: run the model through :mod:`training.engine.decoder` when it covers
             the architecture (same logits up to float rounding, fewer
             operations per token); False always uses transformers' forward.
         graphs: on a GPU, replay the lean decoder's steps as CUDA graphs
-            (:mod:`training.graphs`; finished rows then stay in the batch).
+            (:mod:`training.engine.graphs`; finished rows then stay in the batch).
     """
     device = next(model.parameters()).device
     ids, prompt_mask = left_pad(prompts, pad_id)
@@ -140,7 +140,7 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
 
 class _HFForward:
     """transformers' forward with its own KV cache, behind the two calls of
-    :class:`training.decoder.LeanDecoder`."""
+    :class:`training.engine.decoder.LeanDecoder`."""
 
     def __init__(self, model, batch: int, max_len: int):
         self.model, self.width, self.t = model, 0, 0

@@ -6,7 +6,7 @@ that set our GPU targets measured 24 ms a step for Qwen2.5-0.5B through
 transformers on an H100, almost all of it launch overhead. A CUDA graph
 records the step's kernels once and replays them with one launch.
 
-:class:`GraphedDecoder` wraps a :class:`training.decoder.LeanDecoder`: the
+:class:`GraphedDecoder` wraps a :class:`training.engine.decoder.LeanDecoder`: the
 prefill runs as it is; each decoding step copies its tokens, positions and
 cache column into fixed input tensors and replays a graph of
 :meth:`LeanDecoder.step_at`. The cache is allocated whole up front (a graph
@@ -34,7 +34,7 @@ from typing import Callable
 
 import torch
 
-from training.decoder import LeanDecoder
+from training.engine.decoder import LeanDecoder
 
 # A recorder takes the step (no arguments, returns logits) and the device, and returns the step's replay.
 Recorder = Callable[[Callable[[], torch.Tensor], torch.device], Callable[[], torch.Tensor]]
