@@ -39,7 +39,7 @@ _END = ""  # trie key that marks the end of a phrase
 # \x00, <think>, or a sentence end / colon with closing marks and a space),
 # then indentation, list markers and opening emphasis or quotes.
 _STEP = re.compile(
-    r"(?:\A|\n|\x00|<think>|(?<=[.!?:])[\"'\u201d\u2019)\]*_]*[ \t]+)"
+    r"(?:\A|\n|\x00|<think>\s*|(?<=[.!?:])[\"'\u201d\u2019)\]*_]*[ \t]+)"
     r"[ \t]*(?:(?:[-*+>\u2022]|#{1,6}|\d{1,3}[.)])[ \t]+)*(?:\*\*|__|[\"\u201c'(])*")
 
 
@@ -50,7 +50,7 @@ def step_starts(text: str) -> list[int]:
     >>> [text[i:i + 4] for i in step_starts(text)]
     ['Okay', 'Now,', 'so z', 'Wait']
     """
-    return [m.end() for m in _STEP.finditer(text)]
+    return sorted({m.end() for m in _STEP.finditer(text)})
 
 
 def _unit_regex(ch: str) -> str:
