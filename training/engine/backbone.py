@@ -10,6 +10,7 @@ import torch
 from training import dist
 from training.config import RunConfig
 from training.engine.modeling import enable_activation_checkpointing, load_model
+from training.tasks import default_model
 
 
 class Backbone:
@@ -25,7 +26,7 @@ class Backbone:
     def __init__(self, cfg: RunConfig):
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.lm = load_model(cfg.model, device=cfg.device or dist.device_for_rank())
+        self.lm = load_model(default_model(cfg.model, cfg.task), device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
         if cfg.activation_checkpointing:  # the trained model only: the sampler never runs a backward pass
