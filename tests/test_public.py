@@ -1,4 +1,5 @@
-"""Public mode's policy (training/public.py) on fake run folders: ownership ids, queue share, retention, disk."""
+"""Public mode (training/public.py, lab/ui/public_handlers.py) on fake run folders: owner ids, the queue
+share, retention and the disk check."""
 
 import json
 import subprocess
@@ -115,7 +116,8 @@ def test_retention_prunes_oldest_checkpoints_then_oldest_runs(tmp_path, stand_in
     assert sorted(jobs.names()) == ["live", "r1", "r2", "r3", "r4", "r5"]
     assert [n for n in jobs.names() if policy.has_checkpoints(n)] == ["live", "r4", "r5"]
     for name, folder in [("r1", "r1"), ("r3", "r3/hicra-s0")]:  # metrics and samples stay
-        assert (tmp_path / folder / "metrics.jsonl").read_text() and (tmp_path / folder / "samples.jsonl").exists()
+        assert (tmp_path / folder / "metrics.jsonl").read_text()
+        assert (tmp_path / folder / "samples.jsonl").exists()
         assert "newest 2 ended runs" in policy.pruned(name)["why"]
     assert policy.pruned("r4") is None
     assert policy.prune() == []  # nothing more to do
@@ -154,3 +156,80 @@ def test_limits_from_the_environment():
         PublicLimits.from_env({"HICRA_LAB_KEEP_RUNS": "3"})
     with pytest.raises(ValueError, match="HICRA_LAB_MAX_RUNS_PER_OWNER must be at least 1"):
         PublicLimits.from_env({"HICRA_LAB_MAX_RUNS_PER_OWNER": "0"})
+
+
+def test_the_job_manager_records_an_owner_only_when_given(tmp_path):
+    from training.config import preset
+
+    jobs = JobManager(tmp_path, max_concurrent=1)
+
+    def refuse(name):  # keeps the test from starting a training process
+        raise JobError("not now")
+
+    jobs.before_launch = refuse
+    jobs.submit("private", preset("tiny-smoke"))
+    jobs.submit("public", preset("tiny-smoke"), owner="0123abcd")
+    assert "owner" not in json.loads((tmp_path / "private" / "job.json").read_text())
+    assert json.loads((tmp_path / "public" / "job.json").read_text())["owner"] == "0123abcd"
+    assert jobs.info("public")["state"] == "failed" and jobs.info("public")["error"] == "not now"
+
+
+@pytest.fixture()
+def public_lab(tmp_path, monkeypatch):
+    """The app's context in public mode over a fresh data folder; one ended run keeps its checkpoints."""
+    import lab.ui.context as ctx
+
+    monkeypatch.setenv("HICRA_LAB_DATA", str(tmp_path))
+    monkeypatch.setenv("HICRA_LAB_PUBLIC", "1")
+    monkeypatch.setenv("HICRA_LAB_KEEP_CHECKPOINTS", "1")
+    ctx.settings.cache_clear()
+    monkeypatch.setattr(ctx, "_manager", None)
+    monkeypatch.setattr(ctx, "_policy", None)
+    yield tmp_path
+    ctx.settings.cache_clear()
+
+
+def test_the_page_handlers_of_a_public_lab(public_lab):
+    from lab.ui import public_handlers as ph
+    from lab.ui.context import policy
+
+    p = policy()
+    alice, bob = {"token": TOKEN_A, "session": "page-load-1"}, {"token": TOKEN_B, "session": "page-load-2"}
+    owner = p.visitor(**alice).owner
+    fake_run(p.jobs, "old", "finished", ended=1.0, owner=owner)
+    fake_run(p.jobs, "new", "finished", ended=2.0, owner=owner)
+    assert p.prune() == ["removed the checkpoints of old"]
+    assert "'old' can no longer be resumed: its checkpoints were removed on" in ph.resume("old", alice)
+    archive, message = ph.download_adapter("old", alice)
+    assert archive is None and "only the newest 1 ended runs keep their checkpoints" in message
+    archive, message = ph.download_adapter("new", {"token": TOKEN_A, "session": "after-a-reload"})
+    assert archive.endswith(".zip") and "step-2" in message
+    assert "belongs to another visitor" in ph.download_adapter("new", bob)[1]
+    status = ph.refresh("old", alice)[0]
+    assert "**your run**" in status and "Its checkpoints were removed on" in status
+    assert "another visitor's run" in ph.refresh("old", bob)[0]
+    notice = ph.notice(bob)
+    assert "Runs you start belong to this browser" in notice and "Your runs: none yet" in notice
+    assert "for the newest 1 ended runs" in notice and "Now: 2 runs, 1 with checkpoints" in notice
+    assert "**old** (finished)" in ph.notice(alice)
+    assert "belongs to another visitor" in ph.delete("new", bob)
+    assert ph.delete("new", alice) == "Deleted **new**."
+    message, name = ph.launch({"token": "x"}, "n", "tiny-smoke", "HICRA", 0.2, 2, "0", 8, "ground-truth")
+    assert message.startswith("⚠️ owner_token must be") and name == ""
+
+
+def test_the_page_reads_who_is_asking(public_lab, monkeypatch):
+    import gradio as gr
+
+    from lab.ui import visitors
+
+    profile = gr.OAuthProfile({"name": "Alice", "preferred_username": "alice", "profile": "", "picture": ""})
+    request = gr.Request(username=None, session_hash="page-load-1")
+    assert visitors.who(TOKEN_A, request, profile) == {"hf_user": "alice", "login": None, "token": TOKEN_A,
+                                                        "session": "page-load-1"}
+    assert visitors.who(None, request, None)["token"] is None
+    assert visitors.ensure_token(TOKEN_A) == TOKEN_A  # a reload keeps the browser's token
+    fresh = visitors.ensure_token(None)
+    assert fresh != visitors.ensure_token(None) and len(fresh) == 32
+    monkeypatch.delenv("OAUTH_CLIENT_ID", raising=False)
+    assert not visitors.oauth_enabled()  # no sign-in button outside a Space that enables it

@@ -61,10 +61,10 @@ class PublicLimits:
                         "HICRA_LAB_MAX_QUEUE")
     keep_runs: int = _f(30, "runs kept in all; beyond it the oldest ended runs are deleted",
                         "HICRA_LAB_KEEP_RUNS")
-    keep_checkpoints: int = _f(5, "ended runs that keep their checkpoints (the newest); older ended runs keep "
-                                  "metrics and samples only", "HICRA_LAB_KEEP_CHECKPOINTS")
-    min_free_gb: float = _f(2.0, "free disk (GiB) a run needs to be queued or to start; the oldest ended runs' "
-                                 "checkpoints are removed to make it", "HICRA_LAB_MIN_FREE_GB")
+    keep_checkpoints: int = _f(5, "ended runs that keep their checkpoints (the newest); older ended runs "
+                                  "keep metrics and samples only", "HICRA_LAB_KEEP_CHECKPOINTS")
+    min_free_gb: float = _f(2.0, "free disk (GiB) a run needs to be queued or to start; the oldest ended "
+                                 "runs' checkpoints are removed to make it", "HICRA_LAB_MIN_FREE_GB")
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "PublicLimits":
@@ -114,7 +114,8 @@ class Visitor:
         return bool(job.get("owner")) and job["owner"] in self.ids
 
 
-def _runs(n: int) -> str:
+def n_runs(n: int) -> str:
+    """``1 run``, ``2 runs``."""
     return f"{n} run" + ("" if n == 1 else "s")
 
 
@@ -162,7 +163,7 @@ class PublicPolicy:
 
     def visitor(self, hf_user: str | None = None, login: str | None = None, token: str | None = None,
                 session: str | None = None) -> Visitor:
-        """The caller's ids, strongest first. A malformed ``token`` raises JobError (it would be guessable)."""
+        """The caller's ids, strongest first; a malformed ``token`` raises JobError (it could be guessed)."""
         if token is not None and token != "" and (not isinstance(token, str) or not TOKEN_RE.match(token)):
             raise JobError("owner_token must be 16 to 128 letters, digits, '-' or '_' (keep it secret: it is "
                            "what makes your runs yours)")
@@ -179,8 +180,8 @@ class PublicPolicy:
         if visitor.owns(info):
             return info
         if not info.get("owner"):
-            raise JobError(f"run {name!r} was started outside this public lab's pages (from the command line, "
-                           f"or before public mode), so no visitor can {action} here")
+            raise JobError(f"run {name!r} was started outside this public lab's pages (from the command "
+                           f"line, or before public mode), so no visitor can {action} here")
         raise JobError(f"run {name!r} belongs to another visitor: you can watch and compare it, "
                        f"but only they can {action}")
 
@@ -208,7 +209,7 @@ class PublicPolicy:
         return sum(1 for j in jobs if j.get("state") == "running") + len(earlier)
 
     def admit(self, visitor: Visitor, resuming: str | None = None) -> None:
-        """Raise JobError unless ``visitor`` may queue one more run now (``resuming``: the run they resume)."""
+        """Raise JobError unless ``visitor`` may queue one more run now (``resuming``: the run resumed)."""
         if visitor.owner is None:
             raise JobError("this public lab could not tell who is asking, so it cannot start a run for you")
         with self.jobs.lock:
@@ -218,16 +219,17 @@ class PublicPolicy:
             if len(mine) >= self.limits.max_runs_per_owner:
                 j = mine[0]
                 where = ("running" if j["state"] == "running"
-                         else f"queued with {_runs(self.ahead(j['name']))} ahead of it")
+                         else f"queued with {n_runs(self.ahead(j['name']))} ahead of it")
                 n = self.limits.max_runs_per_owner
-                raise JobError(f"you already have {_runs(len(mine))} queued or running ({j['name']!r}: {where}); "
-                               f"this public lab allows {n} per visitor: stop one or wait until it ends")
+                raise JobError(f"you already have {n_runs(len(mine))} queued or running ({j['name']!r}: "
+                               f"{where}); this public lab allows {n} per visitor: stop one or wait until "
+                               "it ends")
             running = sum(1 for j in jobs if j.get("state") == "running")
             queued = sum(1 for j in jobs if j.get("state") == "queued")
             if queued >= self.limits.max_queue:
-                raise JobError(f"the queue is full: {_runs(running + queued)} ahead ({running} running, "
-                               f"{queued} waiting) and this public lab queues at most {self.limits.max_queue}; "
-                               "try again when one ends")
+                raise JobError(f"the queue is full: {n_runs(running + queued)} ahead ({running} running, "
+                               f"{queued} waiting) and this public lab queues at most "
+                               f"{self.limits.max_queue}; try again when one ends")
             self.make_room()
 
     # ----------------------------------------------------------- retention
@@ -277,13 +279,14 @@ class PublicPolicy:
         return done
 
     def make_room(self) -> None:
-        """Free ``min_free_gb`` by removing the oldest ended runs' checkpoints; JobError when that is not enough."""
+        """Free ``min_free_gb`` by removing the oldest ended runs' checkpoints; JobError if not enough."""
         need = self.limits.min_free_gb * GB
         with self.jobs.lock:
             if self._disk_free() >= need:
                 return
+            why = f"the disk had less than {self.limits.min_free_gb:g} GiB free"
             for j in self._ended():
-                self._drop_checkpoints(j["name"], f"the disk had less than {self.limits.min_free_gb:g} GiB free")
+                self._drop_checkpoints(j["name"], why)
                 if self._disk_free() >= need:
                     return
             raise JobError(f"the lab's disk has {self._disk_free() / GB:.1f} GiB free and a run needs "

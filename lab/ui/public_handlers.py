@@ -14,6 +14,7 @@ import time
 from lab.ui import runs_handlers, train_handlers
 from lab.ui.context import policy
 from training.jobs import JobError
+from training.public import n_runs
 
 
 def _visitor(who: dict | None):
@@ -34,7 +35,7 @@ def launch(who: dict | None, *args) -> tuple[str, str]:
         return f"⚠️ {err}", ""
     ahead = p.ahead(name) if name else 0
     if ahead:
-        message += f" {ahead} run{'s' if ahead > 1 else ''} ahead of it."
+        message += f" {n_runs(ahead)} ahead of it."
     return message, name
 
 
@@ -53,8 +54,9 @@ def resume(name: str, who: dict | None) -> str:
         visitor = _visitor(who)
         with p.jobs.lock:
             p.check_owner(visitor, name, "resume it")
-            if p.pruned(name):
-                raise JobError(f"run {name!r} can no longer be resumed: {_pruned_note(p.pruned(name))}; "
+            pruned = p.pruned(name)
+            if pruned:
+                raise JobError(f"run {name!r} can no longer be resumed: {_pruned_note(pruned)}; "
                                "start a new run")
             p.admit(visitor, resuming=name)
             return train_handlers.resume(name)
@@ -74,8 +76,9 @@ def download_adapter(name: str, who: dict | None) -> tuple[str | None, str]:
     p = policy()
     try:
         p.check_owner(_visitor(who), name, "download its adapter")
-        if p.pruned(name):
-            raise JobError(f"run {name!r} has no adapter any more: {_pruned_note(p.pruned(name))}")
+        pruned = p.pruned(name)
+        if pruned:
+            raise JobError(f"run {name!r} has no adapter any more: {_pruned_note(pruned)}")
     except JobError as err:
         return None, f"⚠️ {err}"
     return runs_handlers.download_adapter(name)
@@ -96,14 +99,15 @@ def refresh(name: str, who: dict | None):
             status += " · another visitor's run: watch and compare it; only they can stop or resume it"
         else:
             status += " · started outside this lab's pages"
-        if policy().pruned(name):
-            status += f"\n\n{_pruned_note(policy().pruned(name))}: its metrics and samples stay."
+        pruned = policy().pruned(name)
+        if pruned:
+            status += f"\n\n{_pruned_note(pruned).capitalize()}: its metrics and samples stay."
     return status, fig, samples
 
 
 def _pruned_note(pruned: dict) -> str:
-    return (f"its checkpoints were removed {time.strftime('%Y-%m-%d %H:%M', time.localtime(pruned['checkpoints_removed']))}"
-            f" ({pruned.get('why', 'retention')})")
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(pruned["checkpoints_removed"]))
+    return f"its checkpoints were removed on {when} ({pruned.get('why', 'retention')})"
 
 
 def notice(who: dict | None) -> str:
@@ -125,16 +129,16 @@ def notice(who: dict | None) -> str:
     mine = ", ".join(f"**{m['name']}** ({m['state']}" + (f", {m['ahead']} ahead" if m["ahead"] else "") + ")"
                      for m in s["mine"]) or "none yet"
     return "\n".join([
-        "**Public lab.** Everyone can watch and compare every run; only the visitor who started a run can stop, "
-        f"resume or delete it or download its adapter. Runs you start belong to {you}. Your runs: {mine}.",
+        "**Public lab.** Everyone can watch and compare every run; only the visitor who started a run can "
+        f"stop, resume or delete it or download its adapter. Runs you start belong to {you}. Your runs: {mine}.",
         "",
-        f"**Queue.** At most {limits.max_runs_per_owner} queued or running run(s) per visitor and "
+        f"**Queue.** At most {n_runs(limits.max_runs_per_owner)} queued or running per visitor and "
         f"{limits.max_queue} waiting in all; now {s['running']} running, {s['queued']} waiting.",
         "",
-        f"**What is kept.** Checkpoints (to resume a run or download its adapter) for the newest "
-        f"{limits.keep_checkpoints} ended runs: a run's adapter lasts until {limits.keep_checkpoints} later runs "
-        f"have ended. Metrics and samples (to watch and compare) for the newest {limits.keep_runs} runs; older "
-        f"ended runs are deleted. A run is queued and started only with {limits.min_free_gb:g} GiB free on the "
-        "disk, removing the oldest ended runs' checkpoints first when needed. "
-        f"Now: {s['runs']} runs, {s['with_checkpoints']} with checkpoints, {s['free_gb']:.1f} GiB free.",
+        "**What is kept.** Checkpoints (to resume a run or download its adapter) for the newest "
+        f"{limits.keep_checkpoints} ended runs: a run's adapter lasts until {limits.keep_checkpoints} later "
+        "runs have ended. Metrics and samples (to watch and compare) for the newest "
+        f"{limits.keep_runs} runs; older ended runs are deleted. A run is queued and started only with "
+        f"{limits.min_free_gb:g} GiB free on the disk, removing the oldest ended runs' checkpoints first when "
+        f"needed. Now: {n_runs(s['runs'])}, {s['with_checkpoints']} with checkpoints, {s['free_gb']:.1f} GiB free.",
     ])

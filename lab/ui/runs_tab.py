@@ -16,7 +16,7 @@ def build(owner_token=None) -> None:
         from lab.ui import visitors as v
 
         notice = gr.Markdown(elem_id="runs-public-notice")
-        gr.Timer(10.0).tick(v.notice, owner_token, notice, show_progress="hidden", api_visibility="private")
+        gr.Timer(5.0).tick(v.notice, owner_token, notice, show_progress="hidden", api_visibility="private")
         gr.on(None, v.notice, owner_token, notice, api_visibility="private")  # on load and a new token
     table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table(), interactive=False,
                          label="runs (refreshes every 5 s)", elem_id="runs-table")
@@ -40,7 +40,8 @@ def build(owner_token=None) -> None:
         delete.click(h.delete, run, message)
         download.click(h.download_adapter, run, [archive, message])
     else:
-        resume.click(v.resume, [run, owner_token], message, api_name="resume_run")
+        resume.click(v.resume, [run, owner_token], message)  # /resume_1, as in a private lab
         delete.click(v.delete, [run, owner_token], message, api_name="delete")
-        download.click(v.download_adapter, [run, owner_token], [archive, message], api_name="download_adapter")
+        download.click(v.download_adapter, [run, owner_token], [archive, message],
+                       api_name="download_adapter")
     run.focus(lambda: gr.update(choices=th.run_names()), None, run)
