@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
-ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-placebo")
+ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-entropy-matched", "hicra-placebo")
 
 
 def _f(default, help: str, **extra):
@@ -67,6 +67,8 @@ class RunConfig:
     eval_n: int = _f(200, "held-out problems per evaluation")
     eval_samples: int = _f(4, "samples per held-out problem (avg@k)")
     eval_temperature: float = _f(0.6, "held-out sampling temperature")
+    eval_seed: int = _f(-1, "sampling seed of held-out evaluations (-1: the run's seed); a fixed one gives every "
+                            "arm and seed of a study the same evaluation random numbers")
     checkpoint_every: int = _f(50, "checkpoint every N steps")
     seed: int = _f(0, "seeds prompts, sampling and LoRA init")
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")

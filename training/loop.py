@@ -136,6 +136,8 @@ class Trainer:
             mask = ep.planning
         elif cfg.algo == "hicra-entropy":
             mask = high
+        elif cfg.algo == "hicra-entropy-matched":  # the planning mask's budget, spent on high entropy
+            mask = algos.matched_entropy_mask(entropy, ep.planning, valid)
         elif cfg.algo == "hicra-released":
             mask = algos.released_code_mask(advantages, ep.planning, high, valid, cfg.group_size)
         else:  # hicra-placebo
@@ -301,7 +303,8 @@ class Trainer:
         cfg = self.cfg
         self.sync_sampler(merged=True)
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
-                                  temperature=cfg.eval_temperature, seed=cfg.seed, sg_set=self.sg_set,
+                                  temperature=cfg.eval_temperature, seed=cfg.seed if cfg.eval_seed < 0 else cfg.eval_seed,
+                                  sg_set=self.sg_set,
                                   max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder,
                                   graphs=cfg.cuda_graphs)
         record = {"kind": "eval", "step": self.step, "time": time.time(),
