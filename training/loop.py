@@ -302,9 +302,9 @@ class Trainer:
     def eval_record(self) -> tuple[dict, list[dict]]:
         cfg = self.cfg
         self.sync_sampler(merged=True)
+        seed = cfg.seed if cfg.eval_seed < 0 else cfg.eval_seed
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
-                                  temperature=cfg.eval_temperature, seed=cfg.seed if cfg.eval_seed < 0 else cfg.eval_seed,
-                                  sg_set=self.sg_set,
+                                  temperature=cfg.eval_temperature, seed=seed, sg_set=self.sg_set,
                                   max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder,
                                   graphs=cfg.cuda_graphs)
         record = {"kind": "eval", "step": self.step, "time": time.time(),
