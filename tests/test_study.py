@@ -1,138 +1,124 @@
-"""The study command: its arms, its statistics on hand-made runs, and one tiny sweep end to end."""
+"""Study 2: its arms, its statistics and its page on synthetic records (the sentences follow the numbers)."""
 
 import json
+import math
 
+import numpy as np
 import pytest
 
-from training.runs import RunDir
-from training.study.sweep import GROUPS, MAIN, StudyConfig, arm_command, main
-from training.study.analysis import analyse, edges, load_runs, moving_average
-from training.study.report import verdict, write_report
+from training.study import report
+from training.study.analysis import analyse, outcomes
+from training.study.sweep import StudyConfig, arm_command, keep_records, main
 
-STEPS = 8
+CFG = StudyConfig(seeds="0,1,2,3,4,5,6,7,8,9", extra_seeds="0,1,2")
 
 
-def test_arms_pair_seeds_and_put_the_main_comparison_first():
-    arms = StudyConfig().arms()
-    names = [a.name for a in arms]
-    assert len(names) == len(set(names)) == 2 * 5 + 4 * 3
-    assert [a.group for a in arms[:10]] == ["grpo", "hicra"] * 5  # seed by seed: a cut sweep keeps its pairs
-    assert {a.group for a in arms[10:]} == set(GROUPS) - set(MAIN)
-    mined = next(a for a in arms if a.group == "hicra-mined")
-    cmd = arm_command(StudyConfig(out="x"), mined, threads=1, resume=True)
-    assert cmd[cmd.index("--sg-set") + 1].endswith("mined-sg.json") and cmd[-1] == "--resume"
-    generic = next(a for a in arms if a.group == "hicra-generic")
-    assert (generic.algo, generic.sg_set) == ("hicra", "math-compact")
+def test_arms_in_priority_order_with_complete_pairs_first():
+    arms = CFG.arms()
+    assert len({(a.regime, a.name) for a in arms}) == len(arms)
+    first = arms[:30]  # the planning-bound main comparison, seed by seed
+    assert {a.regime for a in first} == {"multiply-planning"}
+    assert [a.group for a in first[:3]] == ["grpo", "hicra", "placebo"]
+    assert [a.regime for a in arms[30:50]] == ["multiply-execution"] * 20  # then the boundary's far end
+    assert arms[-1].group == "placebo" and arms[-1].regime != "multiply-planning"  # cut first when time runs out
+    extras = [a for a in arms if a.group.startswith(("alpha", "entropy", "released"))]
+    assert len(extras) == 5 * 3 and {a.regime for a in extras} == {"multiply-planning"}
+
+
+def test_arm_command_uses_the_regime_preset_and_a_fixed_eval_seed():
+    arm = next(a for a in CFG.arms() if a.group == "alpha-0.5")
+    cmd = arm_command(CFG, arm, threads=1, resume=True)
+    assert cmd[cmd.index("--preset") + 1] == "tiny-planning"
+    assert (cmd[cmd.index("--algo") + 1], cmd[cmd.index("--alpha") + 1]) == ("hicra", "0.5")
+    assert cmd[cmd.index("--eval-seed") + 1] == "0" and cmd[-1] == "--resume"
+    entropy = next(a for a in CFG.arms() if a.group == "entropy")
+    cmd = arm_command(CFG, entropy, 1, False)
+    assert cmd[cmd.index("--algo") + 1] == "hicra-entropy-matched"
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--groups", "grpo,nonsense"], "unknown group(s) nonsense"),
-    (["--seeds", "0,x"], "--seeds: comma-separated whole numbers"),
-    (["--ablation-seeds", "1,1"], "a seed appears twice"),
-    (["--seeds", ""], "at least one seed"),
-    (["--workers", "0"], "--workers must be at least 1"),
+    (["--groups", "grpo,nonsense"], "unknown regime or group 'nonsense'"),
+    (["--seeds", "0,x"], "--seeds: comma-separated values"),
+    (["--seeds", "1,1"], "appears twice"),
+    (["--steps", "0"], "--steps must be at least 1"),
 ])
-def test_bad_arguments_are_clear_errors(capsys, args, message):
-    assert main(args + ["--out", "unused"]) == 2
+def test_bad_settings_are_refused(args, message, capsys):
+    assert main(args + ["--report-only"]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_report_without_runs_says_what_to_do(tmp_path, capsys):
-    with pytest.raises(ValueError, match="run the study first"):
-        analyse(StudyConfig(out=str(tmp_path)), {})
-    assert main(["--out", str(tmp_path), "--docs", str(tmp_path / "docs"), "--report-only"]) == 2
-    assert "no finished GRPO arm" in capsys.readouterr().err
+def records(final: float, start: float = 0.35, steps: int = 100, semantic: float = 3.5) -> list[dict]:
+    out = [{"kind": "eval", "step": 0, "eval/accuracy": start, "eval/pass_at_k": 0.5, "eval/plan/fitted": 0.35}]
+    out += [{"kind": "step", "step": s, "semantic/entropy_bits": semantic, "semantic/cluster_bits": 2.0}
+            for s in range(steps)]
+    out += [{"kind": "eval", "step": 50, "eval/accuracy": (start + final) / 2},
+            {"kind": "eval", "step": steps, "eval/accuracy": final, "eval/pass_at_k": 0.8, "eval/plan/fitted": 0.9}]
+    return out
 
 
-def test_moving_average_and_edges():
-    y = moving_average(__import__("numpy").array([0.0, 2.0, 4.0, float("nan"), 8.0]), window=2)
-    assert y.tolist() == [0.0, 1.0, 3.0, 4.0, 8.0]
-    assert edges(__import__("numpy").arange(8.0)) == (0.5, 6.5)  # a quarter of 8 steps at each end
+def test_outcomes_on_hand_worked_numbers():
+    o = outcomes(records(0.75), threshold=0.1)
+    assert o["final_accuracy"] == 0.75 and o["pass_at_k"] == 0.8 and o["fitted"] == 0.9
+    assert o["auc"] == pytest.approx((0.35 + 0.55) / 2 * 0.5 + (0.55 + 0.75) / 2 * 0.5)
+    assert o["steps_to"] == 50.0 and o["semantic"] == 3.5
 
 
-def _fake_run(root, name, steps, acc_by_step, sem_start, sem_end, exec_end):
-    run = RunDir(root / name).create()
-    for step in range(steps):
-        f = step / (steps - 1)
-        run.log({"kind": "step", "step": step, "acc/batch": 0.3 + 0.4 * f, "len/mean": 70.0,
-                 "ppl_rel/execution": 1.0 - 0.5 * f, "ppl_rel/planning": 1.0 - 0.1 * f,
-                 "ppl/execution": 1.05 - 0.02 * f, "ppl/planning": 1.3,
-                 "entropy/execution": 0.2 - 0.1 * f, "entropy/planning": 0.4,
-                 "semantic/entropy_bits": sem_start + (sem_end - sem_start) * f,
-                 "semantic/other_conditional_bits": 2.0})
-    for step, acc in acc_by_step.items():
-        n = 400
-        execution = round(n * (exec_end if step == steps else 0.5))
-        correct = round(n * acc)
-        run.log({"kind": "eval", "step": step, "eval/accuracy": acc, "eval/planning_ratio": 0.2,
-                 "eval/errors/correct": correct, "eval/errors/execution": execution,
-                 "eval/errors/strategy": n - correct - execution})
-    run.set_status("finished", step=steps)
+def synthetic(hicra_gain_planning: float, hicra_gain_execution: float, seeds: int = 10) -> dict:
+    rng = np.random.default_rng(0)
+    runs = {}
+    for regime, gain in (("multiply-planning", hicra_gain_planning), ("multiply-execution", hicra_gain_execution)):
+        groups = runs.setdefault(regime, {})
+        for s in range(seeds):
+            base = 0.6 + rng.normal(0, 0.02)
+            groups.setdefault("grpo", {})[s] = records(base)
+            jitter = (-1) ** s * 0.005  # mean zero over an even number of seeds, sd > 0
+            groups.setdefault("hicra", {})[s] = records(base + gain + jitter)
+            if regime == "multiply-planning":
+                groups.setdefault("placebo", {})[s] = records(base - jitter)
+    return runs
 
 
-def test_statistics_on_hand_made_runs(tmp_path):
-    """HICRA is exactly 10 points above GRPO on every seed: a zero-width interval above zero.
-    The placebo moves up on one seed and down on another: no measurable difference."""
-    cfg = StudyConfig(out=str(tmp_path / "runs"), docs=str(tmp_path / "docs"), seeds="0,1,2", ablation_seeds="0,1",
-                      groups="grpo,hicra,hicra-placebo", steps=STEPS, eval_every=4, threshold=0.55)
-    root = tmp_path / "runs"
-    for seed, final in enumerate([0.5, 0.6, 0.7]):
-        _fake_run(root, f"grpo-s{seed}", STEPS, {0: 0.3, 4: final - 0.1, 8: final}, 4.0, 3.0, 0.3)
-        _fake_run(root, f"hicra-s{seed}", STEPS, {0: 0.3, 4: final, 8: final + 0.1}, 4.0, 3.5, 0.2)
-    _fake_run(root, "hicra-placebo-s0", STEPS, {0: 0.3, 4: 0.4, 8: 0.55}, 4.0, 3.0, 0.3)
-    _fake_run(root, "hicra-placebo-s1", STEPS, {0: 0.3, 4: 0.5, 8: 0.55}, 4.0, 3.0, 0.3)
-    (root / "study.json").write_text(json.dumps({"train_seconds": 120.0, "cores": 2, "workers": 2}))
-
-    res = analyse(cfg, load_runs(cfg))
-    hicra = res["groups"]["hicra"]
-    assert hicra["final_minus_grpo"]["mean"] == pytest.approx(0.1)
-    assert hicra["final_minus_grpo"]["low"] == pytest.approx(0.1) and verdict(hicra["final_minus_grpo"]) == "higher"
-    # steps to 55%: GRPO is 0.4/0.5/0.6 at step 4 and 0.5/0.6/0.7 at step 8; HICRA 0.1 higher
-    assert res["groups"]["grpo"]["steps_to_threshold"] == {"0": None, "1": 8, "2": 4}
-    assert hicra["steps_to_threshold"] == {"0": 8, "1": 4, "2": 4}
-    placebo = res["groups"]["hicra-placebo"]["final_minus_grpo"]
-    assert placebo["n"] == 2 and placebo["mean"] == pytest.approx(0.0)
-    assert verdict(placebo) == "no measurable difference"
-    phases = res["phases"]
-    assert phases["ppl_rel/execution"]["change"]["mean"] < 0  # execution consolidates
-    assert phases["semantic/entropy_bits"]["change"]["high"] < 0  # and semantic entropy falls here
-    assert phases["errors/execution"]["8"] == pytest.approx(0.3) and phases["errors/strategy"]["0"] > 0
-    assert res["semantic_end_hicra_minus_grpo"]["mean"] > 0
-    assert res["groups"]["grpo"]["final_execution_errors"]["mean"] == pytest.approx(0.3)
-
-    page = write_report(cfg).read_text()
-    assert "HICRA minus GRPO, paired by seed: +10.0 points [+10.0, +10.0] (**higher**)" in page
-    assert "Phase 2 (strategy exploration): does not appear." in page
-    assert "2 minutes of training for 8 runs on 2 CPU cores" in page
-    assert "--seeds 0,1,2 --ablation-seeds 0,1" in page
-    for png in ("dynamics", "accuracy", "semantic-errors", "ablations"):
-        assert (tmp_path / "docs" / "study" / f"{png}.png").stat().st_size > 10_000
-    saved = json.loads((tmp_path / "docs" / "study" / "results.json").read_text())
-    assert saved["groups"]["hicra"]["final_minus_grpo"]["mean"] == pytest.approx(0.1)
+def test_the_report_conclusions_flip_with_the_data():
+    helps = analyse(CFG, synthetic(+0.05, 0.0))
+    page = report.render(helps, CFG)
+    assert "`multiply-planning`: HICRA ends ahead of GRPO" in page
+    assert "`multiply-planning`: HICRA ends ahead of the placebo" in page
+    assert "larger where execution is reliable, as the hypothesis expects" in page
+    hurts = analyse(CFG, synthetic(-0.05, 0.0))
+    page = report.render(hurts, CFG)
+    assert "`multiply-planning`: HICRA ends behind GRPO" in page
+    assert "smaller where execution is reliable, against the hypothesis" in page
+    none = analyse(CFG, synthetic(0.0, 0.0))
+    page = report.render(none, CFG)
+    assert "No difference detected between HICRA and GRPO" in page and "80% power" in page
+    assert "not measurably different between the regimes" in page
+    assert "ends ahead" not in page and "ends behind" not in page
 
 
-def test_a_tiny_sweep_end_to_end(tmp_path, capsys):
-    """Two arms of two steps each, trained by subprocesses; a rerun keeps the finished arms."""
-    args = ["--out", str(tmp_path / "runs"), "--docs", str(tmp_path / "docs"), "--preset", "tiny-smoke",
-            "--groups", "grpo,hicra", "--seeds", "0", "--steps", "2", "--eval-every", "1", "--eval-n", "2"]
-    assert main(args) == 0
-    assert "report:" in capsys.readouterr().out
-    page = (tmp_path / "docs" / "study.md").read_text()
-    assert "model `tiny`, task `multiply`" in page and "GRPO" in page
-    first = json.loads((tmp_path / "runs" / "study.json").read_text())["train_seconds"]
-    assert main(args) == 0  # nothing left to train: the report is redrawn
-    assert json.loads((tmp_path / "runs" / "study.json").read_text())["train_seconds"] == first
-    for arm in ("grpo-s0", "hicra-s0"):
-        assert RunDir(tmp_path / "runs" / arm).status()["state"] == "finished"
+def test_power_and_boundary_statistics_are_reported():
+    res = analyse(CFG, synthetic(+0.05, 0.0))
+    c = res["regimes"]["multiply-planning"]["comparisons"]["hicra-grpo"]["final_accuracy"]
+    assert c["difference"]["n"] == 10 and c["difference"]["mean"] == pytest.approx(5.0, abs=1.0)
+    assert 0 < c["sd"] < 3 and not math.isnan(c["mde"])
+    did = res["boundary"]["did"]
+    assert did["low"] > 0 and res["boundary"]["slope"]["high"] < 0  # bigger gain at hard-product error 0
 
 
-def test_the_guide_summarises_a_study(tmp_path):
-    from lab.ui.guide_tab import study_summary
+def test_report_only_on_committed_records_writes_the_page(tmp_path, monkeypatch):
+    from training.study import sweep
 
-    assert study_summary(tmp_path) is None  # no study: no section
-    results = {"groups": {"grpo": {"final_accuracy": {"mean": 0.6, "low": 0.55, "high": 0.65, "n": 5}},
-                          "hicra": {"final_accuracy": {"mean": 0.62, "low": 0.57, "high": 0.67, "n": 5},
-                                    "final_minus_grpo": {"mean": 0.02, "low": -0.01, "high": 0.05, "n": 5}}}}
-    (tmp_path / "results.json").write_text(json.dumps(results))
-    text = study_summary(tmp_path)
-    assert "+2.0 points [-1.0, +5.0], **no measurable difference**" in text and "5 seeds" in text
+    monkeypatch.setattr(sweep, "ROOT", tmp_path)
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    cfg = StudyConfig(seeds="0,1,2", extra_seeds="0", steps=100)
+    for arm in cfg.arms()[:6]:  # two complete seed triples of the planning-bound main comparison
+        run = tmp_path / "run" / arm.name
+        run.mkdir(parents=True)
+        final = 0.6 if arm.group == "grpo" else 0.62
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(final)))
+        (run / "config.json").write_text("{}")
+        (run / "status.json").write_text(json.dumps({"state": "finished", "step": 100}))
+        keep_records(run, cfg.records(arm))
+    page = report.write_report(cfg)
+    text = page.read_text()
+    assert "Progress: 6 of" in text and "`multiply-planning`" in text
+    assert (tmp_path / "docs" / "study" / "accuracy.png").exists()

@@ -72,25 +72,22 @@ def example_figure():
 
 
 def study_summary(folder: Path = STUDY) -> str | None:
-    """What the committed study found, in a few lines read from its results (None if there is none)."""
+    """What the committed study found so far, as its report computes it (None before it has records)."""
     import json
 
-    from training.study.report import ci_text, verdict
+    from training.study.report import summary
+    from training.study.sweep import StudyConfig
 
     try:
-        res = json.loads((folder / "results.json").read_text())
-        grpo, hicra = res["groups"]["grpo"], res["groups"]["hicra"]
-    except (OSError, ValueError, KeyError):
+        data = json.loads((folder / "results.json").read_text())
+        res = data["results"]
+        cfg = StudyConfig(**data["config"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    d = hicra["final_minus_grpo"]
-    return (
-        "## What the study found\n\n"
-        f"`python -m training.study` trained GRPO and HICRA on the bundled task with {d['n']} seeds each, "
-        "plus ablations (the full report with every number and the command is `docs/study.md` in the "
-        "repository). Final held-out accuracy: GRPO "
-        f"{ci_text(grpo['final_accuracy'], unit='%', signed=False)}, HICRA "
-        f"{ci_text(hicra['final_accuracy'], unit='%', signed=False)}; HICRA minus GRPO, paired by seed: "
-        f"{ci_text(d)}, **{verdict(d)}**.")
+    if not res.get("counts"):
+        return None
+    return ("## What the study has found so far\n\n`python -m training.study` (the full page with every number is "
+            "`docs/study.md` in the repository):\n\n" + summary(res, cfg))
 
 
 def build() -> None:
@@ -101,5 +98,5 @@ def build() -> None:
     summary = study_summary()
     if summary:
         gr.Markdown(summary)
-        gr.Image(str(STUDY / "accuracy.png"), label="held-out accuracy, GRPO vs HICRA (docs/study)",
+        gr.Image(str(STUDY / "accuracy.png"), label="held-out accuracy per regime (docs/study)",
                  show_label=False, interactive=False, elem_id="guide-study")

@@ -1,16 +1,17 @@
-"""The study's figures (matplotlib, PNG), drawn from the runs and the analysed results."""
+"""Study 2's figures (matplotlib, PNG), drawn from the records and the analysis; nothing else."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-from training.study.sweep import GROUPS, StudyConfig
-from training.study.analysis import SMOOTH, band, eval_matrix, moving_average, step_curve
+from training.study.analysis import PRIMARY
+from training.study.sweep import GROUPS, HARD_ERROR
 
-COLOURS = {"grpo": "#2563eb", "hicra": "#dc2626", "hicra-entropy": "#9333ea", "hicra-placebo": "#6b7280",
-           "hicra-mined": "#ea580c", "hicra-generic": "#16a34a", "planning": "#d97706", "execution": "#2563eb"}
+COLOURS = {"grpo": "#1f77b4", "hicra": "#d62728", "placebo": "#7f7f7f", "entropy": "#9467bd",
+           "released": "#8c564b", "alpha-0.1": "#ff9896", "alpha-0.5": "#e377c2", "alpha-1.0": "#bcbd22"}
 
 
 def _plt():
@@ -19,124 +20,82 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 110, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                         "axes.grid": True, "grid.alpha": 0.3})
     return plt
 
 
-def _plot_band(ax, x, curves, colour, label):
-    mean, low, high = band(curves)
-    ax.plot(x, mean, color=colour, label=label, lw=1.6)
-    if len(curves) > 1:
-        ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
-
-
-def _smoothed(by_seed: dict, key: str, steps: int) -> list:
-    """Each seed's per-step curve of ``key``, as a moving average."""
-    return [moving_average(step_curve(r, key, steps)) for r in by_seed.values()]
-
-
-def figure_dynamics(cfg: StudyConfig, grpo: dict[int, list[dict]], path: Path) -> None:
+def accuracy_curves(runs: dict, path: Path) -> Path:
+    """Held-out accuracy over steps per regime: mean across seeds of every group, with a +-1 sd band."""
     plt = _plt()
-    x = np.arange(cfg.steps)
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
-    for ax, prefix, title in ((axes[0], "ppl_rel", "Relative perplexity (vs step 0)"),
-                              (axes[1], "entropy", "Token entropy (nats)")):
-        for role in ("execution", "planning"):
-            curves = _smoothed(grpo, f"{prefix}/{role}", cfg.steps)
-            _plot_band(ax, x, curves, COLOURS[role], f"{role} tokens")
-        ax.set_title(title)
-        ax.legend(frameon=False)
-    for key, colour, label in (("semantic/entropy_bits", "#dc2626", "planning phrases"),
-                               ("semantic/other_conditional_bits", "#6b7280", "other grams (conditional)")):
-        curves = _smoothed(grpo, key, cfg.steps)
-        _plot_band(axes[2], x, curves, colour, label)
-    axes[2].set_title("Semantic entropy (bits)")
-    axes[2].legend(frameon=False)
-    curves = _smoothed(grpo, "acc/batch", cfg.steps)
-    _plot_band(axes[3], x, curves, "#16a34a", "batch accuracy")
-    axes[3].set_title("Accuracy and response length")
-    twin = axes[3].twinx()
-    curves = _smoothed(grpo, "len/mean", cfg.steps)
-    _plot_band(twin, x, curves, "#9ca3af", "length (tokens)")
-    twin.set_ylabel("tokens", color="#6b7280")
-    twin.grid(False)
-    lines = axes[3].get_lines() + twin.get_lines()
-    axes[3].legend(lines, [ln.get_label() for ln in lines], frameon=False, loc="lower right")
-    for ax in axes:
+    regimes = list(runs)
+    fig, axes = plt.subplots(1, max(1, len(regimes)), figsize=(4.6 * max(1, len(regimes)), 3.8),
+                             squeeze=False, constrained_layout=True)
+    for ax, regime in zip(axes[0], regimes):
+        for group, seeds in runs[regime].items():
+            curves = [[(r["step"], r["eval/accuracy"]) for r in recs if r.get("kind") == "eval"]
+                      for recs in seeds.values()]
+            steps = sorted({s for c in curves for s, _ in c})
+            ys = np.array([[dict(c).get(s, np.nan) for s in steps] for c in curves], dtype=float)
+            mean = np.nanmean(ys, axis=0)
+            ax.plot(steps, mean, marker="o", markersize=3, color=COLOURS.get(group),
+                    label=f"{GROUPS[group].label if group in GROUPS else group} (n={len(curves)})")
+            if len(curves) > 1:
+                band = np.nanstd(ys, axis=0, ddof=1)
+                ax.fill_between(steps, mean - band, mean + band, color=COLOURS.get(group), alpha=0.12, linewidth=0)
+        ax.set_title(regime, fontsize=10)
         ax.set_xlabel("step")
-    fig.suptitle(f"GRPO on the bundled task: mean of {len(grpo)} seeds, {SMOOTH}-step moving average, "
-                 "95% band across seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
+        ax.set_ylabel("held-out accuracy")
+        ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
 
-def figure_accuracy(cfg: StudyConfig, runs, path: Path) -> None:
+def boundary(res: dict, path: Path) -> Path:
+    """HICRA - GRPO (final accuracy, points) against the regime's hard-product error, with 95% intervals."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [3, 2]})
-    for group in ("grpo", "hicra"):
-        if group in runs:
-            steps, curves = eval_matrix(runs[group], "eval/accuracy")
-            _plot_band(axes[0], steps, curves, COLOURS[group], f"{GROUPS[group][0].split(' (')[0]} "
-                       f"({len(curves)} seeds)")
-    axes[0].axhline(cfg.threshold, color="#9ca3af", ls=":", lw=1)
-    axes[0].set_title(f"Held-out accuracy ({cfg.eval_n} problems), mean and 95% interval")
-    axes[0].set_xlabel("step")
-    axes[0].legend(frameon=False, loc="lower right")
-    if "hicra" in runs:
-        seeds = sorted(set(runs["grpo"]) & set(runs["hicra"]))
-        steps, g = eval_matrix({s: runs["grpo"][s] for s in seeds}, "eval/accuracy")
-        _, h = eval_matrix({s: runs["hicra"][s] for s in seeds}, "eval/accuracy")
-        _plot_band(axes[1], steps, [b - a for a, b in zip(g, h)], "#111827", "HICRA - GRPO (paired by seed)")
-        axes[1].axhline(0, color="#9ca3af", lw=1)
-        axes[1].set_title("Paired difference, 95% interval")
-        axes[1].set_xlabel("step")
-        axes[1].legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
+    fig, ax = plt.subplots(figsize=(5.2, 3.8), constrained_layout=True)
+    per = res.get("boundary", {}).get("per_regime", {})
+    for regime, iv in per.items():
+        x = HARD_ERROR[regime]
+        err = None if math.isnan(iv["low"]) else [[iv["mean"] - iv["low"]], [iv["high"] - iv["mean"]]]
+        ax.errorbar([x], [iv["mean"]], yerr=err, fmt="o", color=COLOURS["hicra"], capsize=4)
+        ax.annotate(f"{regime} (n={iv['n']})", (x, iv["mean"]), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    slope = res.get("boundary", {}).get("slope")
+    if slope and not math.isnan(slope["mean"]) and per:
+        xs = np.array([0.0, 0.5])
+        mean_y = np.mean([iv["mean"] for iv in per.values()])
+        mean_x = np.mean([HARD_ERROR[r] for r in per])
+        ax.plot(xs, mean_y + slope["mean"] * (xs - mean_x), color=COLOURS["hicra"], linestyle="--", linewidth=1)
+    ax.set_xlabel("hard-product error of the regime's base policy")
+    ax.set_ylabel("HICRA - GRPO, final accuracy (points)")
+    ax.set_title("The boundary condition as a trend", fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
 
-def figure_semantic_errors(cfg: StudyConfig, runs, path: Path) -> None:
+def alpha_sweep(res: dict, path: Path) -> Path | None:
+    """Planning-bound regime: HICRA at each alpha minus GRPO, final accuracy, with 95% intervals."""
+    comps = res.get("regimes", {}).get("multiply-planning", {}).get("comparisons", {})
+    pts = [(0.2, comps.get("hicra-grpo"))] + [(float(g.split("-")[1]), comps.get(f"{g}-grpo"))
+                                               for g in ("alpha-0.1", "alpha-0.5", "alpha-1.0")]
+    pts = [(a, c[PRIMARY]["difference"]) for a, c in pts if c]
+    if not pts:
+        return None
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-    x = np.arange(cfg.steps)
-    for group in ("grpo", "hicra"):
-        if group not in runs:
-            continue
-        label = GROUPS[group][0].split(" (")[0]
-        curves = _smoothed(runs[group], "semantic/entropy_bits", cfg.steps)
-        _plot_band(axes[0], x, curves, COLOURS[group], label)
-        for ax, kind in ((axes[1], "strategy"), (axes[2], "execution")):
-            steps, curves = eval_matrix(runs[group], f"eval/errors/{kind}")
-            _plot_band(ax, steps, curves, COLOURS[group], label)
-    axes[0].set_title("Semantic entropy of planning phrases (bits)")
-    axes[1].set_title("Held-out strategy errors (share of samples)")
-    axes[2].set_title("Held-out execution errors (share of samples)")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), constrained_layout=True)
+    for a, iv in sorted(pts):
+        err = None if math.isnan(iv["low"]) else [[iv["mean"] - iv["low"]], [iv["high"] - iv["mean"]]]
+        ax.errorbar([a], [iv["mean"]], yerr=err, fmt="o", color=COLOURS["hicra"], capsize=4)
+        ax.annotate(f"n={iv['n']}", (a, iv["mean"]), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("HICRA - GRPO, final accuracy (points)")
+    ax.set_title("planning-bound regime: the alpha sweep", fontsize=10)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def figure_ablations(results: dict, path: Path) -> None:
-    plt = _plt()
-    groups = [g for g in GROUPS if g in results["groups"] and g != "grpo"]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(groups) + 1.2))
-    for i, g in enumerate(groups):
-        d = results["groups"][g]["final_minus_grpo"]
-        if d["n"] < 2:
-            continue
-        ax.errorbar(100 * d["mean"], i, xerr=[[100 * (d["mean"] - d["low"])], [100 * (d["high"] - d["mean"])]],
-                    fmt="o", color=COLOURS[g], capsize=3)
-    ax.axvline(0, color="#9ca3af", lw=1)
-    ax.set_yticks(range(len(groups)), [f"{GROUPS[g][0]} (n={results['groups'][g]['final_minus_grpo']['n']})"
-                                       for g in groups])
-    ax.invert_yaxis()
-    ax.set_xlabel("final held-out accuracy minus GRPO's, points (paired by seed), 95% interval")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return path

@@ -1,21 +1,29 @@
-"""The study: the two phases and HICRA vs GRPO on the bundled task, in one command.
+"""Study 2: a powered test of HICRA, of its placebo control, and of the paper's boundary condition.
 
-    python -m training.study --out runs/study --docs docs
+    python -m training.study                   # trains what is missing (resumable), writes docs/study.md
+    python -m training.study --report-only     # redraws the page and figures from the committed records
+    python -m training.study --workers 2 --max-runs 10
 
-1. Mines a Strategic Gram set from worked solutions of training problems
-   (``OUT/mined-sg.json``), so one arm can use mined planning phrases.
-2. Trains every arm with ``python -m training run`` (``workers`` processes at
-   once, each with ``cores / workers`` threads). Arms that share a seed see
-   the same prompts and sampling random numbers (see ``training.arms``), so
-   differences are paired by seed. Finished arms are kept, interrupted ones
-   resumed: rerunning the command continues a sweep.
-3. Writes the report, ``DOCS/study.md``, with its figures and numbers in
-   ``DOCS/study/`` (see :mod:`training.study.report`; the numbers come from
-   :mod:`training.study.analysis`, the figures from :mod:`training.study.figures`).
+The arms (:data:`GROUPS`), per task regime (``training/tasks/shortcut.py``):
 
-The arms: GRPO and HICRA on ``seeds``; the ablations (high-entropy-only and
-placebo amplification) and HICRA with other planning-phrase sources (mined,
-a generic preset) on ``ablation_seeds``.
+* main, in every regime, on ``seeds`` (10 by default, for a minimum
+  detectable effect near 2 points): GRPO, HICRA (alpha 0.2, the regime's
+  ground-truth planning phrases), and the placebo (random spans with the
+  planning mask's token budget);
+* extras, in the planning-bound regime only, on ``extra_seeds``: the
+  entropy-only arm with the same budget, the released-code rule, and HICRA
+  at alpha 0.1, 0.5 and 1.0.
+
+Arms that share a seed see the same prompts and sampling random numbers
+(:mod:`training.arms`), and every evaluation uses the same fixed seed on the
+same ``eval_n`` held-out problems, so differences are paired by seed. The
+runs go in the order of :meth:`StudyConfig.arms` (the main comparison in
+the planning-bound regime first, then the boundary condition's regimes,
+then the extras), ``workers`` at a time, each with ``cores / workers``
+threads. When a run finishes, its compact records (config, status and
+metrics; no checkpoints) are copied to ``DOCS/study/runs/<regime>/<arm>/``:
+commit them, and a fresh clone continues the sweep where it stopped and
+redraws the report with ``--report-only``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,15 +42,36 @@ from pathlib import Path
 from training.runs import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
+REGIMES = ("multiply-planning", "multiply-intermediate", "multiply-execution")
+PRESET_OF = {"multiply-planning": "tiny-planning", "multiply-intermediate": "tiny-intermediate",
+             "multiply-execution": "tiny-execution"}
+HARD_ERROR = {"multiply-planning": 0.0, "multiply-intermediate": 0.15, "multiply-execution": 0.5}
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    algo: str
+    alpha: float = 0.2
+    main: bool = False  # in every regime on the main seeds; else planning-bound only, on the extra seeds
+
+
+GROUPS: dict[str, Group] = {
+    "grpo": Group("GRPO", "grpo", main=True),
+    "hicra": Group("HICRA (alpha 0.2)", "hicra", main=True),
+    "placebo": Group("Placebo (random spans, planning budget)", "hicra-placebo", main=True),
+    "entropy": Group("Entropy-only (top-entropy tokens, planning budget)", "hicra-entropy-matched"),
+    "released": Group("Released-code rule (planning or high-entropy, correct and long)", "hicra-released"),
+    "alpha-0.1": Group("HICRA alpha 0.1", "hicra", 0.1),
+    "alpha-0.5": Group("HICRA alpha 0.5", "hicra", 0.5),
+    "alpha-1.0": Group("HICRA alpha 1.0", "hicra", 1.0),
+}
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One training run of the study."""
-
-    group: str  # the row it belongs to in the report, e.g. "hicra-mined"
-    algo: str
-    sg_set: str  # "ground-truth", a preset name, or "mined" (the study's mined set)
+    regime: str
+    group: str
     seed: int
 
     @property
@@ -49,185 +79,154 @@ class Arm:
         return f"{self.group}-s{self.seed}"
 
 
-# group -> (label, algo, SG source); the first two are the main comparison
-GROUPS: dict[str, tuple[str, str, str]] = {
-    "grpo": ("GRPO", "grpo", "ground-truth"),
-    "hicra": ("HICRA (alpha 0.2, ground-truth planning phrases)", "hicra", "ground-truth"),
-    "hicra-entropy": ("High-entropy-only amplification", "hicra-entropy", "ground-truth"),
-    "hicra-placebo": ("Placebo (random tokens, as many as planning)", "hicra-placebo", "ground-truth"),
-    "hicra-mined": ("HICRA, mined planning phrases", "hicra", "mined"),
-    "hicra-generic": ("HICRA, generic preset (math-compact)", "hicra", "math-compact"),
-}
-MAIN = ("grpo", "hicra")
-ABLATIONS = ("hicra-entropy", "hicra-placebo", "hicra-mined", "hicra-generic")
-
-
 @dataclass(frozen=True)
 class StudyConfig:
-    out: str = field(default="runs/study", metadata={"help": "where the runs go"})
-    docs: str = field(default="docs", metadata={"help": "the report: DOCS/study.md and DOCS/study/*.png"})
-    preset: str = field(default="tiny-cpu", metadata={"help": "the training preset every arm starts from"})
-    seeds: str = field(default="0,1,2,3,4", metadata={"help": "seeds of GRPO and HICRA"})
-    ablation_seeds: str = field(default="0,1,2", metadata={"help": "seeds of the ablations and SG sources"})
+    out: str = field(default="runs/study", metadata={"help": "where the runs train (checkpoints; not committed)"})
+    docs: str = field(default="docs", metadata={"help": "the report DOCS/study.md; figures, results and compact "
+                                                      "records in DOCS/study/"})
+    regimes: str = field(default=",".join(REGIMES), metadata={"help": "task regimes (comma-separated)"})
+    seeds: str = field(default="0,1,2,3,4,5,6,7,8,9", metadata={"help": "seeds of the main arms"})
+    extra_seeds: str = field(default="0,1,2,3,4", metadata={"help": "seeds of the planning-bound extras"})
     groups: str = field(default=",".join(GROUPS), metadata={"help": "arm groups to run"})
-    steps: int = field(default=150, metadata={"help": "optimizer steps per arm"})
-    eval_every: int = field(default=25, metadata={"help": "held-out evaluation every N steps"})
-    eval_n: int = field(default=100, metadata={"help": "held-out problems per evaluation (x4 samples)"})
-    threshold: float = field(default=0.6, metadata={"help": "held-out accuracy for 'steps to reach'"})
+    steps: int = field(default=100, metadata={"help": "optimizer steps per run"})
+    eval_every: int = field(default=50, metadata={"help": "held-out evaluation every N steps (and at the end)"})
+    eval_n: int = field(default=400, metadata={"help": "held-out problems per evaluation (x4 samples, T=0.6)"})
+    eval_seed: int = field(default=0, metadata={"help": "the evaluations' fixed sampling seed"})
+    threshold: float = field(default=0.1, metadata={"help": "'steps to reach': held-out accuracy this much above "
+                                                            "the run's step-0 accuracy"})
     workers: int = field(default=2, metadata={"help": "runs at once"})
-    mine_solutions: int = field(default=4000, metadata={"help": "worked solutions the mined SG set comes from"})
+    max_runs: int = field(default=0, metadata={"help": "train at most this many runs in this call (0: all)"})
 
-    def seed_list(self, which: str) -> list[int]:
-        text = getattr(self, which)
+    def list_of(self, name: str, cast=int) -> list:
+        text = getattr(self, name)
         try:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
+            items = [cast(s.strip()) for s in text.split(",") if s.strip()]
         except ValueError:
-            raise ValueError(f"--{which.replace('_', '-')}: comma-separated whole numbers, got {text!r}") from None
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"--{which.replace('_', '-')}: a seed appears twice in {text!r}")
-        return seeds
-
-    def group_list(self) -> list[str]:
-        groups = [g.strip() for g in self.groups.split(",") if g.strip()]
-        unknown = [g for g in groups if g not in GROUPS]
-        if unknown:
-            raise ValueError(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
-        return groups
+            raise ValueError(f"--{name.replace('_', '-')}: comma-separated values, got {text!r}") from None
+        if len(set(items)) != len(items):
+            raise ValueError(f"--{name.replace('_', '-')}: a value appears twice in {text!r}")
+        return items
 
     def arms(self) -> list[Arm]:
-        """Main arms first (seed by seed), then the ablations seed by seed: a sweep cut short
-        still has complete pairs."""
-        groups = self.group_list()
+        """In priority order: a sweep cut short still holds complete seed pairs of the main comparison."""
+        regimes, groups = self.list_of("regimes", str), self.list_of("groups", str)
+        unknown = [r for r in regimes if r not in REGIMES] + [g for g in groups if g not in GROUPS]
+        if unknown:
+            raise ValueError(f"unknown regime or group {unknown[0]!r}; regimes: {', '.join(REGIMES)}; groups: "
+                             f"{', '.join(GROUPS)}")
         for name in ("steps", "eval_every", "eval_n", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        seeds = self.seed_list("seeds")
-        if not seeds:
-            raise ValueError("--seeds: at least one seed")
-        arms = [Arm(g, GROUPS[g][1], GROUPS[g][2], s) for s in seeds for g in MAIN if g in groups]
-        arms += [Arm(g, GROUPS[g][1], GROUPS[g][2], s)
-                 for s in self.seed_list("ablation_seeds") for g in ABLATIONS if g in groups]
+        main = [g for g in groups if GROUPS[g].main]
+        extras = [g for g in groups if not GROUPS[g].main]
+        seeds, extra_seeds = self.list_of("seeds"), self.list_of("extra_seeds")
+        first = [r for r in regimes if r == "multiply-planning"]
+        order = first + [r for r in ("multiply-execution", "multiply-intermediate") if r in regimes]
+        arms = [Arm(r, g, s) for r in order for s in seeds for g in main if g != "placebo" or r == "multiply-planning"]
+        arms += [Arm("multiply-planning", g, s) for s in extra_seeds for g in extras if "multiply-planning" in regimes]
+        arms += [Arm(r, "placebo", s) for r in order if r != "multiply-planning" for s in seeds if "placebo" in main]
         return arms
 
-
-# ------------------------------------------------------------------ mining
-
-
-def mined_sg_path(cfg: StudyConfig) -> Path:
-    return Path(cfg.out) / "mined-sg.json"
-
-
-def mine_sg_set(cfg: StudyConfig, log=print) -> Path:
-    """Mine planning phrases from correct worked solutions of training problems (seed 0)."""
-    import random
-
-    from lab.grams import save_sg_set
-    from lab.mine import MineConfig, mine
-    from training.tasks import multiply
-
-    path = mined_sg_path(cfg)
-    if path.exists():
-        return path
-    rng = random.Random(0)
-    problems = multiply.problems("train")
-    traces = [multiply.write_trace(rng.choice(problems), rng) for _ in range(cfg.mine_solutions)]
-    texts = [t.text for t in traces if t.correct]
-    result = mine(texts, MineConfig(seed=0), name="study-mined")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_sg_set(result.sg_set, path)
-    log(f"mined {len(result.sg_set.grams)} Strategic Grams from {len(texts)} correct solutions -> {path}")
-    return path
+    def records(self, arm: Arm) -> Path:
+        return ROOT / self.docs / "study" / "runs" / arm.regime / arm.name
 
 
 # ----------------------------------------------------------------- training
 
 
 def arm_command(cfg: StudyConfig, arm: Arm, threads: int, resume: bool) -> list[str]:
-    sg = str(mined_sg_path(cfg).resolve()) if arm.sg_set == "mined" else arm.sg_set
-    cmd = [sys.executable, "-m", "training", "run", "--preset", cfg.preset, "--algo", arm.algo, "--sg-set", sg,
-           "--seed", str(arm.seed), "--steps", str(cfg.steps), "--eval-every", str(cfg.eval_every),
-           "--eval-n", str(cfg.eval_n), "--checkpoint-every", str(min(50, cfg.steps)),
-           "--threads", str(threads), "--out", str(Path(cfg.out) / arm.name)]
+    g = GROUPS[arm.group]
+    cmd = [sys.executable, "-m", "training", "run", "--preset", PRESET_OF[arm.regime], "--algo", g.algo,
+           "--alpha", str(g.alpha), "--seed", str(arm.seed), "--steps", str(cfg.steps),
+           "--eval-every", str(cfg.eval_every), "--eval-n", str(cfg.eval_n), "--eval-seed", str(cfg.eval_seed),
+           "--checkpoint-every", str(min(50, cfg.steps)), "--threads", str(threads),
+           "--out", str(Path(cfg.out) / arm.regime / arm.name)]
     return cmd + (["--resume"] if resume else [])
 
 
+def finished(folder: Path, steps: int) -> bool:
+    status = RunDir(folder, readonly=True).status() if folder.exists() else {}
+    return status.get("state") == "finished" and status.get("step") == steps
+
+
 def arm_state(cfg: StudyConfig, arm: Arm) -> str:
-    """'done', 'partial' (has a checkpoint to resume from) or 'new'."""
-    run = RunDir(Path(cfg.out) / arm.name, readonly=True)
-    status = run.status() if run.path.exists() else {}
-    if status.get("state") == "finished" and status.get("step") == cfg.steps:
+    """'done' (its compact records are in the docs), 'partial' (a checkpoint to resume from) or 'new'."""
+    if finished(cfg.records(arm), cfg.steps):
         return "done"
+    run = RunDir(Path(cfg.out) / arm.regime / arm.name, readonly=True)
     return "partial" if run.path.exists() and run.latest_checkpoint() is not None else "new"
 
 
-def run_arms(cfg: StudyConfig, log=print) -> None:
-    """Train every arm not yet done."""
+def keep_records(run: Path, dest: Path) -> None:
+    """A finished run's config, status and metrics (no checkpoints, no samples) into the docs."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "status.json", "metrics.jsonl"):
+        shutil.copyfile(run / name, dest / name)
+
+
+def run_arms(cfg: StudyConfig, log=print) -> int:
+    """Train the arms not yet done (at most ``max_runs``); returns how many finished."""
     arms = [a for a in cfg.arms() if arm_state(cfg, a) != "done"]
+    if cfg.max_runs:
+        arms = arms[:cfg.max_runs]
     if not arms:
-        return
+        return 0
     threads = max(1, (os.cpu_count() or 1) // max(1, cfg.workers))
     logs = Path(cfg.out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
     def one(arm: Arm) -> tuple[Arm, int]:
-        state = arm_state(cfg, arm)
-        cmd = arm_command(cfg, arm, threads, resume=state == "partial")
+        cmd = arm_command(cfg, arm, threads, resume=arm_state(cfg, arm) == "partial")
         started = time.time()
-        with open(logs / f"{arm.name}.log", "a") as fh:
+        with open(logs / f"{arm.regime}-{arm.name}.log", "a") as fh:
             rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode
-        log(f"{arm.name}: {'finished' if rc == 0 else f'FAILED (exit {rc}, see {logs / arm.name}.log)'} "
-            f"in {time.time() - started:.0f} s")
+        run = Path(cfg.out) / arm.regime / arm.name
+        if rc == 0 and finished(run, cfg.steps):
+            keep_records(run, cfg.records(arm))
+        log(f"{arm.regime} {arm.name}: {'finished' if rc == 0 else f'FAILED (exit {rc})'} "
+            f"in {time.time() - started:.0f} s", flush=True)
         return arm, rc
 
-    log(f"training {len(arms)} arm(s), {cfg.workers} at once, {threads} thread(s) each")
+    log(f"training {len(arms)} run(s), {cfg.workers} at once, {threads} thread(s) each", flush=True)
     with ThreadPoolExecutor(max_workers=cfg.workers) as pool:
         results = list(pool.map(one, arms))
-    failed = [a.name for a, rc in results if rc != 0]
+    failed = [f"{a.regime}/{a.name}" for a, rc in results if rc != 0]
     if failed:
-        raise RuntimeError(f"arm(s) failed: {', '.join(failed)}; rerun the command to resume them")
+        raise RuntimeError(f"run(s) failed: {', '.join(failed)}; rerun the command to resume them")
+    return len(results)
 
 
-def record_runtime(cfg: StudyConfig, seconds: float) -> dict:
-    """Add this call's time (mining and training) to ``OUT/study.json`` (a sweep may take several calls)."""
-    path = Path(cfg.out) / "study.json"
-    info = json.loads(path.read_text()) if path.exists() else {"train_seconds": 0.0}
-    info["train_seconds"] = info.get("train_seconds", 0.0) + seconds
-    info.update(cores=os.cpu_count(), workers=cfg.workers, config=asdict(cfg))
+def record_runtime(cfg: StudyConfig, seconds: float, runs: int) -> None:
+    """Add this call's training time to ``DOCS/study/runtime.json`` (a sweep takes several calls)."""
+    path = ROOT / cfg.docs / "study" / "runtime.json"
+    info = json.loads(path.read_text()) if path.exists() else {"train_seconds": 0.0, "runs": 0}
+    info["train_seconds"] += seconds
+    info["runs"] += runs
+    info.update(cores=os.cpu_count(), workers=cfg.workers)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(info, indent=2) + "\n")
-    return info
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.study", description=__doc__.split("\n\n")[0])
     for name, f in StudyConfig.__dataclass_fields__.items():
-        ap.add_argument("--" + name.replace("_", "-"), dest=name, type=type(f.default), default=f.default,
-                        help=f"{f.metadata['help']} (default {f.default!r})")
-    ap.add_argument("--report-only", action="store_true", help="only rewrite the report from the runs in --out")
+        ap.add_argument("--" + name.replace("_", "-"), type=type(f.default), default=f.default,
+                        help=f.metadata.get("help"))
+    ap.add_argument("--report-only", action="store_true", help="only redraw the page and figures from the records")
     args = ap.parse_args(argv)
-    cfg = StudyConfig(**{k: getattr(args, k) for k in StudyConfig.__dataclass_fields__})
+    cfg = StudyConfig(**{k: v for k, v in vars(args).items() if k != "report_only"})
     try:
-        arms = cfg.arms()
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not args.report_only and any(arm_state(cfg, a) != "done" for a in arms):
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        t0 = time.time()
-        try:
-            if any(a.sg_set == "mined" for a in arms):
-                mine_sg_set(cfg)
-            run_arms(cfg)
-        except RuntimeError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        finally:
-            record_runtime(cfg, time.time() - t0)
-    from training.study.report import write_report
+        cfg.arms()
+        if not args.report_only:
+            started = time.time()
+            runs = run_arms(cfg)
+            if runs:
+                record_runtime(cfg, time.time() - started, runs)
+        from training.study.report import write_report
 
-    try:
         path = write_report(cfg)
-    except ValueError as err:
+    except (ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"report: {path}")
