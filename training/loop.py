@@ -273,7 +273,8 @@ class Trainer:
             # share of groups whose rewards are all equal: no learning signal (no backward pass, see update())
             "reward/flat_groups": dist.total(sum(flat)) / dist.total(len(flat)),
             "len/mean": n_tokens / len(ep.texts),
-            **{f"errors/{k}": ep.kinds.count(k) for k in self.task.error_kinds},
+            # tasks without plan labels count wrong answers as errors/incorrect (the record's name since v1)
+            **{f"errors/{'incorrect' if k == 'error' else k}": ep.kinds.count(k) for k in self.task.error_kinds},
             **self.task_figures(ep.problems, ep.texts),
             "semantic/entropy_bits": semantic_entropy(ep.texts, self.matcher),
             "semantic/other_conditional_bits": conditional_other_entropy(ep.texts, self.matcher),
