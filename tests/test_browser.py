@@ -89,12 +89,14 @@ def test_launch_a_run_and_watch_the_chart_update(page):
     page.get_by_role("button", name="Launch").click()
     page.wait_for_function("document.querySelector('#train-message').innerText.includes('browser-ab')",
                            timeout=30_000)
-    # the timer refreshes the status and the chart while the run goes
-    page.wait_for_selector("#train-plot .js-plotly-plot", timeout=120_000)
+    # the timer refreshes the status and the chart while the run goes; the limits are far above what the
+    # run needs (a minute or two), since the shared test machine can be slow for minutes
+    page.wait_for_selector("#train-plot .js-plotly-plot", timeout=600_000)
     page.wait_for_function("/step [1-9]/.test(document.querySelector('#train-status').innerText)",
-                           timeout=240_000)
-    page.wait_for_function("document.querySelector('#train-status').innerText.includes('finished')",
-                           timeout=400_000)
+                           timeout=900_000)
+    page.wait_for_function("/finished|failed/.test(document.querySelector('#train-status').innerText)",
+                           timeout=900_000)
+    assert "finished" in page.locator("#train-status").inner_text()
     page.wait_for_timeout(4000)  # one more refresh: final evaluation and samples
     assert "held-out accuracy" in page.locator("#train-status").inner_text()
     shot(page, "train")

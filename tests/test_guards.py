@@ -102,6 +102,15 @@ def test_cli_refuses_before_any_model_loads(command, args, message, tmp_path, mo
     assert not (tmp_path / "run").exists() and list(tmp_path.iterdir()) == []
 
 
+def test_cli_eval_checks_its_settings_before_loading(capsys, no_model):
+    from training.__main__ import main
+
+    assert main(["eval", "--n", "0"]) == 2
+    assert capsys.readouterr().err == "error: --n must be a whole number from 1 to 100,000, got 0\n"
+    assert main(["eval", "--temperature", "nan"]) == 2
+    assert capsys.readouterr().err == "error: --temperature must be a finite number, got nan\n"
+
+
 def test_cli_turns_a_run_folder_oserror_into_one_line(tmp_path, capsys, no_model):
     from training.__main__ import main
 
@@ -198,8 +207,11 @@ def test_cli_lr_inf_past_validation_gives_a_failed_run(tmp_path, monkeypatch, ca
                                                       for k, v in SMALL.items()), []),
                  "--steps", "3", "--lr", "inf", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: the run diverged at step 0: a LoRA weight") and "lr inf" in err, err
-    assert "no checkpoint yet (one every 1 steps)" in err and len(err.splitlines()) == 1
+    assert err == (  # as the README quotes it
+        "error: the run diverged at step 0: a LoRA weight, after the optimizer step, is not finite. Likely cause: "
+        "the learning rate (lr inf) is too high for this model (the model runs in float32, so precision is an "
+        "unlikely cause); lower --lr and keep --max-grad-norm on. Metrics end at the last finite step; no "
+        "checkpoint yet (one every 1 steps)."), err
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "failed" and status["error"] == err[len("error: "):]
     assert [r for r in read_jsonl(out / "metrics.jsonl") if r["kind"] == "step"] == []
@@ -221,3 +233,48 @@ def test_in_a_sweep_only_the_diverged_arm_fails(tmp_path, monkeypatch):
     assert grpo["state"] == "finished" and grpo["step"] == 2
     assert hicra["state"] == "failed" and hicra["step"] == 1
     assert [r["step"] for r in read_jsonl(tmp_path / "hicra-s0" / "metrics.jsonl")] == [0]
+
+
+# ------------------------------------------------------------------ calm CLI
+
+
+def test_hub_data_sets_fail_at_once_when_the_hub_cannot_be_reached(tmp_path):
+    """No offline flag set, the hub unreachable (forced, so no machine downloads anything): offline mode
+    is switched on and the missing data set fails with the message, without datasets' retries."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import training.engine.modeling as m; m.hub_reachable = lambda: False\n"
+              "from training.tasks import math_qa\n"
+              "try:\n    math_qa.load('gsm8k')\nexcept math_qa.TaskDataError as err:\n    print(err)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         env={**env, "HF_HOME": str(tmp_path)}, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert "cannot load openai/gsm8k" in out.stdout, out.stderr
+    assert "Retrying" not in out.stderr and "thrown while requesting" not in out.stderr, out.stderr
+
+
+def test_mine_shows_one_progress_display_when_output_is_not_a_terminal(tmp_path):
+    """Into a pipe: one line per stage, no carriage returns, no bar of transformers' own."""
+    import random
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from training.tasks import multiply
+
+    rng = random.Random(0)
+    problems = multiply.problems("train")
+    with open(tmp_path / "corpus.jsonl", "w") as f:
+        for _ in range(200):  # enough solutions for a few dozen n-grams
+            trace = multiply.write_trace(rng.choice(problems), rng)
+            f.write(json.dumps({"text": trace.text, "correct": trace.correct}) + "\n")
+    out = subprocess.run([sys.executable, "-m", "lab.mine", str(tmp_path / "corpus.jsonl"), "--out",
+                          str(tmp_path / "grams.json"), "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert "\r" not in out.stderr and "Loading weights" not in out.stderr and "it/s" not in out.stderr, out.stderr
+    assert any(line.endswith("% embedding n-grams") for line in lines)
+    assert lines[-1].endswith("100% done") and len(lines) <= 12, lines

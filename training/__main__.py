@@ -25,10 +25,20 @@ from training.guard import Diverged
 
 
 def _eval(args) -> int:
+    from training.config import RunConfig
     from training.evaluate import evaluate
     from training.engine.modeling import load_model
     from training.tasks import default_model, get_task
 
+    flags = {"eval_n": "--n", "eval_samples": "--samples", "eval_temperature": "--temperature"}
+    try:  # the same ranges as a run's evaluation settings, checked before the model loads
+        RunConfig(model=args.model, task=args.task, eval_n=args.n, eval_samples=args.samples,
+                  eval_temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed).validate()
+    except ValueError as err:
+        field = str(err).split(" ", 1)[0]
+        print(f"error: {flags.get(field, '--' + field.replace('_', '-'))} {str(err).split(' ', 1)[1]}",
+              file=sys.stderr)
+        return 2
     try:
         task = get_task(args.task)
         lm = load_model(default_model(args.model, args.task), device=args.device)

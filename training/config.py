@@ -147,11 +147,6 @@ def range_text(lo, hi) -> str:
     return f"{_num(lo)}-{_num(hi)}"
 
 
-def ranges() -> dict[str, tuple]:
-    """``{field: (lo, hi)}`` for every number of :class:`RunConfig` (the CLI's help shows them)."""
-    return {f.name: (f.metadata["lo"], f.metadata["hi"]) for f in fields(RunConfig) if f.metadata.get("hi") is not None}
-
-
 PRESETS: dict[str, RunConfig] = {
     # The bundled model and task on a laptop CPU: 1-2 s a step on 2 cores.
     "tiny-cpu": RunConfig(),

@@ -55,8 +55,10 @@ def number(value, label: str) -> float:
         x = float(value)
     except ValueError:
         raise ValueError(f"{label} must be a number, got {value[:40]!r}") from None
+    except OverflowError:  # a whole number with hundreds of digits
+        x = math.inf
     if not math.isfinite(x):
-        raise ValueError(f"{label} must be a finite number, got {value}")
+        raise ValueError(f"{label} must be a finite number, got {str(value)[:40]}")
     return x
 
 
@@ -89,7 +91,7 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
             raise ValueError(f"pick an algorithm: {', '.join(ALGO_CHOICES)}")
         if not isinstance(preset_name, str) or preset_name not in PRESETS:
             raise ValueError(f"pick a preset: {', '.join(PRESETS)}")
-        seeds = parse_seeds(_text(seeds_text, "seeds"))
+        seeds = parse_seeds(seeds_text)
         alpha, steps, lora_r = number(alpha, "alpha"), whole(steps, "steps"), whole(lora_r, "LoRA rank")
         name, sg_set = _text(name, "run name"), _text(sg_set, "planning phrases") or "ground-truth"
         model = _text(model, "model").strip() or "tiny"
