@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.config import PRESETS, RunConfig, preset
+from training.config import PRESET_HELP, PRESETS, RunConfig, preset
 from training.runs import check_run_folder, read_jsonl
 
 # Small on purpose: 2 prompts x 4 responses of at most 32 tokens, no evaluation: a step is well under a second.
@@ -37,7 +37,8 @@ SMALL = dict(prompts_per_step=2, group_size=4, max_new_tokens=32, eval_every=0, 
     ("seed", -1, "seed must be a whole number from 0"),
     ("lean_decoder", "yes", "lean_decoder must be true or false"),
     ("algo", "ppo", "algo must be one of grpo, hicra"),
-    ("model", " ", "model must name a model"),
+    ("task", " ", "task must name a task"),
+    ("model", None, "model must be a string"),
 ])
 def test_validate_refuses_absurd_settings(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -120,14 +121,17 @@ def test_cli_turns_a_run_folder_oserror_into_one_line(tmp_path, capsys, no_model
     assert err.startswith("error: Not a directory") and len(err.strip().splitlines()) == 1, err
 
 
-def test_cli_help_lists_the_presets_and_ranges(capsys):
+def test_cli_help_lists_the_presets_and_ranges(capsys, monkeypatch):
     from training.__main__ import main
+
+    monkeypatch.setenv("COLUMNS", "2000")  # argparse wraps (and splits hyphenated names) at the terminal's width
 
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
+    assert set(PRESET_HELP) == set(PRESETS)
     for name in PRESETS:
-        assert f"{name}:" in out
+        assert f"{name}: {PRESET_HELP[name]}" in out
     assert "--group-size GROUP_SIZE responses per prompt (G) (default 8; 1-512)" in out
 
 

@@ -117,8 +117,6 @@ class RunConfig:
                               hi=f.metadata.get("hi"))
         if self.temperature <= 0:
             raise ValueError("temperature must be above 0 for rollouts")
-        if not self.model.strip():
-            raise ValueError("model must name a model: 'tiny', a local folder or a hub name")
         if not self.task.strip():
             raise ValueError("task must name a task: multiply, gsm8k, math or jsonl:PATH")
         if self.prompts_per_step * self.group_size > MAX_RESPONSES_PER_STEP:
@@ -177,6 +175,9 @@ PRESETS: dict[str, RunConfig] = {
 # One line per preset, for the CLI's --help.
 PRESET_HELP = {
     "tiny-cpu": "the bundled model and task on a laptop CPU, 1-2 s a step",
+    "tiny-planning": "tiny-cpu on the planning-bound task regime, with its bundled model",
+    "tiny-intermediate": "tiny-cpu on the intermediate task regime, with its bundled model",
+    "tiny-execution": "tiny-cpu on the execution-heavy task regime, with its bundled model",
     "qwen0.5b-gsm8k": "Qwen2.5-0.5B-Instruct on GSM8K, GPU, hub access needed",
     "qwen1.5b-math": "Qwen2.5-1.5B-Instruct on MATH, GPU, hub access needed",
     "tiny-smoke": "the whole pipeline on the bundled model, 10 tiny steps",
