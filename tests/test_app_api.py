@@ -77,7 +77,7 @@ def test_absurd_launches_are_messages_with_no_traceback_in_the_log(client, app_u
     start = log.stat().st_size
     good = ["api-bad", "tiny-smoke", "HICRA", 0.2, 2, "0", 8, "ground-truth", "tiny"]  # launch's inputs
     for index, value, expected in [(0, "..", "is not allowed"), (0, "x" * 300, "is not allowed"),
-                                   (1, "nope", "pick a preset"), (2, "PPO", "pick an algorithm"),
+                                   (1, "nope", "unknown preset 'nope'"), (2, "PPO", "pick an algorithm"),
                                    (3, -1, "alpha must be a number from 0 to 10"),
                                    (3, 11, "alpha must be a number from 0 to 10"),
                                    (4, 0, "steps must be a whole number from 1"),

@@ -58,7 +58,7 @@ def tiny_preset(monkeypatch):
     (dict(name=".."), "run name '..' is not allowed"),
     (dict(name="x" * 300), "is not allowed: use 1-64 letters"),
     (dict(algo_choice="PPO"), "pick an algorithm"),
-    (dict(preset_name=["tiny-cpu"]), "pick a preset"),
+    (dict(preset_name=["tiny-cpu"]), "unknown preset \"['tiny-cpu']\""),
     (dict(seeds_text="0,-1"), "seed must be a whole number from 0"),
 ])
 def test_launch_refuses_absurd_settings_before_queueing(lab, caplog, args, message):

@@ -89,8 +89,8 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
         algos = ALGO_CHOICES.get(algo_choice) if isinstance(algo_choice, str) else None
         if algos is None:
             raise ValueError(f"pick an algorithm: {', '.join(ALGO_CHOICES)}")
-        if not isinstance(preset_name, str) or preset_name not in PRESETS:
-            raise ValueError(f"pick a preset: {', '.join(PRESETS)}")
+        if not isinstance(preset_name, str):  # preset() names an unknown one
+            raise ValueError(f"unknown preset {str(preset_name)[:40]!r}; available: {', '.join(PRESETS)}")
         seeds = parse_seeds(seeds_text)
         alpha, steps, lora_r = number(alpha, "alpha"), whole(steps, "steps"), whole(lora_r, "LoRA rank")
         name, sg_set = _text(name, "run name"), _text(sg_set, "planning phrases") or "ground-truth"
