@@ -29,6 +29,7 @@ import os
 import re
 import time
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -355,16 +356,10 @@ def main(argv=None) -> int:
     cfg = MineConfig(**{f.name: getattr(args, f.name) for f in fields(MineConfig)})
     if bool(args.corpus) == bool(args.from_model):
         ap.error("give a corpus file or --from-model MODEL (one of the two)")
+    _quiet_library_bars()
     try:
         corpus = _sampled_corpus(args) if args.from_model else read_corpus(args.corpus, only_correct=not args.all)
-        from tqdm import tqdm
-
-        with tqdm(total=100, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr) as bar:
-            def progress(fraction: float, message: str) -> None:
-                bar.set_description(message)
-                bar.n = round(100 * fraction)
-                bar.refresh()
-
+        with _progress_display(sys.stderr) as progress:
             result = mine(corpus.texts, cfg, name=args.name or Path(args.out).stem, progress=progress)
     except (CorpusError, MineError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -388,18 +383,11 @@ def _sampled_corpus(args):
     import json
     import sys
 
-    from tqdm import tqdm
-
     from lab.corpus import CorpusError, parse_corpus
     from training.engine.modeling import ModelLoadError
     from training.evaluate import sample_corpus
 
-    with tqdm(total=100, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr) as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_description(message)
-            bar.n = round(100 * fraction)
-            bar.refresh()
-
+    with _progress_display(sys.stderr) as progress:
         try:
             records = sample_corpus(args.from_model, args.task, args.n, args.temperature, args.sample_seed,
                                     checkpoint=args.checkpoint, progress=progress)
@@ -412,6 +400,40 @@ def _sampled_corpus(args):
     print(f"sampled {len(records):,} responses from {args.from_model} on {args.task}: {right:,} correct",
           file=sys.stderr)
     return parse_corpus(lines, f"{args.from_model} on {args.task}", only_correct=not args.all)
+
+
+def _quiet_library_bars() -> None:
+    """transformers' and the hub's own bars (loading the embedder) off: ours is the one progress display."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+
+
+@contextmanager
+def _progress_display(stream):
+    """One progress display: a bar on a terminal; elsewhere (a log, a pipe) one line per stage."""
+    if stream.isatty():
+        from tqdm import tqdm
+
+        with tqdm(total=100, bar_format="{l_bar}{bar}| {elapsed}", file=stream) as bar:
+            def progress(fraction: float, message: str) -> None:
+                bar.set_description(message)
+                bar.n = round(100 * fraction)
+                bar.refresh()
+
+            yield progress
+        return
+    start, last = time.time(), {"message": None, "fraction": 0.0}
+
+    def progress(fraction: float, message: str) -> None:
+        # a line for each new stage, and for each further tenth of a long one; no carriage returns
+        if message != last["message"] or fraction >= last["fraction"] + 0.1:
+            last.update(message=message, fraction=fraction)
+            print(f"[{time.time() - start:5.1f} s] {100 * fraction:3.0f}% {message}", file=stream, flush=True)
+
+    yield progress
 
 
 if __name__ == "__main__":

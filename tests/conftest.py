@@ -92,7 +92,7 @@ def _serve(data: Path, **env):
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
+    deadline = time.time() + 300  # a few seconds on an idle machine; the shared test machine can be slow
     try:
         while True:
             try:
@@ -112,9 +112,15 @@ def _serve(data: Path, **env):
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_data(tmp_path_factory):
+    """The data folder of the app that ``app_url`` starts: ``runs/`` and its log, ``app.log``."""
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_data):
     """The app as a user starts it; yields its URL."""
-    yield from _serve(tmp_path_factory.mktemp("app"))
+    yield from _serve(app_data)
 
 
 @pytest.fixture(scope="module")

@@ -83,18 +83,23 @@ def test_bad_input_shows_a_message_in_the_page(page):
 
 
 def test_launch_a_run_and_watch_the_chart_update(page):
-    page.get_by_role("tab", name="Train").click()  # the preset is tiny-cpu
+    page.get_by_role("tab", name="Train").click()
+    # tiny-smoke: tiny-cpu's evaluation of 200 problems x 4 samples per arm is most of a 2-step run's time
+    page.get_by_label("preset").click()
+    page.get_by_role("option", name="tiny-smoke").click()
     page.get_by_label("steps").fill("2")
     page.get_by_label("run name (optional)").fill("browser-ab")
     page.get_by_role("button", name="Launch").click()
     page.wait_for_function("document.querySelector('#train-message').innerText.includes('browser-ab')",
                            timeout=30_000)
-    # the timer refreshes the status and the chart while the run goes
-    page.wait_for_selector("#train-plot .js-plotly-plot", timeout=120_000)
-    page.wait_for_function("/step [1-9]/.test(document.querySelector('#train-status').innerText)",
-                           timeout=240_000)
-    page.wait_for_function("document.querySelector('#train-status').innerText.includes('finished')",
-                           timeout=400_000)
+    # the timer refreshes the status and the chart while the run goes; the limits are far above what the
+    # run needs (a minute or two), since the shared test machine can be slow for minutes
+    page.wait_for_selector("#train-plot .js-plotly-plot", timeout=600_000)
+    page.wait_for_function("/step [1-9]|failed/.test(document.querySelector('#train-status').innerText)",
+                           timeout=900_000)
+    page.wait_for_function("/finished|failed/.test(document.querySelector('#train-status').innerText)",
+                           timeout=900_000)
+    assert "finished" in page.locator("#train-status").inner_text()
     page.wait_for_timeout(4000)  # one more refresh: final evaluation and samples
     assert "held-out accuracy" in page.locator("#train-status").inner_text()
     shot(page, "train")

@@ -186,6 +186,8 @@ def public_lab(tmp_path, monkeypatch):
     monkeypatch.setattr(ctx, "_manager", None)
     monkeypatch.setattr(ctx, "_policy", None)
     yield tmp_path
+    if ctx._manager is not None:
+        ctx._manager.close()  # its scheduler thread
     ctx.settings.cache_clear()
 
 

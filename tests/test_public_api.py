@@ -19,7 +19,7 @@ def launch(client, name, steps, **kw):
     return message
 
 
-def wait_ended(client, name, timeout=240):
+def wait_ended(client, name, timeout=900):  # far above what a run needs: the shared test machine can be slow
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = client.predict(name, api_name="/refresh")[0]

@@ -16,20 +16,23 @@ def lab(tmp_path, monkeypatch):
     ctx.settings.cache_clear()
     monkeypatch.setattr(ctx, "_manager", None)
     yield tmp_path
+    if ctx._manager is not None:
+        ctx._manager.close()  # its scheduler thread
     ctx.settings.cache_clear()
 
 
-def wait_finished(name, timeout=180):
+def wait_finished(name, timeout=900):
+    """Wait on the run's state (the app's scheduler starts it); the limit is far above what a run needs."""
     from lab.ui.context import jobs
 
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
         info = jobs().info(name)
-        if info["state"] in ("finished", "failed"):
-            return info
-        jobs().schedule()
+        if info["state"] in ("finished", "failed", "stopped") or time.time() > deadline:
+            break
         time.sleep(0.5)
-    raise AssertionError(f"{name} still {info['state']}")
+    assert info["state"] in ("finished", "failed", "stopped"), f"{name} still {info['state']} after {timeout} s"
+    return info
 
 
 def tiny_preset(monkeypatch):
@@ -41,6 +44,32 @@ def tiny_preset(monkeypatch):
     small = dataclasses.replace(config.PRESETS["tiny-cpu"], prompts_per_step=2, group_size=4, max_new_tokens=32,
                                 eval_every=2, eval_n=4, eval_samples=1, threads=1)
     monkeypatch.setitem(config.PRESETS, "tiny-test", small)
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(alpha=float("nan")), "alpha must be a finite number"),
+    (dict(alpha="abc"), "alpha must be a number, got 'abc'"),
+    (dict(alpha=-1), "alpha must be a number from 0 to 10"),
+    (dict(steps=1e9), "steps must be a whole number from 1 to 1,000,000, got 1,000,000,000"),
+    (dict(steps=float("inf")), "steps must be a finite number"),
+    (dict(steps=2.5), "steps must be a whole number, got 2.5"),
+    (dict(steps=None), "steps must be a number"),
+    (dict(lora_r=[1]), "LoRA rank must be a number"),
+    (dict(name=".."), "run name '..' is not allowed"),
+    (dict(name="x" * 300), "is not allowed: use 1-64 letters"),
+    (dict(algo_choice="PPO"), "pick an algorithm"),
+    (dict(preset_name=["tiny-cpu"]), "unknown preset \"['tiny-cpu']\""),
+    (dict(seeds_text="0,-1"), "seed must be a whole number from 0"),
+])
+def test_launch_refuses_absurd_settings_before_queueing(lab, caplog, args, message):
+    """Each refused before a run folder exists, with a message and nothing logged (no traceback)."""
+    from lab.ui import train_handlers
+
+    values = dict(name="bad", preset_name="tiny-cpu", algo_choice="HICRA", alpha=0.2, steps=2, seeds_text="0",
+                  lora_r=8, sg_set="ground-truth")
+    msg, name = train_handlers.launch(**{**values, **args})
+    assert name == "" and message in msg, msg
+    assert not (lab / "runs" / "bad").exists() and not caplog.records
 
 
 def test_launch_watch_compare_and_runs_table(lab, monkeypatch):

@@ -4,6 +4,13 @@
     python -m training compare --algos grpo,hicra --seeds 0,1,2 --steps 200 --out runs/SWEEP
     python -m training summary runs/NAME
     python -m training eval --model tiny --task multiply --n 500 --samples 4 --temperature 0.6 --json
+
+Bad input never gets as far as loading a model: the config is validated
+(``RunConfig.validate``) and the run folder checked (``check_run_folder``)
+and created first. Every expected failure is one line on stderr: exit code
+2 for bad settings, a model or data set that cannot be loaded, or a run
+folder the system refuses (any OSError); exit code 1 for a run that
+diverged (its status says "failed" with the same message).
 """
 
 from __future__ import annotations
@@ -14,13 +21,24 @@ import sys
 import warnings
 
 from training.engine.modeling import ModelLoadError
+from training.guard import Diverged
 
 
 def _eval(args) -> int:
+    from training.config import RunConfig
     from training.evaluate import evaluate
     from training.engine.modeling import load_model
     from training.tasks import default_model, get_task
 
+    flags = {"eval_n": "--n", "eval_samples": "--samples", "eval_temperature": "--temperature"}
+    try:  # the same ranges as a run's evaluation settings, checked before the model loads
+        RunConfig(model=args.model, task=args.task, eval_n=args.n, eval_samples=args.samples,
+                  eval_temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed).validate()
+    except ValueError as err:
+        field = str(err).split(" ", 1)[0]
+        print(f"error: {flags.get(field, '--' + field.replace('_', '-'))} {str(err).split(' ', 1)[1]}",
+              file=sys.stderr)
+        return 2
     try:
         task = get_task(args.task)
         lm = load_model(default_model(args.model, args.task), device=args.device)
@@ -55,11 +73,19 @@ def _config(args):
     return preset(args.preset, **overrides)
 
 
+def _run_folder(out: str):
+    """The run folder, checked and created before any model loads (a ValueError or OSError says why not)."""
+    from training.runs import RunDir, check_run_folder
+
+    return RunDir(check_run_folder(out)).create()
+
+
 def _run(args) -> int:
     from training.arms import train
 
     try:
         cfg = _config(args)
+        _run_folder(args.out)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -76,6 +102,9 @@ def _run(args) -> int:
                 print(f"step {record['step']:4d}  reward {record['reward/mean']:.3f}  "
                       f"H plan {record['entropy/planning']:.3f} exec {record['entropy/execution']:.3f}  "
                       f"{record['time/step_s']:.2f} s", flush=True)
+    except Diverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except (ModelLoadError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -94,12 +123,12 @@ def _compare(args) -> int:
         algos = [a.strip() for a in args.algos.split(",") if a.strip()]
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         arms = compare_arms(cfg, algos, seeds, args.out)
+        sweep = _run_folder(args.out)  # the sweep's own status, for the job manager
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     names = [out.name for _, out in arms]
     print(f"{len(arms)} arms on one base model: {', '.join(names)}", flush=True)
-    sweep = RunDir(args.out).create()  # the sweep's own status, for the job manager
     sweep.set_status("running", pid=os.getpid(), started=time.time(), arms=names)
     warned: set[int] = set()
     try:
@@ -111,6 +140,10 @@ def _compare(args) -> int:
             if record["kind"] == "eval":
                 print(f"{names[i]:>16}  step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}",
                       flush=True)
+    except Diverged as err:  # that arm failed (its message names it), the others ran to their end
+        sweep.set_status("failed", error=str(err), ended=time.time())
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except (ModelLoadError, ValueError) as err:
         sweep.set_status("failed", error=str(err), ended=time.time())
         print(f"error: {err}", file=sys.stderr)
@@ -152,7 +185,7 @@ def _summary(args) -> int:
 def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
     from dataclasses import MISSING, fields
 
-    from training.config import RunConfig
+    from training.config import RunConfig, range_text
 
     for f in fields(RunConfig):
         if f.name in skip:
@@ -163,23 +196,36 @@ def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                 help=f.metadata.get("help"))
         else:
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            span = f"; {range_text(lo, hi)}" if hi is not None else ""
             parser.add_argument(flag, dest=f.name, type=kind, default=None, choices=f.metadata.get("choices"),
-                                help=f"{f.metadata.get('help')} (default {f.default!r})")
+                                help=f"{f.metadata.get('help')} (default {f.default!r}{span})")
+
+
+def _preset_flag(parser) -> None:
+    from training.config import PRESET_HELP, PRESETS
+
+    listing = "; ".join(f"{name}: {PRESET_HELP.get(name, '')}" for name in PRESETS)
+    parser.add_argument("--preset", default="tiny-cpu", choices=list(PRESETS), metavar="NAME",
+                        help=f"named configuration, one of {listing} (default tiny-cpu); flags override its fields")
 
 
 def main(argv=None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not ours
     ap = argparse.ArgumentParser(prog="python -m training", description="HICRA Lab engine")
     sub = ap.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="train one LoRA GRPO / HICRA run")
-    run.add_argument("--preset", default="tiny-cpu", help="named configuration (tiny-cpu)")
+    run = sub.add_parser("run", help="train one LoRA GRPO / HICRA run",
+                         usage="python -m training run --out DIR [--preset NAME] [--resume] [FLAGS]  (--help lists them)")
+    _preset_flag(run)
     run.add_argument("--out", required=True, help="run directory")
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     run.add_argument("--config", default=None, help="a config.json to start from instead of the preset")
     _add_config_flags(run)
     run.set_defaults(func=_run)
-    cmp = sub.add_parser("compare", help="fair A/B: algorithms x seeds on one base model, interleaved")
-    cmp.add_argument("--preset", default="tiny-cpu", help="named configuration (tiny-cpu)")
+    cmp = sub.add_parser("compare", help="fair A/B: algorithms x seeds on one base model, interleaved",
+                         usage="python -m training compare --out DIR [--algos A,B] [--seeds 0,1,2] [FLAGS]  "
+                               "(--help lists them)")
+    _preset_flag(cmp)
     cmp.add_argument("--algos", default="grpo,hicra", help="comma-separated algorithms")
     cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     cmp.add_argument("--out", required=True, help="sweep directory; each arm writes OUT/<algo>-s<seed>")
@@ -204,7 +250,12 @@ def main(argv=None) -> int:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=_eval)
     args = ap.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except OSError as err:  # a run folder the system refuses (permissions, a full disk, a file in the way)
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
 adapter) on one shared model, steps them in turn, writes their records,
 evaluations and checkpoints (see :mod:`training.runs`), resumes them from
 their last checkpoint, and stops them at the end of a step on SIGTERM.
+An arm whose numbers stop being finite (:mod:`training.guard`) fails at
+that step with a message; the other arms of a sweep go on, and
+:func:`train_arms` raises the first :class:`~training.guard.Diverged` once
+they are done.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Iterator
 from training import dist
 from training.engine.backbone import Backbone
 from training.config import RunConfig, save_config
+from training.guard import Diverged
 from training.loop import Trainer
 from training.report import Reporter
 from training.runs import RunDir
@@ -79,6 +84,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
         pass
     trainers: list[Trainer] = []
     reporters: list[Reporter] = []
+    diverged: dict[int, Diverged] = {}  # arm index -> why it stopped
     try:
         for (cfg, _), run in zip(arms, runs):
             if main:
@@ -96,12 +102,18 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
             trainers.append(trainer)
             if cfg.eval_every and trainer.step == 0:
                 yield from _evaluate(i, trainer, run, reporters[i], main)
-        while not stop["flag"] and any(t.step < t.cfg.steps for t in trainers):
+        while not stop["flag"] and any(t.step < t.cfg.steps for i, t in enumerate(trainers) if i not in diverged):
             for i, (trainer, run) in enumerate(zip(trainers, runs)):
                 cfg = trainer.cfg
-                if trainer.step >= cfg.steps:
+                if trainer.step >= cfg.steps or i in diverged:
                     continue
-                record = trainer.train_step()
+                try:
+                    record = trainer.train_step()
+                except Diverged as err:  # this arm stops here, its step unwritten; a sweep's others go on
+                    diverged[i] = err.with_checkpoint(run.latest_checkpoint(), cfg.checkpoint_every,
+                                                      arm=run.path.name if len(runs) > 1 else "")
+                    run.set_status("failed", step=trainer.step, error=str(err), ended=time.time())
+                    continue
                 run.log(record)
                 reporters[i].log(record)
                 extra = {}
@@ -114,13 +126,19 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                     yield from _evaluate(i, trainer, run, reporters[i], main)
                 if main and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps):
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
-        for trainer, run in zip(trainers, runs):
+        for i, (trainer, run) in enumerate(zip(trainers, runs)):
+            if i in diverged:
+                continue
             if stop["flag"] and trainer.step < trainer.cfg.steps:
                 if main:
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
                 run.set_status("stopped", step=trainer.step, ended=time.time())
             else:
                 run.set_status("finished", step=trainer.step, ended=time.time())
+        if diverged:
+            raise diverged[min(diverged)]
+    except Diverged:
+        raise  # the diverged arms are marked failed, the others ended normally
     except Exception as err:
         for run in runs:
             run.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())

@@ -2,18 +2,28 @@
 
 The CLI flags (and, later, the app's controls) are derived from these
 fields. Presets are named, complete configurations; a user overrides fields.
+
+Every number has a range (``lo``..``hi``, inclusive; the CLI's ``--help``
+shows it), and :meth:`RunConfig.validate` checks them all in one place, so
+the CLI and the app refuse an absurd setting before a model loads or a run
+is queued. The ranges are wide enough for real GPU runs (groups of 512,
+32,768-token responses, a million steps) and narrow enough that a typo such
+as ``--steps 1000000000`` or a group of 10,000 is caught.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-entropy-matched", "hicra-placebo")
+MAX_RESPONSES_PER_STEP = 65_536  # prompts_per_step x group_size
 
 
-def _f(default, help: str, **extra):
-    return field(default=default, metadata={"help": help, **extra})
+def _f(default, help: str, lo=None, hi=None, **extra):
+    """A field with its help text and, for numbers, its range [lo, hi]."""
+    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, **extra})
 
 
 @dataclass(frozen=True)
@@ -23,56 +33,56 @@ class RunConfig:
     task: str = _f("multiply", "task: a bundled regime (multiply, multiply-planning, multiply-intermediate, "
                                "multiply-execution), gsm8k, math, or jsonl:PATH (question/answer lines)")
     algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
-    alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)")
+    alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)", 0, 10)
     sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
     # sampling
-    prompts_per_step: int = _f(8, "prompts per step")
-    group_size: int = _f(8, "responses per prompt (G)")
-    temperature: float = _f(1.0, "sampling temperature for rollouts")
-    max_new_tokens: int = _f(160, "response length limit")
+    prompts_per_step: int = _f(8, "prompts per step", 1, 1024)
+    group_size: int = _f(8, "responses per prompt (G)", 1, 512)
+    temperature: float = _f(1.0, "sampling temperature for rollouts (above 0)", 0, 10)
+    max_new_tokens: int = _f(160, "response length limit", 1, 32_768)
     lean_decoder: bool = _f(True, "sample and score with the lean Llama-family code (training/engine/decoder.py, "
                                   "training/engine/lean_forward.py) where it covers the model (Qwen2, Llama): "
                                   "the same numbers as transformers + peft, fewer operations")
     cuda_graphs: bool = _f(True, "on a GPU, replay each decoding step of the lean decoder as one CUDA graph "
                                  "(training/engine/graphs.py; checked against the plain step, which it falls back to)")
     # optimisation
-    steps: int = _f(200, "optimizer steps")
-    lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)")
-    warmup: int = _f(10, "linear warm-up steps")
-    weight_decay: float = _f(0.0, "AdamW weight decay")
-    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)")
-    updates_per_batch: int = _f(1, "passes over each batch (more than 1 makes the clip active)")
+    steps: int = _f(200, "optimizer steps", 1, 1_000_000)
+    lr: float = _f(3e-4, "learning rate (AdamW, LoRA weights)", 0, 1)
+    warmup: int = _f(10, "linear warm-up steps", 0, 1_000_000)
+    weight_decay: float = _f(0.0, "AdamW weight decay", 0, 1)
+    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)", 0, 1e6)
+    updates_per_batch: int = _f(1, "passes over each batch (more than 1 makes the clip active)", 1, 64)
     micro_batch_groups: int = _f(2, "groups per forward/backward pass (0 = the whole batch at once); "
-                                 "smaller uses less memory, the gradient is the same")
+                                 "smaller uses less memory, the gradient is the same", 0, 1024)
     activation_checkpointing: bool = _f(False, "recompute each layer's activations in the backward pass (one "
                                                "more forward pass through the layers) instead of keeping them: "
                                                "most of the update's memory (bench/update_memory.py); on in the "
                                                "GPU presets")
-    clip_low: float = _f(0.2, "PPO clip range below 1")
-    clip_high: float = _f(0.2, "PPO clip range above 1")
+    clip_low: float = _f(0.2, "PPO clip range below 1", 0, 1)
+    clip_high: float = _f(0.2, "PPO clip range above 1", 0, 10)
     aggregation: str = _f("token-mean", "loss aggregation: token-mean or seq-mean",
                           choices=("token-mean", "seq-mean"))
-    kl_coef: float = _f(0.0, "KL penalty to the base model (k3); the KL is reported either way")
+    kl_coef: float = _f(0.0, "KL penalty to the base model (k3); the KL is reported either way", 0, 100)
     kl_every: int = _f(10, "with kl_coef 0 the KL is only a diagnostic: measure it every N steps "
-                           "(the reference pass costs about a quarter of an update; 1 = every step)")
+                           "(the reference pass costs about a quarter of an update; 1 = every step)", 1, 1_000_000)
     scale_by_std: bool = _f(False, "divide group advantages by the group std")
-    high_entropy_fraction: float = _f(0.3, "top fraction of tokens per response counted as high-entropy")
+    high_entropy_fraction: float = _f(0.3, "top fraction of tokens per response counted as high-entropy", 0, 1)
     # LoRA
-    lora_r: int = _f(16, "LoRA rank")
-    lora_alpha: int = _f(32, "LoRA alpha")
+    lora_r: int = _f(16, "LoRA rank", 1, 1024)
+    lora_alpha: int = _f(32, "LoRA alpha", 1, 8192)
     lora_targets: str = _f("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
                            "comma-separated module names to adapt")
     # evaluation and bookkeeping
-    eval_every: int = _f(25, "held-out evaluation every N steps (0 = off)")
-    eval_n: int = _f(200, "held-out problems per evaluation")
-    eval_samples: int = _f(4, "samples per held-out problem (avg@k)")
-    eval_temperature: float = _f(0.6, "held-out sampling temperature")
+    eval_every: int = _f(25, "held-out evaluation every N steps (0 = off)", 0, 1_000_000)
+    eval_n: int = _f(200, "held-out problems per evaluation", 1, 100_000)
+    eval_samples: int = _f(4, "samples per held-out problem (avg@k)", 1, 256)
+    eval_temperature: float = _f(0.6, "held-out sampling temperature (0 = greedy)", 0, 10)
     eval_seed: int = _f(-1, "sampling seed of held-out evaluations (-1: the run's seed); a fixed one gives every "
-                            "arm and seed of a study the same evaluation random numbers")
-    checkpoint_every: int = _f(50, "checkpoint every N steps")
-    seed: int = _f(0, "seeds prompts, sampling and LoRA init")
+                            "arm and seed of a study the same evaluation random numbers", -1, 2**31 - 1)
+    checkpoint_every: int = _f(50, "checkpoint every N steps", 1, 1_000_000)
+    seed: int = _f(0, "seeds prompts, sampling and LoRA init", 0, 2**31 - 1)
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
-    threads: int = _f(0, "torch CPU threads (0 = torch's default)")
+    threads: int = _f(0, "torch CPU threads (0 = torch's default)", 0, 1024)
     report_to: str = _f("", "also log to trackers: tensorboard, trackio (comma-separated)")
 
     def to_json(self) -> dict:
@@ -87,19 +97,54 @@ class RunConfig:
         return cls(**data)
 
     def validate(self) -> "RunConfig":
-        if self.algo not in ALGOS:
-            raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
-        if self.aggregation not in ("token-mean", "seq-mean"):
-            raise ValueError(f"aggregation must be token-mean or seq-mean, got {self.aggregation!r}")
-        for name in ("prompts_per_step", "group_size", "steps", "max_new_tokens", "lora_r", "updates_per_batch",
-                     "kl_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.alpha < 0:
-            raise ValueError("alpha must be >= 0")
+        """This config, or a ValueError whose one-line message names the field and its range.
+
+        Numbers must have their field's type (a whole number for int fields),
+        be finite and lie in the field's range; the temperature must be above
+        0; a step samples at most ``MAX_RESPONSES_PER_STEP`` responses.
+        """
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("bool", bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{f.name} must be true or false, got {value!r:.40}")
+            elif f.type in ("str", str):
+                if not isinstance(value, str):
+                    raise ValueError(f"{f.name} must be a string, got {value!r:.40}")
+                choices = f.metadata.get("choices")
+                if choices and value not in choices:
+                    raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {value!r:.40}")
+            else:
+                _check_number(f.name, value, whole=f.type in ("int", int), lo=f.metadata.get("lo"),
+                              hi=f.metadata.get("hi"))
         if self.temperature <= 0:
-            raise ValueError("temperature must be > 0 for rollouts")
+            raise ValueError("temperature must be above 0 for rollouts")
+        if not self.task.strip():
+            raise ValueError("task must name a task: multiply, gsm8k, math or jsonl:PATH")
+        if self.prompts_per_step * self.group_size > MAX_RESPONSES_PER_STEP:
+            raise ValueError(f"prompts_per_step x group_size must be at most {MAX_RESPONSES_PER_STEP:,} responses "
+                             f"a step, got {self.prompts_per_step:,} x {self.group_size:,}")
         return self
+
+
+def _check_number(name: str, value, whole: bool, lo, hi) -> None:
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+        raise ValueError(f"{name} must be {kind}, got {value!r:.40}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be {kind} from {_num(lo)} to {_num(hi)}, got {_num(value)}")
+
+
+def _num(x) -> str:
+    """1000000 -> '1,000,000'; 0.0003 -> '0.0003'; 1e6 -> '1e+06'."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+def range_text(lo, hi) -> str:
+    """'1-1,000,000': a field's range as the CLI's help shows it."""
+    return f"{_num(lo)}-{_num(hi)}"
 
 
 PRESETS: dict[str, RunConfig] = {
@@ -126,6 +171,18 @@ PRESETS: dict[str, RunConfig] = {
     "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="reasoning",
                                max_new_tokens=1024, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                lora_alpha=64, steps=500, activation_checkpointing=True),
+}
+
+
+# One line per preset, for the CLI's --help.
+PRESET_HELP = {
+    "tiny-cpu": "the bundled model and task on a laptop CPU, 1-2 s a step",
+    "tiny-planning": "tiny-cpu on the planning-bound task regime, with its bundled model",
+    "tiny-intermediate": "tiny-cpu on the intermediate task regime, with its bundled model",
+    "tiny-execution": "tiny-cpu on the execution-heavy task regime, with its bundled model",
+    "qwen0.5b-gsm8k": "Qwen2.5-0.5B-Instruct on GSM8K, GPU, hub access needed",
+    "qwen1.5b-math": "Qwen2.5-1.5B-Instruct on MATH, GPU, hub access needed",
+    "tiny-smoke": "the whole pipeline on the bundled model, 10 tiny steps",
 }
 
 

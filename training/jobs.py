@@ -6,11 +6,21 @@ manager can restart at any time and rediscover the jobs: one marked running
 whose process is gone is marked failed. At most ``max_concurrent`` jobs run
 at once (default: one per GPU, one on a CPU-only machine); the others wait
 as ``queued`` and start, in order, when a slot frees up.
+
+Who starts them: :meth:`JobManager.schedule` starts queued jobs while slots
+are free. Submitting, resuming and listing call it, and
+:meth:`JobManager.start_scheduler` runs it every couple of seconds on a
+small daemon thread in the manager's process (the app starts one), so a
+queued run starts when the previous one ends whether or not a page or an
+API client is polling. A thread in the app rather than the workers handing
+over: a worker that crashes or is killed cannot hand over, and the thread
+also notices that. :meth:`JobManager.close` stops it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,6 +35,7 @@ from typing import Callable
 from training.config import RunConfig, save_config
 from training.runs import RunDir, read_jsonl, write_json_atomic
 
+log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,11 +80,43 @@ class JobManager:
         # Called with a job's name, under the lock, just before its process starts; a JobError it raises
         # marks the job failed with that message instead (public mode's disk check, training/public.py).
         self.before_launch: Callable[[str], None] | None = None
+        self._closing = threading.Event()
+        self._scheduler: threading.Thread | None = None
 
     @property
     def lock(self) -> threading.RLock:
         """The manager's (re-entrant) lock: hold it to make a check and the action it allows one step."""
         return self._lock
+
+    # ----------------------------------------------------------- scheduler
+
+    def start_scheduler(self, poll_s: float = 2.0) -> "JobManager":
+        """Call :meth:`schedule` every ``poll_s`` seconds on a daemon thread, until :meth:`close`."""
+        with self._lock:
+            if self._scheduler is None or not self._scheduler.is_alive():
+                self._closing.clear()
+                self._scheduler = threading.Thread(target=self._schedule_forever, args=(poll_s,),
+                                                   name="hicra-lab-scheduler", daemon=True)
+                self._scheduler.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the scheduler thread (running jobs go on: they are processes of their own)."""
+        self._closing.set()
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=30)
+            self._scheduler = None
+
+    def _schedule_forever(self, poll_s: float) -> None:
+        said = ""
+        while not self._closing.wait(poll_s):
+            try:
+                self.schedule()
+                said = ""
+            except Exception as err:  # noqa: BLE001 - a bad folder must not stop the queue; one line per new problem
+                if str(err) != said:
+                    log.warning("scheduler: %s: %s (retrying every %g s)", type(err).__name__, err, poll_s)
+                    said = str(err)
 
     # -------------------------------------------------------------- naming
 

@@ -9,7 +9,8 @@ One step, as in the README:
 5. teacher-forced forward pass: log-probs for the loss, entropies and NLLs
    for the metrics; the base model gives the KL (every step when it is
    penalised, every ``kl_every`` steps when it is only reported);
-6. clipped policy loss, backward, clip, AdamW step on the LoRA weights;
+6. clipped policy loss, backward, clip, AdamW step on the LoRA weights
+   (a non-finite loss, gradient or weight stops the run: :mod:`training.guard`);
 7. one metrics record per step, an eval record every ``eval_every`` steps.
 
 :class:`Trainer` holds an arm's state and takes its steps;
@@ -31,7 +32,7 @@ from lab.matching import matcher_for
 from lab.metrics import high_entropy_mask, masked_mean, overlap_shares, role_means
 from lab.semantic import conditional_other_entropy, semantic_entropy
 from lab.tokens import span_masks_from_ids, token_masks_from_ids
-from training import algos, dist
+from training import algos, dist, guard
 from training.config import RunConfig
 from training.evaluate import evaluate, prompt_ids, strip_eos
 from training.engine.backbone import Backbone
@@ -224,7 +225,9 @@ class Trainer:
                     p.grad = torch.zeros_like(p)
             dist.sum_gradients(self.params)
             norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm or float("inf"))
+            guard.check_update(step, sums, float(norm), cfg.lr, self.sampler.dtype)  # weights still good
             self.opt.step()
+            guard.check_weights(step, self.params, cfg.lr, self.sampler.dtype)
             metrics.update(sums)
             metrics["grad/norm"] = float(norm)
             if update == 0:

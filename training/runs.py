@@ -69,6 +69,41 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
+def check_run_folder(path: str | Path) -> Path:
+    """``path`` as a run folder, or a ValueError whose one-line message says why it cannot be one.
+
+    Refused before anything is written: an empty name, ``.`` or ``..`` as the
+    last part (the run's files would land in the current folder or its
+    parent, among other files), a part longer than the file system allows
+    (``NAME_MAX``: 255 bytes on most), and a path so long that the run's
+    deepest files (``checkpoints/step-N/adapter/...``) would exceed
+    ``PATH_MAX``.
+    """
+    raw = os.fspath(path)
+    last = raw.rstrip("/").rsplit("/", 1)[-1]
+    if not raw.strip() or last.strip() in ("", ".", ".."):
+        raise ValueError(f"the run folder must have a name of its own, not {raw[:60]!r} (e.g. runs/my-run)")
+    full = Path(raw).expanduser().absolute()
+    anchor = next((p for p in (full, *full.parents) if os.path.isdir(p)), Path("/"))  # no OSError
+    name_max, path_max = _limit(anchor, "PC_NAME_MAX", 255), _limit(anchor, "PC_PATH_MAX", 4096)
+    for part in Path(raw).parts:
+        if len(part.encode()) > name_max:
+            raise ValueError(f"run folder name too long: {part[:24]!r}... is {len(part.encode())} bytes, the file "
+                             f"system allows {name_max}")
+    deepest = len(str(full).encode()) + len("/checkpoints/step-1000000/adapter/adapter_model.safetensors.tmp")
+    if deepest > path_max:
+        raise ValueError(f"run folder path too long: {len(str(full).encode())} bytes, and its files must stay "
+                         f"under the file system's {path_max}")
+    return Path(raw)
+
+
+def _limit(path: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(path, name)
+    except (OSError, ValueError):
+        return default
+
+
 class RunDir:
     """A run's folder. ``readonly`` (processes other than rank 0) reads it and writes nothing."""
 

@@ -55,7 +55,11 @@ _policy = None
 
 
 def jobs():
-    """The job manager (one per app process, shared by every browser session)."""
+    """The job manager (one per app process, shared by every browser session).
+
+    Its scheduler thread starts queued runs as slots free, with or without a
+    page open.
+    """
     global _manager
     with _lock:
         if _manager is None:
@@ -65,6 +69,7 @@ def jobs():
             _manager = JobManager(cfg.runs, max_concurrent=1 if cfg.public else None)
             if cfg.public:
                 _attach_policy(_manager)
+            _manager.start_scheduler()  # after the policy: its disk check runs before every start
         return _manager
 
 

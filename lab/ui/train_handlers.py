@@ -1,14 +1,20 @@
 """Train tab handlers: launch a run or a fair A/B sweep, watch it, stop and resume it.
 
 Plain functions (no gradio): the page passes values in and shows what comes
-back; every expected failure comes back as a message.
+back; every expected failure comes back as a message. The Train tab's
+components carry no limits of their own (Gradio's checks raise inside
+Gradio and print a traceback): whatever the page or an API client sends -
+NaN, 1e9, a string, a list - reaches :func:`launch`, which checks it here
+and with ``RunConfig.validate`` before anything is queued.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from lab.charts import compare_figure, run_figure
@@ -41,20 +47,54 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def number(value, label: str) -> float:
+    """A finite number from a box of the page or an API call, or a ValueError naming the box."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{label} must be a number, got {str(value)[:40]!r}")
+    try:
+        x = float(value)
+    except ValueError:
+        raise ValueError(f"{label} must be a number, got {value[:40]!r}") from None
+    except OverflowError:  # a whole number with hundreds of digits
+        x = math.inf
+    if not math.isfinite(x):
+        raise ValueError(f"{label} must be a finite number, got {str(value)[:40]}")
+    return x
+
+
+def whole(value, label: str) -> int:
+    """A whole number from the page or an API call (2.0 is 2; 2.5 is refused)."""
+    x = number(value, label)
+    if x != int(x):
+        raise ValueError(f"{label} must be a whole number, got {value}")
+    return int(x)
+
+
+def _text(value, label: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be text, got {str(value)[:40]!r}")
+    return value
+
+
 def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: float, seeds_text: str,
            lora_r: float, sg_set: str, model: str = "tiny", owner: str | None = None) -> tuple[str, str]:
     """Queue a run; returns ``(message, run name)`` (name empty on failure). ``owner``: public mode's
     opaque id of who started it (``lab/ui/public_handlers.py``)."""
-    from training.config import preset
+    from training.config import PRESETS, preset
     from training.jobs import JobError
 
     try:
-        algos = ALGO_CHOICES.get(algo_choice)
+        algos = ALGO_CHOICES.get(algo_choice) if isinstance(algo_choice, str) else None
         if algos is None:
             raise ValueError(f"pick an algorithm: {', '.join(ALGO_CHOICES)}")
+        if not isinstance(preset_name, str):  # preset() names an unknown one
+            raise ValueError(f"unknown preset {str(preset_name)[:40]!r}; available: {', '.join(PRESETS)}")
         seeds = parse_seeds(seeds_text)
-        steps, lora_r = int(steps), int(lora_r)
-        model = (model or "tiny").strip()
+        alpha, steps, lora_r = number(alpha, "alpha"), whole(steps, "steps"), whole(lora_r, "LoRA rank")
+        name, sg_set = _text(name, "run name"), _text(sg_set, "planning phrases") or "ground-truth"
+        model = _text(model, "model").strip() or "tiny"
         if settings().public:
             if steps > PUBLIC_MAX_STEPS:
                 raise ValueError(f"this public lab allows at most {PUBLIC_MAX_STEPS} steps per run")
@@ -62,9 +102,11 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
                 raise ValueError(f"this public lab trains only {', '.join(PUBLIC_MODELS)}")
         if sg_set not in ("ground-truth", *list_presets()):
             load_sg_set(sg_set)  # a bad mined file fails here, with its message
-        cfg = preset(preset_name, algo=algos[0], alpha=float(alpha), steps=steps, seed=seeds[0], lora_r=lora_r,
-                     sg_set=sg_set, model=model)
-        name = (name or "").strip() or f"{'-'.join(algos)}-{time.strftime('%Y%m%d-%H%M%S')}"
+        cfg = preset(preset_name, algo=algos[0], alpha=alpha, steps=steps, seed=seeds[0], lora_r=lora_r,
+                     sg_set=sg_set, model=model)  # validated, with every seed of a sweep
+        for seed in seeds[1:]:
+            replace(cfg, seed=seed).validate()
+        name = name.strip() or f"{'-'.join(algos)}-{time.strftime('%Y%m%d-%H%M%S')}"
         sweep = len(algos) > 1 or len(seeds) > 1
         info = jobs().submit(name, cfg, algos=algos if sweep else None, seeds=seeds if sweep else None,
                             owner=owner)

@@ -14,17 +14,20 @@ def build(owner_token=None) -> None:
     from training.config import PRESETS
 
     public = settings().public
+    # No limits on these components (minimum / maximum / precision, a radio's or a closed dropdown's
+    # choices): Gradio checks them by raising inside Gradio, which prints a traceback to the app's log.
+    # h.launch checks every value instead, with a message, for the page and the API alike.
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                preset = gr.Dropdown(list(PRESETS), value="tiny-cpu", label="preset")
-                algo = gr.Radio(list(h.ALGO_CHOICES), value="GRPO vs HICRA (fair A/B)", label="algorithm")
+                preset = gr.Dropdown(list(PRESETS), value="tiny-cpu", label="preset", allow_custom_value=True)
+                algo = gr.Dropdown(list(h.ALGO_CHOICES), value="GRPO vs HICRA (fair A/B)", label="algorithm",
+                                   allow_custom_value=True)
             with gr.Row():
-                alpha = gr.Slider(0.0, 1.0, value=0.2, step=0.05, label="HICRA alpha")
-                steps = gr.Number(value=100, precision=0, minimum=1,
-                                  maximum=PUBLIC_MAX_STEPS if public else None, label="steps")
+                alpha = gr.Number(value=0.2, step=0.05, label="HICRA alpha (0-10)")
+                steps = gr.Number(value=100, step=1, label=f"steps (1-{PUBLIC_MAX_STEPS})" if public else "steps")
                 seeds = gr.Textbox(value="0", label="seeds (comma-separated)")
-                lora_r = gr.Number(value=16, precision=0, minimum=1, label="LoRA rank")
+                lora_r = gr.Number(value=16, step=1, label="LoRA rank")
             with gr.Row():
                 sg_set = gr.Dropdown(h.sg_choices(), value="ground-truth", label="planning phrases (SG set)",
                                      allow_custom_value=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ def load(name: str) -> dict[str, tuple[QAProblem, ...]]:
     if name not in HUB:
         raise TaskDataError(f"unknown task {name!r}")
     repo, subset, q_field, a_field = HUB[name]
+    _offline_if_unreachable()
     try:
         import datasets
 
@@ -131,6 +133,26 @@ def load(name: str) -> dict[str, tuple[QAProblem, ...]]:
     split = {s: tuple(QAProblem(r[q_field], reference_answer(name, r[a_field])) for r in data[s])
              for s in data}
     return {"train": split["train"], "eval": split.get("test", split["train"][-500:])}
+
+
+def _offline_if_unreachable() -> None:
+    """When the hub cannot be reached, put ``datasets`` in offline mode (checked once per process).
+
+    A cached copy of the data set then loads as usual and a missing one fails
+    at once, instead of after half a minute of retries. The environment
+    variables cover a ``datasets`` imported later; the module flags one
+    imported already (they are read at import).
+    """
+    from training.engine import modeling
+
+    if modeling.hub_reachable():
+        return
+    os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
+    import sys
+
+    for module in ("datasets.config", "huggingface_hub.constants"):
+        if module in sys.modules:
+            sys.modules[module].HF_HUB_OFFLINE = True
 
 
 def problems(name: str, split: str, n: int | None = None, seed: int = 0) -> list[QAProblem]:
