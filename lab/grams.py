@@ -1,19 +1,35 @@
 """Strategic Gram (SG) sets: named lists of planning phrases, stored as JSON.
 
-A file looks like this (``cluster``, ``tag``, ``cdf`` and ``examples`` are
-optional; a bare string stands for ``{"phrase": "..."}``)::
+A file looks like this (``cluster``, ``tag``, ``cdf``, ``examples``, ``at``
+and ``followed_by`` are optional; a bare string stands for
+``{"phrase": "..."}``)::
 
     {
       "schema": "hicra-lab/sg-set",
-      "version": 1,
+      "version": 2,
       "name": "math-compact",
       "description": "...",
       "source": "...",
       "grams": [
         {"phrase": "let's double-check", "cluster": 4, "tag": "verification"},
+        {"phrase": "now", "tag": "other", "at": "step-start", "followed_by": ","},
         "note that"
       ]
     }
+
+Version 2 added two optional conditions on where a phrase counts, for short
+discourse openers that are planning only where they open a step:
+
+* ``"at": "step-start"``: only where a step starts: at the start of the
+  text or of a line (after indentation, list markers such as ``-``, ``*``,
+  ``1.``, ``#`` and opening ``**``), after a sentence end (``.``, ``!``,
+  ``?``) or a colon followed by a space, or right after ``<think>``. The
+  default, ``"anywhere"``, is version 1's rule.
+* ``"followed_by": ",:"``: only when the next character is one of these
+  (``"Now,"`` but not ``"Now the"``). The character is not part of the
+  match.
+
+A file that uses neither is written as version 1, which older readers read.
 
 Loading a bad file raises :class:`SGSetError` whose message names the file
 and the problem, so the UI and the CLI can show it as it is.
@@ -27,8 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA = "hicra-lab/sg-set"
-VERSION = 1
+VERSION = 2
 TAGS = ("deduction", "branching", "backtracking", "verification", "other")
+POSITIONS = ("anywhere", "step-start")
 PRESET_DIR = Path(__file__).resolve().parent.parent / "assets" / "sg"
 MAX_PHRASE_CHARS = 200
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
@@ -56,6 +73,12 @@ class StrategicGram:
     tag: str = "other"
     cdf: int | None = None  # cluster document frequency, when mined
     examples: tuple[str, ...] = ()
+    at: str = "anywhere"  # or "step-start": only where a step starts (version 2)
+    followed_by: str = ""  # when set, the next character must be one of these (version 2)
+
+    @property
+    def conditional(self) -> bool:
+        return self.at != "anywhere" or bool(self.followed_by)
 
 
 @dataclass(frozen=True)
@@ -93,10 +116,14 @@ class SGSet:
                 entry["cdf"] = g.cdf
             if g.examples:
                 entry["examples"] = list(g.examples)
+            if g.at != "anywhere":
+                entry["at"] = g.at
+            if g.followed_by:
+                entry["followed_by"] = g.followed_by
             grams.append(entry)
         return {
             "schema": SCHEMA,
-            "version": VERSION,
+            "version": VERSION if any(g.conditional for g in self.grams) else 1,
             "name": self.name,
             "description": self.description,
             "source": self.source,
@@ -122,9 +149,9 @@ def parse_sg_set(data: object, origin: str = "<data>") -> SGSet:
         raise fail(f"schema is {schema!r}; expected {SCHEMA!r}")
     version = data.get("version")
     if version is None:
-        raise fail("missing 'version' (this program reads version 1)")
+        raise fail(f"missing 'version' (this program reads versions 1 to {VERSION})")
     if not isinstance(version, int) or isinstance(version, bool) or version > VERSION or version < 1:
-        raise fail(f"unsupported version {version!r}; this program reads version {VERSION}")
+        raise fail(f"unsupported version {version!r}; this program reads versions 1 to {VERSION}")
     if "grams" not in data:
         raise fail("missing 'grams': expected a list of phrases")
     raw = data["grams"]
@@ -140,6 +167,8 @@ def parse_sg_set(data: object, origin: str = "<data>") -> SGSet:
     seen: set[str] = set()
     for i, entry in enumerate(raw):
         gram = _parse_gram(entry, f"grams[{i}]", fail)
+        if gram.conditional and version < 2:
+            raise fail(f"grams[{i}] uses 'at' or 'followed_by', which need \"version\": 2")
         key = normalize_phrase(gram.phrase)
         if key not in seen:
             seen.add(key)
@@ -181,8 +210,15 @@ def _parse_gram(entry: object, where: str, fail) -> StrategicGram:
     examples = entry.get("examples", [])
     if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
         raise fail(f"{where}.examples must be a list of strings")
+    at = entry.get("at", "anywhere")
+    if at not in POSITIONS:
+        raise fail(f"{where}.at is {at!r}; use one of {', '.join(POSITIONS)}")
+    followed_by = entry.get("followed_by", "")
+    if not isinstance(followed_by, str) or len(followed_by) > 10 or \
+            any(c.isalnum() or c.isspace() or c == "_" for c in followed_by):
+        raise fail(f"{where}.followed_by must be a short string of punctuation characters such as \",:\"")
     return StrategicGram(phrase=phrase.strip(), cluster=cluster, tag=tag, cdf=cdf,
-                         examples=tuple(examples))
+                         examples=tuple(examples), at=at, followed_by=followed_by)
 
 
 def load_sg_set(path: str | Path) -> SGSet:

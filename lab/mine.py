@@ -329,8 +329,19 @@ def main(argv=None) -> int:
     from lab.corpus import CorpusError, read_corpus
     from lab.grams import save_sg_set
 
-    ap = argparse.ArgumentParser(prog="python -m lab.mine", description="Mine Strategic Grams from a corpus.")
-    ap.add_argument("corpus", help="JSON Lines (text, optional correct) or plain text, one solution per line")
+    ap = argparse.ArgumentParser(prog="python -m lab.mine", description="Mine Strategic Grams from a corpus, "
+                                 "or from a model's own responses (--from-model).")
+    ap.add_argument("corpus", nargs="?", default=None,
+                    help="JSON Lines (text, optional correct) or plain text, one solution per line")
+    ap.add_argument("--from-model", default=None, metavar="MODEL",
+                    help="sample the corpus from a model instead: 'tiny' (the task regime's bundled model), a hub "
+                         "name or a local folder; with --checkpoint, a run's adapter on its model")
+    ap.add_argument("--checkpoint", default=None, help="a run's checkpoints/step-N folder (with --from-model)")
+    ap.add_argument("--task", default="multiply", help="the task whose training problems are sampled")
+    ap.add_argument("--n", type=int, default=2000, help="responses to sample (one per training problem)")
+    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    ap.add_argument("--sample-seed", type=int, default=0, help="sampling seed (with --from-model)")
+    ap.add_argument("--save-corpus", default=None, help="also write the sampled responses (JSON Lines) here")
     ap.add_argument("--out", required=True, help="where to write the SG set (JSON)")
     ap.add_argument("--name", default=None, help="name of the SG set (default: the output file's name)")
     ap.add_argument("--all", action="store_true", help="use incorrect solutions too")
@@ -342,8 +353,10 @@ def main(argv=None) -> int:
             ap.add_argument(flag, type=type(f.default), default=f.default, help=f.metadata["help"])
     args = ap.parse_args(argv)
     cfg = MineConfig(**{f.name: getattr(args, f.name) for f in fields(MineConfig)})
+    if bool(args.corpus) == bool(args.from_model):
+        ap.error("give a corpus file or --from-model MODEL (one of the two)")
     try:
-        corpus = read_corpus(args.corpus, only_correct=not args.all)
+        corpus = _sampled_corpus(args) if args.from_model else read_corpus(args.corpus, only_correct=not args.all)
         from tqdm import tqdm
 
         with tqdm(total=100, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr) as bar:
@@ -353,7 +366,7 @@ def main(argv=None) -> int:
                 bar.refresh()
 
             result = mine(corpus.texts, cfg, name=args.name or Path(args.out).stem, progress=progress)
-    except (CorpusError, MineError) as err:
+    except (CorpusError, MineError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     save_sg_set(result.sg_set, args.out)
@@ -368,6 +381,37 @@ def main(argv=None) -> int:
     for cl in [c for c in result.clusters if c.selected][:10]:
         print(f"  cluster {cl.id:3d}  CDF {cl.cdf:6,}  " + "; ".join(cl.phrases[:4]))
     return 0
+
+
+def _sampled_corpus(args):
+    """Sample ``args.n`` responses from ``args.from_model`` (one progress bar), then read them as a corpus."""
+    import json
+    import sys
+
+    from tqdm import tqdm
+
+    from lab.corpus import CorpusError, parse_corpus
+    from training.engine.modeling import ModelLoadError
+    from training.evaluate import sample_corpus
+
+    with tqdm(total=100, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr) as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message)
+            bar.n = round(100 * fraction)
+            bar.refresh()
+
+        try:
+            records = sample_corpus(args.from_model, args.task, args.n, args.temperature, args.sample_seed,
+                                    checkpoint=args.checkpoint, progress=progress)
+        except ModelLoadError as err:
+            raise CorpusError(str(err)) from None
+    lines = "\n".join(json.dumps(r) for r in records)
+    if args.save_corpus:
+        Path(args.save_corpus).write_text(lines + "\n", encoding="utf-8")
+    right = sum(r["correct"] for r in records)
+    print(f"sampled {len(records):,} responses from {args.from_model} on {args.task}: {right:,} correct",
+          file=sys.stderr)
+    return parse_corpus(lines, f"{args.from_model} on {args.task}", only_correct=not args.all)
 
 
 if __name__ == "__main__":

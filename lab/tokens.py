@@ -23,7 +23,7 @@ import json
 import re
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -208,6 +208,15 @@ def _valid_utf8(raw: bytes) -> bool:
     return True
 
 
+def _decode_batch(tokenizer, batch_ids: Sequence[Sequence[int]]) -> tuple[list[str], list[np.ndarray]]:
+    texts, offsets = [], []
+    for ids in batch_ids:
+        text, off = decode_with_offsets(tokenizer, ids)
+        texts.append(text)
+        offsets.append(off)
+    return texts, offsets
+
+
 def token_masks_from_ids(tokenizer, batch_ids: Sequence[Sequence[int]],
                          grams: SGSet | Iterable[str] | GramMatcher) -> list[np.ndarray]:
     """Planning masks for generated token ids, one (T_i,) bool array per sequence.
@@ -217,11 +226,7 @@ def token_masks_from_ids(tokenizer, batch_ids: Sequence[Sequence[int]],
     vectorized search, so cost is linear in the total length.
     """
     matcher = matcher_for(grams)
-    texts, offsets = [], []
-    for ids in batch_ids:
-        text, off = decode_with_offsets(tokenizer, ids)
-        texts.append(text)
-        offsets.append(off)
+    texts, offsets = _decode_batch(tokenizer, batch_ids)
     joined = _SEP.join(texts)
     shift = np.cumsum([0] + [len(t) + len(_SEP) for t in texts[:-1]])
     all_offsets = np.concatenate([o + s for o, s in zip(offsets, shift)]) if offsets else \
@@ -229,3 +234,15 @@ def token_masks_from_ids(tokenizer, batch_ids: Sequence[Sequence[int]],
     mask = spans_to_mask(matcher.spans(joined), all_offsets)
     bounds = np.cumsum([len(o) for o in offsets])[:-1]
     return np.split(mask, bounds)
+
+
+def span_masks_from_ids(tokenizer, batch_ids: Sequence[Sequence[int]],
+                        spans_of: Callable[[str], Sequence[tuple[int, int]]]) -> list[np.ndarray]:
+    """Token masks of the character spans that ``spans_of(text)`` finds in each decoded sequence.
+
+    The same token-boundary rule as planning masks: a token is in the mask
+    when its character span overlaps one of the spans. Used for positions
+    a task knows, such as the digits of computed results.
+    """
+    texts, offsets = _decode_batch(tokenizer, batch_ids)
+    return [spans_to_mask(list(spans_of(text)), off) for text, off in zip(texts, offsets)]

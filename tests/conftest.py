@@ -83,9 +83,9 @@ def metaspace_tokenizer():
     return Tokenizer.from_str(json.dumps(spec))
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """`python app.py` started as a user would, on a free port; yields its URL."""
+def _serve(data: Path, **env):
+    """`python app.py` started as a user would, on a free port, with ``data`` as its data folder and extra
+    environment variables; yields its URL and stops it afterwards."""
     import os
     import socket
     import subprocess
@@ -95,10 +95,9 @@ def app_url(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    data = tmp_path_factory.mktemp("app")
     log = data / "app.log"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "HICRA_LAB_DATA": str(data)}
+           "HICRA_LAB_DATA": str(data), **env}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -120,3 +119,15 @@ def app_url(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app as a user starts it; yields its URL."""
+    yield from _serve(tmp_path_factory.mktemp("app"))
+
+
+@pytest.fixture(scope="module")
+def public_app_url(tmp_path_factory):
+    """The app in public mode (HICRA_LAB_PUBLIC=1) with a queue of one waiting run; yields its URL."""
+    yield from _serve(tmp_path_factory.mktemp("public-app"), HICRA_LAB_PUBLIC="1", HICRA_LAB_MAX_QUEUE="1")

@@ -150,3 +150,27 @@ def test_cli_messages(tmp_path, capsys):
     assert main([str(bad), "--out", str(tmp_path / "o.json")]) == 2
     assert "empty.txt: the file is empty" in capsys.readouterr().err
     assert parse_corpus("x y z\n").texts == ["x y z"]
+
+
+def test_mine_from_the_bundled_model_in_one_command(tmp_path, capsys):
+    # 64 sampled responses: about 20 correct ones, enough for a few n-grams (seconds, not minutes)
+    out = tmp_path / "from-model.json"
+    corpus = tmp_path / "responses.jsonl"
+    code = main(["--from-model", "tiny", "--task", "multiply", "--n", "64", "--out", str(out), "--k", "5",
+                 "--min-docs", "2", "--save-corpus", str(corpus)])
+    assert code == 0, capsys.readouterr().err
+    assert load_sg_set(out).grams
+    records = [json.loads(line) for line in corpus.read_text().splitlines()]
+    assert len(records) == 64 and {"text", "correct", "problem"} <= set(records[0])
+    err = capsys.readouterr().err
+    assert "sampled 64 responses from tiny on multiply" in err
+
+
+def test_mine_from_model_bad_input(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["corpus.txt", "--from-model", "tiny", "--out", str(tmp_path / "x.json")])
+    assert "one of the two" in capsys.readouterr().err
+    assert main(["--from-model", "/no/such/model", "--out", str(tmp_path / "x.json")]) == 2
+    assert "no such model folder" in capsys.readouterr().err
+    assert main(["--from-model", "tiny", "--n", "0", "--out", str(tmp_path / "x.json")]) == 2
+    assert "between 1 and" in capsys.readouterr().err

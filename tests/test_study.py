@@ -5,9 +5,9 @@ import json
 import pytest
 
 from training.runs import RunDir
-from training.study import GROUPS, MAIN, StudyConfig, arm_command, main
-from training.study_analysis import analyse, edges, load_runs, moving_average
-from training.study_report import verdict, write_report
+from training.study.sweep import GROUPS, MAIN, StudyConfig, arm_command, main
+from training.study.analysis import analyse, edges, load_runs, moving_average
+from training.study.report import verdict, write_report
 
 STEPS = 8
 

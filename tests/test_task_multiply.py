@@ -68,7 +68,13 @@ def test_hard_products_drop_the_carry():
     t = write_trace(Problem(47, 28), random.Random(0), BasePolicy(hard_error=1.0, slip=0.0, verify=0.0),
                     strategy="split")
     assert "47 * 8 = 326." in t.text and not t.correct
-    assert classify(Problem(47, 28), t.text) == "execution"
+    # split meets 47 * 8 where rounding (47 * 30, 47 * 2) meets no hard product: the plan did not fit
+    assert classify(Problem(47, 28), t.text) == "strategy"
+    assert multiply.classify_by_statements(Problem(47, 28), t.text) == "execution"
+    t = write_trace(Problem(47, 29), random.Random(0), BasePolicy(hard_error=1.0, slip=0.0, verify=0.0),
+                    strategy="round")  # 47 * 30, 47 * 1: round fits; the slip below is execution
+    bad = t.text.replace("47 * 30 = 1410", "47 * 30 = 1510").replace("1410 - 47 = 1363", "1510 - 47 = 1463")
+    assert classify(Problem(47, 29), bad.replace("is 1363", "is 1463")) == "execution"
 
 
 def test_verification_fixes_a_wrong_product():
@@ -85,15 +91,35 @@ def test_reward_and_classifier_on_hand_made_responses():
     assert reward(p, ok) == 1.0 and classify(p, ok) == "correct"
     bad_step = ok.replace("47 * 8 = 376. 940 + 376 = 1316", "47 * 8 = 326. 940 + 326 = 1266").replace(
         "is 1316", "is 1266")
-    assert reward(p, bad_step) == 0.0 and classify(p, bad_step) == "execution"
-    bad_decomp = ok.replace("28 = 20 + 8", "28 = 20 + 9")
-    assert classify(p, bad_decomp.replace("is 1316", "is 1363")) == "execution"
+    assert reward(p, bad_step) == 0.0 and classify(p, bad_step) == "strategy"  # split did not fit 47 * 28
+    assert multiply.classify_by_statements(p, bad_step) == "execution"
+    rounded = " Let's round the second number up: 28 = 30 - 2. 47 * 30 = 1410. 47 * 2 = 94. 1410 - 94 = 1316. " \
+              "So the answer is 1316."
+    assert classify(p, rounded) == "correct"
+    slipped = rounded.replace("47 * 2 = 94. 1410 - 94 = 1316", "47 * 2 = 84. 1410 - 84 = 1326").replace(
+        "is 1316", "is 1326")
+    assert classify(p, slipped) == "execution"  # a fitting plan, a false statement
+    bad_decomp = rounded.replace("28 = 30 - 2", "28 = 30 - 3")
+    assert classify(p, bad_decomp.replace("is 1316", "is 1269")) == "execution"
     gave_up = " Let's halve the first number and double the second: 47 / 2, but it is odd. " \
               "I am not sure how to finish."
     assert reward(p, gave_up) == 0.0 and classify(p, gave_up) == "strategy"
     wrong_plan = " Let's split the second number: 28 = 20 + 8. 47 * 20 = 940. 47 * 3 = 141. " \
                  "940 + 141 = 1081. So the answer is 1081."
     assert classify(p, wrong_plan) == "strategy"  # true steps that do not fit the problem
+    assert multiply.classify_by_statements(p, wrong_plan) == "strategy"
+    assert classify(p, " 47 * 28 = 1300. So the answer is 1300.") == "strategy"  # no recognisable plan
+
+
+def test_plan_fit_and_hard_products():
+    p = Problem(47, 28)
+    assert multiply.hard_count(p, "split") == 1 and multiply.hard_count(p, "round") == 0
+    assert multiply.hard_count(p, "halve") is None  # 47 is odd: a dead end
+    assert [s for s in multiply.STRATEGIES if multiply.fits(p, s)] == ["round", "swap_round"]
+    q = Problem(24, 31)  # only rounding (24 * 40, 24 * 9) meets a hard product
+    assert {s for s in multiply.STRATEGIES if multiply.fits(q, s)} == {"split", "swap_split", "swap_round", "halve"}
+    assert not multiply.fits(q, None)
+    assert multiply.hard_steps(" 47 * 8 = 326. 47 * 20 = 940. 40 * 70 = 2800. 7 * 8 = 56.") == (2, 1)
     assert parse_answer("This gives the answer 12. Therefore the answer is 13.") == 13
     assert parse_answer("no answer here") is None
 

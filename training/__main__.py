@@ -19,11 +19,11 @@ from training.engine.modeling import ModelLoadError
 def _eval(args) -> int:
     from training.evaluate import evaluate
     from training.engine.modeling import load_model
-    from training.tasks import get_task
+    from training.tasks import default_model, get_task
 
     try:
         task = get_task(args.task)
-        lm = load_model(args.model, device=args.device)
+        lm = load_model(default_model(args.model, args.task), device=args.device)
     except (ModelLoadError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -63,8 +63,12 @@ def _run(args) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    warned = False
     try:
         for record in train(cfg, args.out, resume=args.resume):
+            if record.get("planning/warning") and not warned:
+                print(f"warning (step {record['step']}): {record['planning/warning']}", file=sys.stderr, flush=True)
+                warned = True
             if record["kind"] == "eval":
                 print(f"step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}  "
                       f"pass@{cfg.eval_samples} {record['eval/pass_at_k']:.3f}", flush=True)
@@ -97,8 +101,13 @@ def _compare(args) -> int:
     print(f"{len(arms)} arms on one base model: {', '.join(names)}", flush=True)
     sweep = RunDir(args.out).create()  # the sweep's own status, for the job manager
     sweep.set_status("running", pid=os.getpid(), started=time.time(), arms=names)
+    warned: set[int] = set()
     try:
         for i, record in train_arms(arms, resume=args.resume):
+            if record.get("planning/warning") and i not in warned:
+                print(f"warning ({names[i]}, step {record['step']}): {record['planning/warning']}", file=sys.stderr,
+                      flush=True)
+                warned.add(i)
             if record["kind"] == "eval":
                 print(f"{names[i]:>16}  step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}",
                       flush=True)
@@ -182,8 +191,10 @@ def main(argv=None) -> int:
     sm.add_argument("run", help="run directory")
     sm.set_defaults(func=_summary)
     ev = sub.add_parser("eval", help="evaluate a model on a task's held-out split")
-    ev.add_argument("--model", default="tiny", help="'tiny' (bundled), a local folder or a hub name")
-    ev.add_argument("--task", default="multiply", help="task name (multiply)")
+    ev.add_argument("--model", default="tiny", help="'tiny' (the bundled model of the task's regime), a local "
+                                                    "folder or a hub name")
+    ev.add_argument("--task", default="multiply", help="task: multiply, multiply-planning, multiply-intermediate, "
+                                                       "multiply-execution, gsm8k, math or jsonl:PATH")
     ev.add_argument("--n", type=int, default=500, help="held-out problems")
     ev.add_argument("--samples", type=int, default=4, help="samples per problem (avg@k, pass@k)")
     ev.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (0 = greedy)")

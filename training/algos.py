@@ -109,6 +109,33 @@ def released_code_mask(advantages: torch.Tensor, planning: torch.Tensor, high_en
     return (planning.bool() | high_entropy.bool()) & valid.bool() & eligible.unsqueeze(-1)
 
 
+def matched_entropy_mask(entropy: torch.Tensor, planning: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The highest-entropy tokens of each response, as many as it has planning tokens.
+
+    The entropy-only ablation with the planning mask's token budget: the
+    paper's high-entropy arm amplifies the top 30% of tokens, about half
+    again the planning mask's share, so a difference could be the budget's.
+    Ties break by position (earlier first).
+
+    >>> e = torch.tensor([[0.1, 0.9, 0.5, 0.7], [0.3, 0.2, 0.1, 0.0]])
+    >>> plan = torch.tensor([[True, False, False, True], [False, False, False, False]])
+    >>> matched_entropy_mask(e, plan, torch.ones(2, 4, dtype=torch.bool)).int().tolist()
+    [[0, 1, 0, 1], [0, 0, 0, 0]]
+
+    Args:
+        entropy: (N, T) floats. planning, valid: (N, T) bool.
+    Returns:
+        (N, T) bool.
+    """
+    valid = valid.bool()
+    counts = (planning.bool() & valid).sum(-1)  # (N,)
+    scores = entropy.float().masked_fill(~valid, float("-inf"))
+    order = scores.argsort(dim=-1, descending=True, stable=True)  # (N, T)
+    ranks = torch.empty_like(order)
+    ranks.scatter_(-1, order, torch.arange(order.shape[-1]).expand_as(order))
+    return (ranks < counts[:, None]) & valid
+
+
 def placebo_mask(planning: torch.Tensor, valid: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Random "n-grams" with the same token budget as the planning mask.
 

@@ -104,7 +104,10 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                 record = trainer.train_step()
                 run.log(record)
                 reporters[i].log(record)
-                run.set_status("running", step=trainer.step)
+                extra = {}
+                if record.get("planning/warning") and not run.status().get("warning"):
+                    extra = {"warning": record["planning/warning"], "warning_step": record["step"]}
+                run.set_status("running", step=trainer.step, **extra)
                 if main:
                     yield i, record
                 if cfg.eval_every and trainer.step % cfg.eval_every == 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
-ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-placebo")
+ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-entropy-matched", "hicra-placebo")
 
 
 def _f(default, help: str, **extra):
@@ -19,8 +19,9 @@ def _f(default, help: str, **extra):
 @dataclass(frozen=True)
 class RunConfig:
     # what to train
-    model: str = _f("tiny", "'tiny' (bundled), a local folder or a hub name")
-    task: str = _f("multiply", "task: multiply (bundled), gsm8k, math, or jsonl:PATH (question/answer lines)")
+    model: str = _f("tiny", "'tiny' (the bundled model of the task's regime), a local folder or a hub name")
+    task: str = _f("multiply", "task: a bundled regime (multiply, multiply-planning, multiply-intermediate, "
+                               "multiply-execution), gsm8k, math, or jsonl:PATH (question/answer lines)")
     algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
     alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)")
     sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
@@ -66,6 +67,8 @@ class RunConfig:
     eval_n: int = _f(200, "held-out problems per evaluation")
     eval_samples: int = _f(4, "samples per held-out problem (avg@k)")
     eval_temperature: float = _f(0.6, "held-out sampling temperature")
+    eval_seed: int = _f(-1, "sampling seed of held-out evaluations (-1: the run's seed); a fixed one gives every "
+                            "arm and seed of a study the same evaluation random numbers")
     checkpoint_every: int = _f(50, "checkpoint every N steps")
     seed: int = _f(0, "seeds prompts, sampling and LoRA init")
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
@@ -104,21 +107,27 @@ class RunConfig:
 PRESETS: dict[str, RunConfig] = {
     # The bundled model and task on a laptop CPU: 1-2 s a step on 2 cores.
     "tiny-cpu": RunConfig(),
+    # The task regimes (README, "Task regimes"), each with its bundled model: the same settings as
+    # tiny-cpu, and room for the final check (a response that checks its result runs to ~190 tokens).
+    "tiny-planning": RunConfig(task="multiply-planning", max_new_tokens=224),
+    "tiny-intermediate": RunConfig(task="multiply-intermediate", max_new_tokens=224),
+    "tiny-execution": RunConfig(task="multiply-execution", max_new_tokens=224),
     # A smoke test of the whole pipeline in well under a minute: tiny batches,
     # short responses, a small held-out evaluation every 5 steps.
-    # GPU presets: Qwen2.5 instruct models on GSM8K / MATH (hub access needed),
-    # planning phrases from the compact math list, bf16 where the GPU has it.
+    "tiny-smoke": RunConfig(prompts_per_step=2, group_size=4, max_new_tokens=128, eval_every=5, eval_n=20,
+                            eval_samples=1, checkpoint_every=5, steps=10),
+    # GPU presets: Qwen2.5 instruct models on GSM8K / MATH (hub access needed), planning phrases from the
+    # 'reasoning' preset (open-language reasoning: 0.975 precision, 0.897 recall on the held-out half of
+    # assets/planning-eval, bench/planning_quality.py), bf16 where the GPU has it.
     # Activation checkpointing on: without it the update's graph for a micro-batch of 2 groups of 8 keeps
     # about 20 GiB (0.5B, 200 + 512 tokens a row) and 70 GiB (1.5B, 200 + 1,024), with it 0.5 and 1.7 GiB
     # (bench/update_memory.py).
-    "qwen0.5b-gsm8k": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="math-compact",
+    "qwen0.5b-gsm8k": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning",
                                 max_new_tokens=512, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                 lora_alpha=64, steps=500, activation_checkpointing=True),
-    "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="math-compact",
+    "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="reasoning",
                                max_new_tokens=1024, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                lora_alpha=64, steps=500, activation_checkpointing=True),
-    "tiny-smoke": RunConfig(prompts_per_step=2, group_size=4, max_new_tokens=128, eval_every=5, eval_n=20,
-                            eval_samples=1, checkpoint_every=5, steps=10),
 }
 
 

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from training.config import RunConfig, save_config
 from training.runs import RunDir, read_jsonl, write_json_atomic
@@ -65,6 +66,14 @@ class JobManager:
         self.max_concurrent = max_concurrent or default_concurrency()
         self._lock = threading.RLock()
         self._children: dict[str, subprocess.Popen] = {}
+        # Called with a job's name, under the lock, just before its process starts; a JobError it raises
+        # marks the job failed with that message instead (public mode's disk check, training/public.py).
+        self.before_launch: Callable[[str], None] | None = None
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The manager's (re-entrant) lock: hold it to make a check and the action it allows one step."""
+        return self._lock
 
     # -------------------------------------------------------------- naming
 
@@ -81,8 +90,11 @@ class JobManager:
     # ------------------------------------------------------------- actions
 
     def submit(self, name: str, cfg: RunConfig, algos: list[str] | None = None,
-               seeds: list[int] | None = None) -> dict:
-        """Queue a run (or, with ``algos`` / ``seeds``, a fair A/B sweep) and start it if a slot is free."""
+               seeds: list[int] | None = None, owner: str | None = None) -> dict:
+        """Queue a run (or, with ``algos`` / ``seeds``, a fair A/B sweep) and start it if a slot is free.
+
+        ``owner`` (public mode) is an opaque id of who started it, kept in ``job.json``.
+        """
         cfg = cfg.validate()
         path = self.path_of(name)
         with self._lock:
@@ -92,6 +104,8 @@ class JobManager:
             save_config(cfg, path / "config.json")
             job = {"name": name, "kind": "compare" if algos or seeds else "run", "submitted": time.time(),
                    "algos": algos or [cfg.algo], "seeds": seeds or [cfg.seed]}
+            if owner:
+                job["owner"] = owner
             write_json_atomic(path / "job.json", job)
             RunDir(path).set_status("queued", step=0)
             self.schedule()
@@ -207,6 +221,12 @@ class JobManager:
 
     def _launch(self, name: str) -> None:
         path = self.path_of(name)
+        if self.before_launch is not None:
+            try:
+                self.before_launch(name)
+            except JobError as err:
+                RunDir(path).set_status("failed", error=str(err), ended=time.time())
+                return
         job = self._job(path)
         cmd = [sys.executable, "-m", "training"]
         if job["kind"] == "compare":

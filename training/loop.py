@@ -26,10 +26,11 @@ from pathlib import Path
 
 import torch
 
+from lab.coverage import coverage_warning
 from lab.matching import matcher_for
-from lab.metrics import high_entropy_mask, overlap_shares, role_means
+from lab.metrics import high_entropy_mask, masked_mean, overlap_shares, role_means
 from lab.semantic import conditional_other_entropy, semantic_entropy
-from lab.tokens import token_masks_from_ids
+from lab.tokens import span_masks_from_ids, token_masks_from_ids
 from training import algos, dist
 from training.config import RunConfig
 from training.evaluate import evaluate, prompt_ids, strip_eos
@@ -37,6 +38,7 @@ from training.engine.backbone import Backbone
 from training.engine.rollout import sample
 from training.engine.scoring import score
 from training.tasks import get_task, resolve_sg_set
+from training.tasks.plan_metrics import plan_figures
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Episode:
     rewards: torch.Tensor  # (N,)
     kinds: list[str]  # (N,) correct / execution / strategy
     planning: torch.Tensor  # (N, T) bool
+    decision: torch.Tensor  # (N, T) bool: digits of computed results, where the task knows them
+    problems: list  # (N,) the problem of each row
     sampler_logprobs: torch.Tensor | None = None  # (N, T) the sampler's log-probs of the tokens (temperature 1)
 
     def groups(self, index: list[int], group_size: int) -> "Episode":
@@ -58,7 +62,7 @@ class Episode:
         pick = torch.tensor(rows, dtype=torch.long)
         return Episode([self.prompts[r] for r in rows], self.response_ids[pick], self.response_mask[pick],
                        [self.texts[r] for r in rows], self.rewards[pick], [self.kinds[r] for r in rows],
-                       self.planning[pick],
+                       self.planning[pick], self.decision[pick], [self.problems[r] for r in rows],
                        self.sampler_logprobs[pick] if self.sampler_logprobs is not None else None)
 
 
@@ -113,8 +117,12 @@ class Trainer:
         planning = torch.zeros_like(roll.response_mask)
         for i, m in enumerate(token_masks_from_ids(self.tok, responses, self.matcher)):
             planning[i, :len(m)] = torch.from_numpy(m)
+        decision = torch.zeros_like(roll.response_mask)
+        if self.task.decision_spans is not None:
+            for i, m in enumerate(span_masks_from_ids(self.tok, responses, self.task.decision_spans)):
+                decision[i, :len(m)] = torch.from_numpy(m)
         return Episode(prompts, roll.response_ids, roll.response_mask, texts, rewards, kinds, planning,
-                       roll.logprobs)
+                       decision & ~planning, flat_problems, roll.logprobs)
 
     def credit(self, ep: Episode, advantages: torch.Tensor, entropy: torch.Tensor, high: torch.Tensor,
                step: int, groups: list[int]) -> torch.Tensor:
@@ -132,6 +140,8 @@ class Trainer:
             mask = ep.planning
         elif cfg.algo == "hicra-entropy":
             mask = high
+        elif cfg.algo == "hicra-entropy-matched":  # the planning mask's budget, spent on high entropy
+            mask = algos.matched_entropy_mask(entropy, ep.planning, valid)
         elif cfg.algo == "hicra-released":
             mask = algos.released_code_mask(advantages, ep.planning, high, valid, cfg.group_size)
         else:  # hicra-placebo
@@ -242,6 +252,9 @@ class Trainer:
             "ppl_rel/planning": _exp(nl["planning"] - self.baseline["planning"]),
             "ppl_rel/execution": _exp(nl["execution"] - self.baseline["execution"]),
             "planning/ratio": float((ep.planning & valid).sum() / valid.sum().clamp(min=1)),
+            # execution at its decision positions (the digits of computed results), where phase 1 shows
+            **({"entropy/decision": masked_mean(entropy, ep.decision & valid).item(),
+                "nll/decision": masked_mean(nll, ep.decision & valid).item()} if ep.decision.any() else {}),
             "adv/planning_mean": float((token_adv * ep.planning).sum() / ep.planning.sum().clamp(min=1)),
         }
         out.update({f"overlap/{k}": v for k, v in overlap_shares(ep.planning, high, valid).items()})
@@ -266,8 +279,8 @@ class Trainer:
             # share of groups whose rewards are all equal: no learning signal (no backward pass, see update())
             "reward/flat_groups": dist.total(sum(flat)) / dist.total(len(flat)),
             "len/mean": n_tokens / len(ep.texts),
-            **({"errors/execution": ep.kinds.count("execution"), "errors/strategy": ep.kinds.count("strategy")}
-               if self.task.name == "multiply" else {"errors/incorrect": ep.kinds.count("error")}),
+            **{f"errors/{k}": ep.kinds.count(k) for k in self.task.error_kinds},
+            **self.task_figures(ep.problems, ep.texts),
             "semantic/entropy_bits": semantic_entropy(ep.texts, self.matcher),
             "semantic/other_conditional_bits": conditional_other_entropy(ep.texts, self.matcher),
             **({"semantic/cluster_bits": semantic_entropy(ep.texts, self.sg_set, level="cluster")}
@@ -276,21 +289,36 @@ class Trainer:
             "time/step_s": elapsed, "time/rollout_s": t_roll,
             "speed/tokens_per_s": n_tokens / max(elapsed, 1e-9),
         }
+        warning = coverage_warning(ep.texts, record["planning/ratio"], self.matcher, self.cfg.algo)
+        if warning:  # the run goes on (it is a valid experiment), and says so
+            record["planning/warning"] = warning
         self.step += 1
         return record
+
+    def task_figures(self, problems: list, texts: list[str]) -> dict:
+        """Plan-level figures and the first study's error counts, where the task has them."""
+        out = {}
+        if self.task.plans is not None:
+            out.update(plan_figures(self.task.plans, problems, texts))
+        if self.task.legacy_classify is not None:
+            kinds = [self.task.legacy_classify(p, t) for p, t in zip(problems, texts)]
+            out.update({f"errors_by_statement/{k}": kinds.count(k) for k in ("execution", "strategy")})
+        return out
 
     def eval_record(self) -> tuple[dict, list[dict]]:
         cfg = self.cfg
         self.sync_sampler(merged=True)
+        seed = cfg.seed if cfg.eval_seed < 0 else cfg.eval_seed
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
-                                  temperature=cfg.eval_temperature, seed=cfg.seed, sg_set=self.sg_set,
+                                  temperature=cfg.eval_temperature, seed=seed, sg_set=self.sg_set,
                                   max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder,
                                   graphs=cfg.cuda_graphs)
         record = {"kind": "eval", "step": self.step, "time": time.time(),
                   "eval/accuracy": figures["accuracy"], "eval/pass_at_k": figures["pass_at_k"],
                   "eval/mean_length": figures["mean_length"], "eval/planning_ratio": figures["planning_ratio"],
                   "eval/semantic_entropy_bits": figures["semantic_entropy_bits"],
-                  **{f"eval/errors/{k}": v for k, v in figures["errors"].items()}}
+                  **{f"eval/errors/{k}": v for k, v in figures["errors"].items()},
+                  **{f"eval/{k}": v for k, v in figures.get("plan_figures", {}).items()}}
         problems = self.task.problems("eval", n=cfg.eval_n, seed=0)
         samples = [{"step": self.step, "prompt": self.task.prompt(p), "text": ts[0],
                     "correct": self.task.reward(p, ts[0]) >= 1.0, "error": self.task.classify(p, ts[0])}

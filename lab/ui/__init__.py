@@ -18,12 +18,20 @@ def create_app():
             inspect_tab.build()
         with gr.Tab("Mine"):
             mine_tab.build()
+        token = None
+        if settings().public:  # runs belong to whoever started them: lab/ui/visitors.py
+            from lab.ui import visitors
+
+            if visitors.oauth_enabled():
+                gr.LoginButton()
+            token = visitors.owner_token()
+            app.load(visitors.ensure_token, token, token, api_visibility="private")
         with gr.Tab("Train"):
-            train_tab.build()
+            train_tab.build(token)
         with gr.Tab("Compare"):
             compare_tab.build()
         with gr.Tab("Runs"):
-            runs_tab.build()
+            runs_tab.build(token)
         with gr.Tab("Guide"):
             guide_tab.build()
     return app

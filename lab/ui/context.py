@@ -7,7 +7,11 @@ Environment variables:
   ``$HICRA_LAB_DATA/sg-sets``.
 * ``HICRA_LAB_PUBLIC=1``: public-hosting mode (a shared Space): at most
   ``PUBLIC_MAX_STEPS`` steps and one run at a time, only the bundled model
-  or models up to ``PUBLIC_MAX_PARAMS`` parameters, no pushes to the Hub.
+  or models up to ``PUBLIC_MAX_PARAMS`` parameters, no pushes to the Hub;
+  runs belong to whoever started them, a fair share of the queue and a
+  bounded disk (``training/public.py``: ``HICRA_LAB_MAX_RUNS_PER_OWNER``,
+  ``HICRA_LAB_MAX_QUEUE``, ``HICRA_LAB_KEEP_RUNS``,
+  ``HICRA_LAB_KEEP_CHECKPOINTS``, ``HICRA_LAB_MIN_FREE_GB``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def settings() -> Settings:
 
 _lock = threading.Lock()
 _manager = None
+_policy = None
 
 
 def jobs():
@@ -58,4 +63,26 @@ def jobs():
 
             cfg = settings()
             _manager = JobManager(cfg.runs, max_concurrent=1 if cfg.public else None)
+            if cfg.public:
+                _attach_policy(_manager)
         return _manager
+
+
+def policy():
+    """Public mode's rules over the shared job manager (``None`` outside public mode)."""
+    if not settings().public:
+        return None
+    manager = jobs()
+    with _lock:
+        if _policy is None or _policy.jobs is not manager:
+            _attach_policy(manager)
+        return _policy
+
+
+def _attach_policy(manager) -> None:
+    """Public mode: the policy, and its retention and disk check before every run starts."""
+    global _policy
+    from training.public import PublicLimits, PublicPolicy
+
+    _policy = PublicPolicy(manager, PublicLimits.from_env())
+    manager.before_launch = _policy.before_launch

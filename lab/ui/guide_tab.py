@@ -75,7 +75,7 @@ def study_summary(folder: Path = STUDY) -> str | None:
     """What the committed study found, in a few lines read from its results (None if there is none)."""
     import json
 
-    from training.study_report import ci_text, verdict
+    from training.study.report import ci_text, verdict
 
     try:
         res = json.loads((folder / "results.json").read_text())

@@ -42,8 +42,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: float, seeds_text: str,
-           lora_r: float, sg_set: str, model: str = "tiny") -> tuple[str, str]:
-    """Queue a run; returns ``(message, run name)`` (name empty on failure)."""
+           lora_r: float, sg_set: str, model: str = "tiny", owner: str | None = None) -> tuple[str, str]:
+    """Queue a run; returns ``(message, run name)`` (name empty on failure). ``owner``: public mode's
+    opaque id of who started it (``lab/ui/public_handlers.py``)."""
     from training.config import preset
     from training.jobs import JobError
 
@@ -65,7 +66,8 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
                      sg_set=sg_set, model=model)
         name = (name or "").strip() or f"{'-'.join(algos)}-{time.strftime('%Y%m%d-%H%M%S')}"
         sweep = len(algos) > 1 or len(seeds) > 1
-        info = jobs().submit(name, cfg, algos=algos if sweep else None, seeds=seeds if sweep else None)
+        info = jobs().submit(name, cfg, algos=algos if sweep else None, seeds=seeds if sweep else None,
+                            owner=owner)
     except (ValueError, JobError) as err:
         return f"⚠️ {err}", ""
     except Exception as err:  # noqa: BLE001 - the page must keep serving

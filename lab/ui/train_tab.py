@@ -8,7 +8,9 @@ from lab.ui import train_handlers as h
 from lab.ui.context import PUBLIC_MAX_STEPS, settings
 
 
-def build() -> None:
+def build(owner_token=None) -> None:
+    """``owner_token``: in a public lab, the page's ``gr.BrowserState`` (lab/ui/visitors.py); the events then
+    go through the ownership and queue checks."""
     from training.config import PRESETS
 
     public = settings().public
@@ -44,11 +46,20 @@ def build() -> None:
         msg, new = h.launch(*args)
         return msg, gr.update(choices=h.run_names(), value=new or None)
 
-    launch.click(on_launch, [name, preset, algo, alpha, steps, seeds, lora_r, sg_set, model], [message, run],
-                 api_name="launch")
-    stop.click(h.stop, run, message, api_name="stop")
-    resume.click(h.resume, run, message, api_name="resume")
-    run.change(h.refresh, run, [status, plot, samples], api_name="refresh")
-    timer.tick(h.refresh, run, [status, plot, samples], show_progress="hidden")
+    fields = [name, preset, algo, alpha, steps, seeds, lora_r, sg_set, model]
+    if owner_token is None:
+        launch.click(on_launch, fields, [message, run], api_name="launch")
+        stop.click(h.stop, run, message, api_name="stop")
+        resume.click(h.resume, run, message, api_name="resume")
+        run.change(h.refresh, run, [status, plot, samples], api_name="refresh")
+        timer.tick(h.refresh, run, [status, plot, samples], show_progress="hidden")
+    else:  # public: the same endpoints, with an optional owner_token parameter
+        from lab.ui import visitors as v
+
+        launch.click(v.launch, [*fields, owner_token], [message, run], api_name="launch")
+        stop.click(v.stop, [run, owner_token], message, api_name="stop")
+        resume.click(v.resume, [run, owner_token], message, api_name="resume")
+        run.change(v.refresh, [run, owner_token], [status, plot, samples], api_name="refresh")
+        timer.tick(v.refresh, [run, owner_token], [status, plot, samples], show_progress="hidden")
     sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
     run.focus(lambda: gr.update(choices=h.run_names()), None, run)

@@ -1,114 +1,168 @@
-"""Measure the bundled model and write its model card (``assets/tiny-model/README.md``).
+"""Measure a bundled model and write its model card (``assets/<model>/README.md``) and ``scores.json``.
 
-    python -m training.bundled.card [--model assets/tiny-model] [--n 500]
+    python -m training.bundled.card [--model assets/tiny-model] [--task multiply] [--n 500]
+    python -m training.bundled.card --model assets/tiny-planning --task multiply-planning
 
 Every figure in the card comes from this script's own run (seeded), so
-rerunning it reproduces the card within sampling noise.
+rerunning it reproduces the card within sampling noise. The card states the
+model's calibration: accuracy, where its failures come from (execution or
+strategy, by the task's plan-fit rule), plan shares, the fitted-plan share,
+the error rate of the hard step, verification and backtracking rates, and,
+for the planning-bound regime, whether it meets that regime's targets.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from pathlib import Path
 
 from training.evaluate import evaluate, standard_error
 from training.engine.modeling import load_model
-from training.tasks import get_task, multiply
+from training.tasks import REGIME_LABELS, get_task
+
+ABOUT = {
+    "multiply": (
+        "the bundled two-digit multiplication task (`training/tasks/multiply.py`) the way its *base policy* "
+        "writes solutions: a plan (split or round a factor, swap, halve) steered by planning phrases, then "
+        "arithmetic steps. Execution-bound: its products by 7, 8 and 9 drop the carry half the time, and its "
+        "plan choice ignores the digits."),
+    "multiply-planning": (
+        "the planning-bound regime (`training/tasks/shortcut.py`): a same-tens shortcut used out of habit "
+        "on any problem, though it only fits problems whose factors share their tens digit; general plans "
+        "(split, round, either after a swap) that always fit but are chosen rarely; a rare final check. "
+        "Its arithmetic is reliable (the base policy never drops a carry)."),
+    "multiply-intermediate": (
+        "the intermediate regime (`training/tasks/shortcut.py`): the planning-bound regime's plans and "
+        "habits, with products by 7, 8 and 9 dropping their carry 15% of the time."),
+    "multiply-execution": (
+        "the execution-heavy regime (`training/tasks/shortcut.py`): the planning-bound regime's plans and "
+        "habits, with products by 7, 8 and 9 dropping their carry half the time."),
+}
+# The planning-bound regime's calibration targets (README, "Task regimes")
+TARGETS = {"max_execution_share": 0.05, "min_strategy_share_of_failures": 0.70, "accuracy": (0.25, 0.60)}
 
 
-def behaviour(texts: list[list[str]]) -> dict:
-    """Shares of responses by first plan, and of those that verify or backtrack."""
-    flat = [t for ts in texts for t in ts]
-    plans = Counter(multiply.plan_of(t) or "none" for t in flat)
-    n = len(flat)
-    return {
-        "plans": {k: round(v / n, 4) for k, v in plans.most_common()},
-        "verify_rate": round(sum("verify" in multiply.moves_of(t) for t in flat) / n, 4),
-        "backtrack_rate": round(sum("backtrack" in multiply.moves_of(t) for t in flat) / n, 4),
-    }
-
-
-def measure(model: str, n: int, seed: int = 0) -> dict:
+def measure(model: str, task_name: str, n: int, seed: int = 0) -> dict:
     lm = load_model(model, device="cpu")
-    task = get_task("multiply")
-    sampled, texts = evaluate(lm, task, n=n, samples=4, temperature=0.6, seed=seed)
-    greedy, _ = evaluate(lm, task, n=n, samples=1, temperature=0.0, seed=seed)
-    train_t1, train_texts = evaluate(lm, task, n=n, samples=4, temperature=1.0, seed=seed, split="train")
-    return {"t06": sampled, "t06_behaviour": behaviour(texts), "greedy": greedy, "train_t1": train_t1,
-            "train_t1_behaviour": behaviour(train_texts)}
+    task = get_task(task_name)
+    length = 224 if task_name != "multiply" else 160
+    sampled, _ = evaluate(lm, task, n=n, samples=4, temperature=0.6, seed=seed, max_new_tokens=length)
+    greedy, _ = evaluate(lm, task, n=n, samples=1, temperature=0.0, seed=seed, max_new_tokens=length)
+    train_t1, _ = evaluate(lm, task, n=n, samples=4, temperature=1.0, seed=seed, split="train",
+                           max_new_tokens=length)
+    return {"task": task_name, "t06": sampled, "greedy": greedy, "train_t1": train_t1}
 
 
-def write_card(out: str | Path, cfg=None, n: int = 500) -> Path:
+def calibration(figures: dict) -> dict:
+    """The shares a regime is designed by, from one evaluation's figures."""
+    e = figures["errors"]
+    samples = figures["n"] * figures["samples"]
+    failures = e.get("execution", 0) + e.get("strategy", 0)
+    return {"execution_share": e.get("execution", 0) / samples,
+            "strategy_share_of_failures": e.get("strategy", 0) / failures if failures else float("nan"),
+            **figures.get("plan_figures", {})}
+
+
+def _row(label: str, f: dict, k: bool = True) -> str:
+    c = calibration(f)
+    se = standard_error(f["accuracy"], f["n"] * f["samples"])
+    hard = c.get("exec/hard_error")
+    return (f"| {label} | {f['accuracy']:.3f} +- {se:.3f} | {f['pass_at_k']:.3f} | " if k else
+            f"| {label} | {f['accuracy']:.3f} | - | ") + \
+        (f"{c['execution_share']:.1%} | {c['strategy_share_of_failures']:.1%} | {c.get('plan/fitted', 0):.1%} | "
+         f"{'-' if hard is None or hard != hard else f'{hard:.1%}'} | {c.get('plan/verify', 0):.1%} | "
+         f"{c.get('plan/backtrack', 0):.1%} | {f['mean_length']:.1f} |")
+
+
+def _plans(f: dict) -> str:
+    c = f.get("plan_figures", {})
+    shares = sorted(((k[len("plan/"):], v) for k, v in c.items() if k.startswith("plan/")
+                     and k[len("plan/"):] not in ("fitted", "verify", "backtrack") and v > 0), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v:.1%}" for k, v in shares)
+
+
+def target_lines(m: dict) -> list[str]:
+    """Whether the planning-bound model meets its regime's targets, as measured (T=0.6)."""
+    c = calibration(m["t06"])
+    acc = m["t06"]["accuracy"]
+    lo, hi = TARGETS["accuracy"]
+    checks = [
+        (f"held-out execution errors at most {TARGETS['max_execution_share']:.0%} of samples",
+         c["execution_share"] <= TARGETS["max_execution_share"], f"{c['execution_share']:.1%}"),
+        (f"at least {TARGETS['min_strategy_share_of_failures']:.0%} of failures are strategy failures",
+         c["strategy_share_of_failures"] >= TARGETS["min_strategy_share_of_failures"],
+         f"{c['strategy_share_of_failures']:.1%}"),
+        (f"base accuracy between {lo:.0%} and {hi:.0%}", lo <= acc <= hi, f"{acc:.1%}"),
+    ]
+    return ["Targets of the planning-bound regime (T=0.6, avg@4):", ""] + \
+        [f"- {what}: {value}, {'met' if ok else 'NOT met'}" for what, ok, value in checks]
+
+
+def write_card(out: str | Path, cfg=None, n: int = 500, task: str | None = None) -> Path:
     out = Path(out)
-    m = measure(str(out), n)
-    (out / "scores.json").write_text(json.dumps(m, indent=2) + "\n")
     log = json.loads((out / "pretrain_log.json").read_text()) if (out / "pretrain_log.json").exists() else {}
-    s, g, t1 = m["t06"], m["greedy"], m["train_t1"]
-    fails = s["errors"]["execution"] + s["errors"]["strategy"]
-    se = standard_error(s["accuracy"], s["n"] * s["samples"])
-    size_mb = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
     pc = log.get("config", {})
+    task = task or pc.get("task", "multiply")
+    m = measure(str(out), task, n)
+    (out / "scores.json").write_text(json.dumps(m, indent=2) + "\n")
+    size_mb = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
+    s, g, t1 = m["t06"], m["greedy"], m["train_t1"]
+    init = f" --init {pc['init']}" if pc.get("init") else ""
+    how = (f"python -m training.bundled.pretrain --task {task} --out {out.as_posix()}"
+           + (f" --steps {pc['steps']} --warmup {pc['warmup']} --lr {pc['lr']}" if pc.get("init") else "") + init)
     lines = [
-        "# HICRA Lab tiny model",
+        f"# HICRA Lab tiny model: {REGIME_LABELS.get(task, task)} regime (`{task}`)",
         "",
-        "A small Qwen2-architecture causal LM trained from scratch, on a CPU, to solve the",
-        "bundled two-digit multiplication task (`training/tasks/multiply.py`) the way its",
-        "*base policy* writes solutions: a plan (split or round a factor, swap, halve) steered by",
-        "planning phrases, then arithmetic steps. It exists so the lab runs offline and a GRPO or",
-        "HICRA run on a laptop CPU has something to learn at both levels (see the task's docstring).",
+        "A small Qwen2-architecture causal LM trained on a CPU to solve " + ABOUT.get(task, f"the task {task}.")
+        + " It exists so the lab runs offline and a GRPO or HICRA run on a laptop CPU has something to learn "
+          "(README: \"Task regimes\").",
         "",
         "## How it was made",
         "",
         "```bash",
-        "python -m training.bundled.pretrain --out assets/tiny-model   # tokenizer, training, this card",
+        how + "   # tokenizer, training (then: python -m training.bundled.card, this card)",
         "```",
         "",
-        f"- parameters: {log.get('parameters', 'n/a'):,}" if log else "- parameters: n/a",
-        f"- architecture: Qwen2, hidden {pc.get('hidden_size')}, {pc.get('layers')} layers, "
-        f"{pc.get('heads')} heads, MLP {pc.get('intermediate_size')}, tied embeddings, "
-        f"byte-level BPE tokenizer (digits split one per token)",
+        f"- parameters: {log.get('parameters', 0):,}",
+        f"- architecture: Qwen2, hidden {pc.get('hidden_size')}, {pc.get('layers')} layers, {pc.get('heads')} heads, "
+        f"MLP {pc.get('intermediate_size')}, tied embeddings, byte-level BPE tokenizer (digits split one per token)",
+        (f"- start: the weights and tokenizer of `{pc['init']}`, fine-tuned on this regime's traces" if pc.get("init")
+         else "- start: random weights"),
         f"- data: {pc.get('steps', 0) * pc.get('batch_size', 0):,} traces ({pc.get('steps')} steps x "
-        f"{pc.get('batch_size')}) written by the base policy for training-split problems; "
-        f"seed {pc.get('seed')}",
+        f"{pc.get('batch_size')}) written by the regime's base policy for training-split problems; seed "
+        f"{pc.get('seed')}",
         f"- optimizer: AdamW, peak lr {pc.get('lr')}, {pc.get('warmup')} warm-up steps, cosine to 10%",
-        f"- training time: {log.get('train_minutes')} minutes on 2 CPU cores",
+        f"- training time: {log.get('train_minutes')} minutes on 2 CPU cores (shared with other work)",
         f"- size on disk: {size_mb:.1f} MB (safetensors, float32)",
         "",
-        "## Measured scores (held-out split; `python -m training.bundled.card` reproduces them)",
+        "## Calibration (held-out split unless said; `python -m training.bundled.card` reproduces it)",
         "",
-        "| setting | accuracy | pass@k | execution errors | strategy errors | mean length (tokens) |",
-        "|---|---|---|---|---|---|",
-        f"| T=0.6, 4 samples x {s['n']} problems (avg@4) | {s['accuracy']:.3f} +- {se:.3f} | "
-        f"{s['pass_at_k']:.3f} | {s['errors']['execution']} | {s['errors']['strategy']} | {s['mean_length']:.1f} |",
-        f"| greedy, {g['n']} problems | {g['accuracy']:.3f} | - | {g['errors']['execution']} | "
-        f"{g['errors']['strategy']} | {g['mean_length']:.1f} |",
-        f"| T=1.0, 4 samples x {t1['n']} training problems | {t1['accuracy']:.3f} | {t1['pass_at_k']:.3f} | "
-        f"{t1['errors']['execution']} | {t1['errors']['strategy']} | {t1['mean_length']:.1f} |",
+        "Failures are split by the task's plan-fit rule (a failure after a first plan that does not fit the "
+        "problem is a strategy error, whatever happened next). The hard step: products by 7, 8 or 9.",
         "",
-        f"At T=0.6, {s['errors']['execution'] / max(fails, 1):.0%} of failures are execution errors and "
-        f"{s['errors']['strategy'] / max(fails, 1):.0%} strategy errors. Planning-token ratio "
-        f"{s['planning_ratio']:.3f}; semantic entropy of the planning phrases {s['semantic_entropy_bits']:.2f} bits.",
+        "| setting | accuracy | pass@k | execution errors (of samples) | strategy (of failures) | "
+        "fitted first plan | hard-step errors | verifies | backtracks | mean length (tokens) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        _row(f"T=0.6, 4 samples x {s['n']} problems (avg@4)", s),
+        _row(f"greedy, {g['n']} problems", g, k=False),
+        _row(f"T=1.0 (rollouts), 4 samples x {t1['n']} training problems", t1),
         "",
-        "Behaviour at T=0.6 (share of responses): first plan "
-        + ", ".join(f"{k} {v:.1%}" for k, v in m["t06_behaviour"]["plans"].items())
-        + f"; verifies a product {m['t06_behaviour']['verify_rate']:.1%}; "
-        f"backtracks {m['t06_behaviour']['backtrack_rate']:.1%}.",
-        "At T=1.0 (the training temperature): first plan "
-        + ", ".join(f"{k} {v:.1%}" for k, v in m["train_t1_behaviour"]["plans"].items())
-        + f"; verifies {m['train_t1_behaviour']['verify_rate']:.1%}; "
-        f"backtracks {m['train_t1_behaviour']['backtrack_rate']:.1%}.",
+        f"First plan at T=0.6: {_plans(s)}.",
+        f"At T=1.0: {_plans(t1)}.",
+        f"Planning-token ratio {s['planning_ratio']:.3f}; semantic entropy of the planning phrases "
+        f"{s['semantic_entropy_bits']:.2f} bits (T=0.6).",
         "",
+        *(target_lines(m) + [""] if task == "multiply-planning" else []),
         "Reproduce the first row (seed 0):",
         "",
         "```bash",
-        f"python -m training eval --model assets/tiny-model --task multiply --n {s['n']} --samples 4 "
-        "--temperature 0.6 --seed 0 --json",
+        f"python -m training eval --task {task} --n {s['n']} --samples 4 --temperature 0.6 --seed 0 "
+        f"--max-new-tokens {224 if task != 'multiply' else 160} --json",
         "```",
         "",
-        "Limits: it only knows this task's format (`Q: a * b = ?` then `A:`); any other text",
-        "is out of distribution. Its errors are designed (see the task docstring), not a flaw to fix.",
+        "Limits: it only knows this task's format (`Q: a * b = ?` then `A:`); any other text is out of "
+        "distribution. Its errors are designed (see the task's docstring), not a flaw to fix.",
     ]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")
@@ -117,8 +171,9 @@ def write_card(out: str | Path, cfg=None, n: int = 500) -> Path:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description="Measure the bundled model and write its card.")
+    ap = argparse.ArgumentParser(description="Measure a bundled model and write its card.")
     ap.add_argument("--model", default="assets/tiny-model")
+    ap.add_argument("--task", default=None, help="its task regime (default: from its pretrain_log.json)")
     ap.add_argument("--n", type=int, default=500)
     args = ap.parse_args()
-    write_card(args.model, n=args.n)
+    write_card(args.model, n=args.n, task=args.task)

@@ -1,10 +1,13 @@
 """Pretrain the bundled tiny model on the base policy's worked solutions.
 
     python -m training.bundled.pretrain --out assets/tiny-model [--steps 2000] [--seed 0]
+    python -m training.bundled.pretrain --task multiply-planning --out assets/tiny-planning
 
 Builds the tokenizer, a small Qwen2 causal LM from its config, and trains it
-from scratch on a seeded stream of traces written by
-:class:`training.tasks.multiply.BasePolicy` for training-split problems
+from scratch on a seeded stream of traces written by the base policy of a
+task regime (:class:`training.tasks.multiply.BasePolicy` for ``multiply``,
+:class:`training.tasks.shortcut.BasePolicy` for the other regimes) for
+training-split problems
 (the loss covers the response and its EOS, not the prompt). Then it
 evaluates the model on the held-out split (the paper's protocol scaled down:
 temperature 0.6, 4 samples per problem) and writes the model card with the
@@ -24,12 +27,15 @@ from pathlib import Path
 import torch
 
 from training.tasks import multiply
-from training.bundled.tokenizer import EOS, PAD, build_tokenizer
+from training.bundled.tokenizer import EOS, PAD, base_policy_writer, build_tokenizer, problems_of
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
     out: str = field(default="assets/tiny-model", metadata={"help": "output folder"})
+    task: str = field(default="multiply", metadata={"help": "task regime whose base policy writes the traces: "
+                                                           "multiply, multiply-planning, multiply-intermediate, "
+                                                           "multiply-execution"})
     steps: int = field(default=2000, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=64, metadata={"help": "traces per step"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
@@ -40,6 +46,10 @@ class PretrainConfig:
     heads: int = field(default=4, metadata={"help": "attention heads"})
     intermediate_size: int = field(default=384, metadata={"help": "MLP width"})
     seed: int = field(default=0, metadata={"help": "seeds data, init and sampling"})
+    init: str = field(default="", metadata={"help": "start from this bundled model folder (its weights and its "
+                                                    "tokenizer) instead of random weights: a regime's model "
+                                                    "is the execution-bound model, fine-tuned on the regime's "
+                                                    "traces"})
     eval_problems: int = field(default=500, metadata={"help": "held-out problems in the model card"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
 
@@ -56,11 +66,11 @@ def make_model(cfg: PretrainConfig, vocab_size: int, eos_id: int, pad_id: int):
     return Qwen2ForCausalLM(config)
 
 
-def traces(tok, rng: random.Random, problems, eos_id: int):
-    """Endless (prompt ids, response ids + EOS) pairs from the base policy."""
+def traces(tok, rng: random.Random, problems, eos_id: int, write=multiply.write_trace):
+    """Endless (prompt ids, response ids + EOS) pairs from the base policy (``write``)."""
     while True:
         p = rng.choice(problems)
-        yield tok.encode(p.prompt).ids, tok.encode(multiply.write_trace(p, rng).text).ids + [eos_id]
+        yield tok.encode(p.prompt).ids, tok.encode(write(p, rng).text).ids + [eos_id]
 
 
 def batches(stream, rng: random.Random, size: int, pad_id: int, pool: int = 8):
@@ -84,6 +94,20 @@ def batches(stream, rng: random.Random, size: int, pad_id: int, pool: int = 8):
             yield ids, labels
 
 
+def _start_from(init: Path, out: Path):
+    """The tokenizer files and the weights of a bundled model, as the start of another."""
+    import shutil
+
+    from tokenizers import Tokenizer
+    from transformers import Qwen2ForCausalLM
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(init / name, out / name)
+    model = Qwen2ForCausalLM.from_pretrained(str(init), dtype=torch.float32)
+    return Tokenizer.from_file(str(out / "tokenizer.json")), model
+
+
 def lr_at(step: int, cfg: PretrainConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -95,14 +119,19 @@ def pretrain(cfg: PretrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    tok = build_tokenizer(out)
+    write = base_policy_writer(cfg.task)  # an unknown task fails before any work
+    if cfg.init:
+        tok, model = _start_from(Path(cfg.init), out)
+    else:
+        tok = build_tokenizer(out, cfg.task)
     eos_id, pad_id = tok.token_to_id(EOS), tok.token_to_id(PAD)
-    model = make_model(cfg, tok.get_vocab_size(), eos_id, pad_id)
+    if not cfg.init:
+        model = make_model(cfg, tok.get_vocab_size(), eos_id, pad_id)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params:,} parameters")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     rng = random.Random(cfg.seed)
-    data = batches(traces(tok, rng, multiply.problems("train"), eos_id), rng, cfg.batch_size, pad_id)
+    data = batches(traces(tok, rng, problems_of(cfg.task), eos_id, write), rng, cfg.batch_size, pad_id)
     model.train()
     start = time.time()
     log = []

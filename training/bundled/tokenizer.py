@@ -20,7 +20,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from lab.grams import list_presets, load_preset
-from training.tasks import multiply
+from training.tasks import multiply, shortcut
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
 VOCAB_SIZE = 1024
@@ -32,8 +32,8 @@ _STEPS = [
 ]
 
 
-def corpus(n: int = 20000, seed: int = 0) -> list[str]:
-    """Seeded training text: ``n`` generic sentences and ``n`` task solutions."""
+def corpus(n: int = 20000, seed: int = 0, task: str = "multiply") -> list[str]:
+    """Seeded training text: ``n`` generic sentences and ``n`` solutions of ``task``'s base policy."""
     rng = random.Random(seed)
     phrases = [g.phrase for name in list_presets() for g in load_preset(name).grams]
     lines = []
@@ -48,14 +48,29 @@ def corpus(n: int = 20000, seed: int = 0) -> list[str]:
                 step = f"{phrase}, {step}"
             parts.append(step)
         lines.append(" ".join(parts))
-    train = multiply.problems("train")
+    write, train = base_policy_writer(task), problems_of(task)
     for _ in range(n):
         problem = rng.choice(train)
-        lines.append(problem.prompt + multiply.write_trace(problem, rng).text)
+        lines.append(problem.prompt + write(problem, rng).text)
     return lines
 
 
-def build_tokenizer(out_dir: str | Path) -> Tokenizer:
+def problems_of(task: str) -> list:
+    """The training problems of a bundled task regime."""
+    return multiply.problems("train") if task == "multiply" else shortcut.problems("train")
+
+
+def base_policy_writer(task: str):
+    """``(problem, rng) -> Trace``: the base policy that writes a regime's pretraining traces."""
+    if task == "multiply":
+        return multiply.write_trace
+    if task not in shortcut.REGIMES:
+        raise ValueError(f"no bundled model for task {task!r}; pick one of multiply, {', '.join(shortcut.REGIMES)}")
+    policy = shortcut.BasePolicy(hard_error=shortcut.REGIMES[task].hard_error)
+    return lambda problem, rng: shortcut.write_trace(problem, rng, policy)
+
+
+def build_tokenizer(out_dir: str | Path, task: str = "multiply") -> Tokenizer:
     out_dir = Path(out_dir)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -67,7 +82,7 @@ def build_tokenizer(out_dir: str | Path) -> Tokenizer:
         vocab_size=VOCAB_SIZE, special_tokens=[EOS, PAD], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus(task=task), trainer=trainer)
     out_dir.mkdir(parents=True, exist_ok=True)
     tok.save(str(out_dir / "tokenizer.json"))
     config = {
@@ -84,5 +99,7 @@ def build_tokenizer(out_dir: str | Path) -> Tokenizer:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="Build the bundled tokenizer.")
     ap.add_argument("--out", default="assets/tiny-model")
-    t = build_tokenizer(ap.parse_args().out)
+    ap.add_argument("--task", default="multiply", help="the task regime whose traces the tokenizer is trained on")
+    args = ap.parse_args()
+    t = build_tokenizer(args.out, args.task)
     print(f"wrote tokenizer ({t.get_vocab_size()} tokens)")

@@ -11,6 +11,7 @@ from training import dist
 from training.config import RunConfig
 from training.engine.delta import DeltaLinear
 from training.engine.modeling import enable_activation_checkpointing, enable_tf32, load_model
+from training.tasks import default_model
 
 
 class Backbone:
@@ -30,7 +31,7 @@ class Backbone:
     def __init__(self, cfg: RunConfig, lm=None):
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.lm = lm or load_model(cfg.model, device=cfg.device or dist.device_for_rank())
+        self.lm = lm or load_model(default_model(cfg.model, cfg.task), device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
         self.unmerged = next(self.sampler.parameters()).dtype != torch.float32

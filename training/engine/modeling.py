@@ -102,10 +102,16 @@ def enable_activation_checkpointing(model) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
+BUNDLED_NAMES = ("tiny-planning", "tiny-intermediate", "tiny-execution")  # the task regimes' models
+
+
 def resolve_name(name: str | None) -> str:
-    """``None``, ``"tiny"`` or ``"bundled"`` mean the bundled model."""
+    """``None``, ``"tiny"`` or ``"bundled"`` mean the bundled (execution-bound) model; ``"tiny-planning"``
+    and the other regimes' names (:data:`BUNDLED_NAMES`) their folders in ``assets/``."""
     if name in (None, "", "tiny", "bundled"):
         return str(BUNDLED)
+    if name in BUNDLED_NAMES:
+        return str(BUNDLED.parent / name)
     return name
 
 

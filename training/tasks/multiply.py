@@ -110,8 +110,8 @@ class _Builder:
         self.parts.append(text)
         self.length += len(text)
 
-    def plan(self, move: str, text: str) -> None:
-        self.spans.append(Span(self.length, self.length + len(text), move, PHRASES[move][0]))
+    def plan(self, move: str, text: str, tag: str | None = None) -> None:
+        self.spans.append(Span(self.length, self.length + len(text), move, tag or PHRASES[move][0]))
         self.say(text)
 
     def text(self) -> str:
@@ -284,27 +284,125 @@ def reward(problem: Problem, response: str) -> float:
     return 1.0 if parse_answer(response) == problem.answer else 0.0
 
 
+def statements_false(response: str) -> bool:
+    """Is some arithmetic statement of the response false (a product, a sum, a decomposition)?"""
+    for x, op, y, z in _STEP_RE.findall(response):
+        x, y, z = int(x), int(y), int(z)
+        if z != {"*": x * y, "+": x + y, "-": x - y}[op]:
+            return True
+    for z, x, op, y in _DECOMP_RE.findall(response):
+        if int(z) != (int(x) + int(y) if op == "+" else int(x) - int(y)):
+            return True
+    return False
+
+
 def classify(problem: Problem, response: str) -> str:
-    """``"correct"``, ``"execution"`` or ``"strategy"``.
+    """``"correct"``, ``"execution"`` or ``"strategy"``, by the plan-fit rule.
+
+    * strategy error: the first plan does not fit the problem (see
+      :func:`fits`: unsound, or meeting more products by 7, 8, 9 than another
+      plan would), whatever happened next; or the response has no final
+      answer (it gave up or hit a dead end) or no recognisable plan; or every
+      statement is true and the result is still wrong;
+    * execution error: the plan fits and some arithmetic statement is false.
+
+    So a dropped carry in a product the plan did not need is a strategy
+    error. :func:`classify_by_statements` is the rule of the first study.
+    """
+    if reward(problem, response):
+        return "correct"
+    if parse_answer(response) is None or not fits(problem, plan_of(response)):
+        return "strategy"
+    return "execution" if statements_false(response) else "strategy"
+
+
+def classify_by_statements(problem: Problem, response: str) -> str:
+    """The first study's rule (``errors_by_statement/*`` in the records).
 
     * execution error: some arithmetic statement is false (a product, a sum,
-      a decomposition such as ``28 = 30 - 2``) inside a plan that could work;
+      a decomposition such as ``28 = 30 - 2``), whatever the plan;
     * strategy error: the response gave up or hit a dead end without a final
       answer, or every statement is true but the plan does not compute
-      ``a * b`` (steps that do not fit the problem).
+      ``a * b``.
     """
     if reward(problem, response):
         return "correct"
     if parse_answer(response) is None:
         return "strategy"
+    return "execution" if statements_false(response) else "strategy"
+
+
+# ------------------------------------------------------------- plan fit
+
+
+def _digit(m: int) -> int:
+    while m >= 10 and m % 10 == 0:
+        m //= 10
+    return m
+
+
+def plan_products(problem: Problem, plan: str) -> list[tuple[int, int]] | None:
+    """The products ``(x, m)`` a plan needs, executed without error; None for a dead end."""
+    x, y = problem.a, problem.b
+    if plan.startswith("swap"):
+        x, y, plan = y, x, plan[len("swap_"):]
+    if plan == "halve":
+        if x % 2 or 2 * y >= 100:
+            return None
+        x, y = x // 2, 2 * y
+        plan = "split"
+    if plan == "split":
+        return [(x, (y // 10) * 10), (x, y % 10)]
+    up = (y // 10 + 1) * 10
+    return [(x, up), (x, up - y)]
+
+
+def hard_count(problem: Problem, plan: str) -> int | None:
+    """Products by 7, 8 or 9 that ``plan`` meets on ``problem`` (None: the plan is a dead end)."""
+    products = plan_products(problem, plan)
+    return None if products is None else sum(_digit(m) in HARD_DIGITS for _, m in products)
+
+
+def fits(problem: Problem, plan: str | None) -> bool:
+    """Does ``plan`` fit ``problem``: sound, and meeting no more hard products than the best plan?
+
+    The task's strategic lever is choosing a plan that avoids products by 7,
+    8 and 9 (93% of training problems have one), so a plan that meets one
+    where another plan would not does not fit.
+
+    >>> fits(Problem(47, 28), "round"), fits(Problem(47, 28), "split"), fits(Problem(47, 28), "halve")
+    (True, False, False)
+    """
+    if plan is None or plan not in STRATEGIES:
+        return False
+    counts = [c for c in (hard_count(problem, s) for s in STRATEGIES) if c is not None]
+    mine = hard_count(problem, plan)
+    return mine is not None and mine == min(counts)
+
+
+# --------------------------------------------------- shared measurements
+
+
+def hard_steps(response: str) -> tuple[int, int]:
+    """``(products by 7, 8 or 9 of a number >= 10, how many of them are false)`` in a response."""
+    total = wrong = 0
     for x, op, y, z in _STEP_RE.findall(response):
-        x, y, z = int(x), int(y), int(z)
-        if z != {"*": x * y, "+": x + y, "-": x - y}[op]:
-            return "execution"
-    for z, x, op, y in _DECOMP_RE.findall(response):
-        if int(z) != (int(x) + int(y) if op == "+" else int(x) - int(y)):
-            return "execution"
-    return "strategy"
+        if op == "*" and int(x) >= 10 and _digit(int(y)) in HARD_DIGITS:
+            total += 1
+            wrong += int(z) != int(x) * int(y)
+    return total, wrong
+
+
+def decision_spans(response: str) -> list[tuple[int, int]]:
+    """Character spans of computed results: the digits after ``=`` in each arithmetic statement.
+
+    These are the *decision* positions of execution (a carry kept or
+    dropped shows there), unlike copied operands and format tokens.
+
+    >>> decision_spans("Q. 47 * 2 = 94. 1410 - 94 = 1316.")
+    [(12, 14), (28, 32)]
+    """
+    return [m.span(4) for m in _STEP_RE.finditer(response)]
 
 
 def plan_of(response: str) -> str | None:

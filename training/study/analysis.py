@@ -15,7 +15,7 @@ import numpy as np
 
 from lab.stats import Interval, mean_ci, paired_difference
 from training.runs import read_jsonl
-from training.study import StudyConfig, arm_state
+from training.study.sweep import StudyConfig, arm_state
 
 SMOOTH = 10  # steps in the moving average of per-step curves
 EDGE = 15  # steps averaged at the start and at the end of a curve

@@ -10,8 +10,8 @@
    differences are paired by seed. Finished arms are kept, interrupted ones
    resumed: rerunning the command continues a sweep.
 3. Writes the report, ``DOCS/study.md``, with its figures and numbers in
-   ``DOCS/study/`` (see :mod:`training.study_report`; the numbers come from
-   :mod:`training.study_analysis`, the figures from :mod:`training.study_figures`).
+   ``DOCS/study/`` (see :mod:`training.study.report`; the numbers come from
+   :mod:`training.study.analysis`, the figures from :mod:`training.study.figures`).
 
 The arms: GRPO and HICRA on ``seeds``; the ablations (high-entropy-only and
 placebo amplification) and HICRA with other planning-phrase sources (mined,
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from training.runs import RunDir
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
             return 1
         finally:
             record_runtime(cfg, time.time() - t0)
-    from training.study_report import write_report
+    from training.study.report import write_report
 
     try:
         path = write_report(cfg)

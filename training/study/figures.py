@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.study import GROUPS, StudyConfig
-from training.study_analysis import SMOOTH, band, eval_matrix, moving_average, step_curve
+from training.study.sweep import GROUPS, StudyConfig
+from training.study.analysis import SMOOTH, band, eval_matrix, moving_average, step_curve
 
 COLOURS = {"grpo": "#2563eb", "hicra": "#dc2626", "hicra-entropy": "#9333ea", "hicra-placebo": "#6b7280",
            "hicra-mined": "#ea580c", "hicra-generic": "#16a34a", "planning": "#d97706", "execution": "#2563eb"}

@@ -1,0 +1,144 @@
+"""Public mode's side of the Train and Runs handlers: who may act on a run, and what the page says.
+
+Plain functions (no gradio), like the other handlers. ``who`` is what the
+caller presents, as :meth:`training.public.PublicPolicy.visitor` takes it:
+``{"hf_user", "login", "token", "session"}`` (any may be missing). Each
+function checks ownership and the queue share, then calls the private lab's
+handler, so the messages and behaviour stay the same everywhere else.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lab.ui import runs_handlers, train_handlers
+from lab.ui.context import policy
+from training.jobs import JobError
+from training.public import n_runs
+
+
+def _visitor(who: dict | None):
+    return policy().visitor(**(who or {}))
+
+
+def launch(who: dict | None, *args) -> tuple[str, str]:
+    """:func:`train_handlers.launch` for a visitor: refused beyond their share, the queue cap or the disk."""
+    p = policy()
+    try:
+        visitor = _visitor(who)
+        with p.jobs.lock:
+            p.admit(visitor)
+            message, name = train_handlers.launch(*args, owner=visitor.owner)
+            if name:
+                p.prune()
+    except JobError as err:
+        return f"⚠️ {err}", ""
+    ahead = p.ahead(name) if name else 0
+    if ahead:
+        message += f" {n_runs(ahead)} ahead of it."
+    return message, name
+
+
+def stop(name: str, who: dict | None) -> str:
+    try:
+        policy().check_owner(_visitor(who), name, "stop it")
+    except JobError as err:
+        return f"⚠️ {err}"
+    return train_handlers.stop(name)
+
+
+def resume(name: str, who: dict | None) -> str:
+    """Resume your own run, if its checkpoints are still kept and your queue share allows."""
+    p = policy()
+    try:
+        visitor = _visitor(who)
+        with p.jobs.lock:
+            p.check_owner(visitor, name, "resume it")
+            pruned = p.pruned(name)
+            if pruned:
+                raise JobError(f"run {name!r} can no longer be resumed: {_pruned_note(pruned)}; "
+                               "start a new run")
+            p.admit(visitor, resuming=name)
+            return train_handlers.resume(name)
+    except JobError as err:
+        return f"⚠️ {err}"
+
+
+def delete(name: str, who: dict | None) -> str:
+    try:
+        policy().check_owner(_visitor(who), name, "delete it")
+    except JobError as err:
+        return f"⚠️ {err}"
+    return runs_handlers.delete(name)
+
+
+def download_adapter(name: str, who: dict | None) -> tuple[str | None, str]:
+    p = policy()
+    try:
+        p.check_owner(_visitor(who), name, "download its adapter")
+        pruned = p.pruned(name)
+        if pruned:
+            raise JobError(f"run {name!r} has no adapter any more: {_pruned_note(pruned)}")
+    except JobError as err:
+        return None, f"⚠️ {err}"
+    return runs_handlers.download_adapter(name)
+
+
+def refresh(name: str, who: dict | None):
+    """:func:`train_handlers.refresh`, with whose run it is under the status line."""
+    status, fig, samples = train_handlers.refresh(name)
+    if name and not status.startswith("⚠️"):
+        try:
+            info = policy().jobs.info(name)
+            visitor = _visitor(who)
+        except JobError:
+            return status, fig, samples
+        if visitor.owns(info):
+            status += " · **your run**"
+        elif info.get("owner"):
+            status += " · another visitor's run: watch and compare it; only they can stop or resume it"
+        else:
+            status += " · started outside this lab's pages"
+        pruned = policy().pruned(name)
+        if pruned:
+            status += f"\n\n{_pruned_note(pruned).capitalize()}: its metrics and samples stay."
+    return status, fig, samples
+
+
+def _pruned_note(pruned: dict) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(pruned["checkpoints_removed"]))
+    return f"its checkpoints were removed on {when} ({pruned.get('why', 'retention')})"
+
+
+def notice(who: dict | None) -> str:
+    """What a visitor of a public lab needs to know: whose runs are whose, the queue, what is kept."""
+    p = policy()
+    limits = p.limits
+    try:
+        visitor = _visitor(who)
+    except JobError as err:
+        return f"⚠️ {err}"
+    s = p.summary(visitor)
+    if visitor.kind in ("huggingface", "login"):
+        you = f"your account **{visitor.user}**"
+    elif visitor.kind == "browser":
+        you = ("this browser (a random key in its local storage: reloading the page keeps your runs yours; "
+               "another browser, a private window or clearing this site's data makes you a new visitor)")
+    else:
+        you = "this session only (reloading the page makes you a new visitor)"
+    mine = ", ".join(f"**{m['name']}** ({m['state']}" + (f", {m['ahead']} ahead" if m["ahead"] else "") + ")"
+                     for m in s["mine"]) or "none yet"
+    return "\n".join([
+        "**Public lab.** Everyone can watch and compare every run; only the visitor who started a run can "
+        f"stop, resume or delete it or download its adapter. Runs you start belong to {you}. Your runs: {mine}.",
+        "",
+        f"**Queue.** At most {n_runs(limits.max_runs_per_owner)} queued or running per visitor and "
+        f"{limits.max_queue} waiting in all; now {s['running']} running, {s['queued']} waiting.",
+        "",
+        "**What is kept.** Checkpoints (to resume a run or download its adapter) for the newest "
+        f"{limits.keep_checkpoints} ended runs: a run's adapter lasts until {limits.keep_checkpoints} later "
+        "runs have ended. Metrics and samples (to watch and compare) for the newest "
+        f"{limits.keep_runs} runs; older ended runs are deleted. A run is queued and started only with "
+        f"{limits.min_free_gb:g} GiB free on the disk, removing the oldest ended runs' checkpoints first when "
+        f"needed. Now: {n_runs(s['runs'])}, {s['with_checkpoints']} with checkpoints, {s['free_gb']:.1f} GiB free.",
+    ])

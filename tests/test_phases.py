@@ -1,0 +1,45 @@
+"""The phase study's analysis and page on synthetic records: its sentences follow the numbers."""
+
+import numpy as np
+
+from training.study import phases
+
+
+def records(seed: int, sem_slope: float, dec_slope: float, acc_gain: float, sem_at: int = 60, dec_at: int = 20,
+            steps: int = 100) -> list[dict]:
+    """Step records whose semantic entropy steps by ``sem_slope`` at ``sem_at`` and decision entropy by
+    ``dec_slope`` at ``dec_at`` (plus seeded noise), and two evaluations ``acc_gain`` apart."""
+    rng = np.random.default_rng(seed)
+    out = [{"kind": "eval", "step": 0, "eval/accuracy": 0.4, "eval/exec/hard_error": 0.1}]
+    for s in range(steps):
+        out.append({"kind": "step", "step": s,
+                    "semantic/entropy_bits": 3.5 + sem_slope * (s >= sem_at) + rng.normal(0, 0.02),
+                    "semantic/cluster_bits": 2.0 + sem_slope * (s >= sem_at) + rng.normal(0, 0.02),
+                    "entropy/decision": 0.5 + dec_slope * (s >= dec_at) + rng.normal(0, 0.01),
+                    "entropy/execution": 0.05, "plan/fitted": 0.3, "plan/verify": 0.05})
+    out.append({"kind": "eval", "step": steps, "eval/accuracy": 0.4 + acc_gain + rng.normal(0, 0.01),
+                "eval/exec/hard_error": 0.05})
+    return out
+
+
+def test_both_phases_in_order_are_reported_as_such():
+    a = phases.analyse({s: records(s, +0.4, -0.3, +0.2) for s in range(5)})
+    text = " ".join(phases.verdicts(a))
+    assert "**Phase 2 shows.**" in text and "**Phase 1 shows.**" in text and "**In the paper's order.**" in text
+    assert 35 < a["order"]["difference"]["mean"] < 45  # halfway steps about 60 + 5 and 20 + 5 apart
+
+
+def test_the_sentences_flip_with_the_data():
+    a = phases.analyse({s: records(s, -0.4, +0.0, +0.2) for s in range(5)})
+    text = " ".join(phases.verdicts(a))
+    assert "**Phase 2 does not show.**" in text and "**Phase 1 does not show.**" in text
+    assert "order" not in text.lower().replace("in order", "")
+    reversed_ = phases.analyse({s: records(s, +0.4, -0.3, +0.2, sem_at=20, dec_at=60) for s in range(5)})
+    assert "**Not in the paper's order.**" in " ".join(phases.verdicts(reversed_))
+
+
+def test_edge_change_and_halfway_step_on_hand_worked_numbers():
+    y = np.array([1.0] * 15 + [2.0] * 10 + [3.0] * 15)
+    assert phases.edge_change(y) == 2.0
+    assert np.isnan(phases.edge_change(np.ones(10)))
+    assert phases.halfway_step(y) == 24.0  # the 10-step trailing mean first reaches 2.0 (halfway) at step 24
