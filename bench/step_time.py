@@ -2,8 +2,8 @@
 
     pip install "trl==1.16.*"          # TRL is only needed for this benchmark
     python bench/step_time.py [--steps 20] [--warmup 2] [--threads 2] [--skip-trl] [--without-lean]
-                              [--sequential] [--coin-rewards] [--trl-no-checkpointing]
-    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5   # on a GPU
+                              [--sequential] [--coin-rewards] [--trl-no-checkpointing] [--like-for-like]
+    python bench/step_time.py --arch qwen2.5-0.5b --max-new 512 --steps 5 --like-for-like   # on a GPU
 
 Settings (both systems): the bundled tiny model, LoRA r=16 (alpha 32, all
 attention and MLP projections), 8 prompts x 8 responses, at most 80 new
@@ -13,8 +13,16 @@ activation checkpointing on (``--trl-no-checkpointing`` turns it off: our
 loop has none). Our loop also computes the planning masks, entropies and
 the semantic-entropy metrics every step and the KL to the base every 10th.
 Reported: median seconds per step after ``--warmup`` steps, rollout
-tokens per second, peak GPU memory (on a GPU), and the share of our step
-spent on planning masks, entropies and HICRA's credit. On a CPU the two
+tokens per second, peak GPU memory (on a GPU: allocated, and reserved by
+PyTorch's allocator, which also holds the CUDA graphs' memory pools), and
+the share of our step spent on planning masks, entropies and HICRA's
+credit; for ours also how the rollouts ran the model (lean decoder or
+transformers, CUDA graphs or not and why, which attention) and the
+sampler/policy disagreement. Our update runs in micro-batches of 2 groups
+(16 rows), TRL's in one of 64 rows (its ``per_device_train_batch_size``):
+``--like-for-like`` also times ours with the whole batch at once, the
+same micro-batch as TRL's, and reports both (peak memory differs mostly by
+micro-batch size). On a CPU the two
 systems run in turn, one of our steps after each of TRL's (outside its
 clock), so that both see the same machine: a shared machine's speed drifts
 by 10-20% over a minute, which would otherwise swing the ratio.
@@ -51,6 +59,9 @@ from archs import ARCHS, LORA, random_model  # noqa: E402
 
 def _peak_reset(device: str) -> None:
     if device == "cuda":
+        import gc
+
+        gc.collect()  # the previous system's model (and its CUDA graphs) out of memory first
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
 
@@ -59,8 +70,14 @@ def _peak_gb(device: str) -> float:
     return torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
 
 
+def _peak_reserved_gb(device: str) -> float:
+    return torch.cuda.max_memory_reserved() / 2**30 if device == "cuda" else float("nan")
+
+
 def _peak_text(figures: dict) -> str:
-    return "" if figures["peak_gb"] != figures["peak_gb"] else f", peak GPU memory {figures['peak_gb']:.1f} GiB"
+    if figures["peak_gb"] != figures["peak_gb"]:
+        return ""
+    return f", peak GPU memory {figures['peak_gb']:.1f} GiB allocated, {figures['peak_reserved_gb']:.1f} GiB reserved"
 
 
 def coin_reward(_problem, text: str) -> float:
@@ -74,17 +91,26 @@ def coin_reward(_problem, text: str) -> float:
     return float(zlib.crc32(text.encode()) & 1)
 
 
+def _graphs_text(state: dict) -> str:
+    if not state["on"]:
+        return f"off ({state['off_because']})"
+    return (f"{state['recordings']} recorded, {state['replayed_steps']} steps replayed, first replays "
+            f"{'bit for bit' if not state['replay_max_abs_diff'] else 'off by %.3g' % state['replay_max_abs_diff']}")
+
+
 class Ours:
     """Our loop, one step at a time (so that it can run between TRL's steps)."""
 
     def __init__(self, model: str = "tiny", max_new: int = 80, device: str = "cpu", lean: bool = True,
-                 coin: bool = False, checkpointing: bool = False):
-        from training.config import preset
+                 coin: bool = False, checkpointing: bool = False, micro_batch_groups: int | None = None):
+        from training.config import RunConfig, preset
         from training.loop import Trainer
 
         self.device = device
+        groups = RunConfig().micro_batch_groups if micro_batch_groups is None else micro_batch_groups
         self.trainer = Trainer(preset("tiny-cpu", algo="hicra", model=model, max_new_tokens=max_new, eval_every=0,
-                                      device=device, lean_decoder=lean, activation_checkpointing=checkpointing))
+                                      device=device, lean_decoder=lean, activation_checkpointing=checkpointing,
+                                      micro_batch_groups=groups))
         if coin:
             self.trainer.task = dataclasses.replace(self.trainer.task, reward=coin_reward)
         self.records: list[dict] = []
@@ -99,6 +125,7 @@ class Ours:
         from lab.metrics import high_entropy_mask
         from lab.tokens import token_masks_from_ids
         from training import algos
+        from training.engine import graphs, rollout
 
         ep = trainer.collect(999)
         t0 = time.perf_counter()
@@ -108,20 +135,25 @@ class Ours:
             adv = algos.broadcast_to_tokens(algos.group_advantages(ep.rewards, 8), ep.response_mask)
             algos.hicra_advantages(adv, ep.planning, 0.2)
         extra = (time.perf_counter() - t0) / 5
-        return {"median_s": statistics.median(r["time/step_s"] for r in records),
+        groups = trainer.cfg.micro_batch_groups or trainer.cfg.prompts_per_step
+        return {"micro_batch_rows": groups * trainer.cfg.group_size,
+                "rollout_path": rollout.last_path, "cuda_graphs": graphs.report(),
+                "sampler_logp_gap": statistics.mean(r.get("sampler/logp_gap", float("nan")) for r in records),
+                "median_s": statistics.median(r["time/step_s"] for r in records),
                 "rollout_median_s": statistics.median(r["time/rollout_s"] for r in records),
                 "rollout_tokens_per_s": statistics.median(r["len/mean"] * rows / r["time/rollout_s"] for r in records),
                 "mean_length": statistics.mean(r["len/mean"] for r in records),
                 "flat_groups": statistics.mean(r["reward/flat_groups"] for r in records),
                 "hierarchy_overhead_s": extra, "peak_gb": _peak_gb(self.device),
-                "steps_s": [r["time/step_s"] for r in records]}
+                "peak_reserved_gb": _peak_reserved_gb(self.device), "steps_s": [r["time/step_s"] for r in records]}
 
 
 def ours(steps: int, warmup: int, model: str = "tiny", max_new: int = 80, device: str = "cpu",
-         lean: bool = True, coin: bool = False, checkpointing: bool = False) -> dict:
+         lean: bool = True, coin: bool = False, checkpointing: bool = False,
+         micro_batch_groups: int | None = None) -> dict:
     """Our loop alone: ``warmup + steps`` steps; figures over the last ``steps``."""
     _peak_reset(device)
-    runner = Ours(model, max_new, device, lean, coin, checkpointing)
+    runner = Ours(model, max_new, device, lean, coin, checkpointing, micro_batch_groups)
     for _ in range(warmup + steps):
         runner.step()
     return runner.figures(warmup)
@@ -180,6 +212,7 @@ def trl(steps: int, warmup: int, model_path: str = "", max_new: int = 80, device
     flat = [h["frac_reward_zero_std"] for h in trainer.state.log_history if "frac_reward_zero_std" in h][warmup:]
     median = statistics.median(clock.times[warmup:])
     return {"median_s": median, "mean_length": mean_length, "peak_gb": _peak_gb(device),
+            "peak_reserved_gb": _peak_reserved_gb(device), "micro_batch_rows": 64,
             "flat_groups": statistics.mean(flat) if flat else float("nan"),
             # TRL's step includes its generation; tokens over the whole step is a lower bound of its rate
             "tokens_per_step_s": mean_length * 64 / median, "steps_s": clock.times[warmup:]}
@@ -207,6 +240,9 @@ def main() -> None:
     ap.add_argument("--ours-checkpointing", action=argparse.BooleanOptionalAction, default=None,
                     help="our loop with activation checkpointing (default: on with --arch, as TRL's default; "
                          "off on the bundled model)")
+    ap.add_argument("--like-for-like", action="store_true",
+                    help="also time our loop with the whole batch (64 rows) in one micro-batch, as TRL runs it "
+                         "(ours runs 16 rows at a time by default), and report both")
     ap.add_argument("--coin-rewards", action="store_true",
                     help="rewards by coin flip instead of the task's (always with --arch): almost no group has "
                          "equal rewards, so our loop runs every backward pass (the worst case for it)")
@@ -259,7 +295,15 @@ def main() -> None:
           "planning masks + entropy mask + HICRA "
           f"{mine['hierarchy_overhead_s'] * 1000:.1f} ms ({mine['hierarchy_overhead_s'] / mine['median_s']:.1%} "
           "of a step)")
+    print(f"ours, rollouts: {mine['rollout_path']}; CUDA graphs: {_graphs_text(mine['cuda_graphs'])}; "
+          f"sampler/policy log-prob gap {mine['sampler_logp_gap']:.2g}")
     save()
+    if args.like_for_like:  # TRL's micro-batch: the whole batch at once
+        whole = report["ours_whole_batch"] = ours(args.steps, args.warmup, model, max_new, args.device, coin=coin,
+                                                  checkpointing=ours_ckpt, micro_batch_groups=0)
+        print(f"ours, the whole batch in one micro-batch ({whole['micro_batch_rows']} rows, as TRL): median "
+              f"{whole['median_s']:.3f} s/step (rollout {whole['rollout_median_s']:.3f} s){_peak_text(whole)}")
+        save()
     if not interleave and not args.skip_trl:
         import gc
 
@@ -280,6 +324,9 @@ def main() -> None:
         speedup = theirs["median_s"] / mine["median_s"]
         report["speedup"] = speedup
         line = f"ours / TRL: {mine['median_s'] / theirs['median_s']:.2f} ({speedup:.2f}x faster)"
+        if "ours_whole_batch" in report:
+            report["speedup_like_for_like"] = theirs["median_s"] / report["ours_whole_batch"]["median_s"]
+            line += f"; like for like (64-row micro-batches): {report['speedup_like_for_like']:.2f}x"
         if interleave:  # each TRL step over the step of ours that followed it
             pairs = sorted(t / o for t, o in zip(theirs["steps_s"], mine["steps_s"]))
             report["pairs"] = {"lowest": pairs[0], "quartile_1": pairs[len(pairs) // 4],

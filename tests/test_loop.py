@@ -197,3 +197,12 @@ def test_groups_without_signal_skip_the_backward_pass_and_change_nothing(algo, r
     for key in ("loss/policy", "kl/k3", "clip/fraction", "ratio/mean", "entropy/planning", "entropy/execution",
                 "nll/planning", "planning/ratio", "overlap/planning_high_share", "adv/planning_mean", "grad/norm"):
         assert ma[key] == pytest.approx(mb[key], rel=1e-5, abs=1e-7), key
+
+
+def test_step_record_reports_the_sampler_policy_disagreement():
+    """sampler/logp_gap: mean |logp_sampler - logp_policy| on the sampled tokens. The sampler (a
+    float32 copy with the LoRA delta merged) and the policy hold the same weights: float rounding."""
+    trainer = Trainer(preset("tiny-cpu", **{**SMALL, "lr": 1e-2}))
+    trainer.update(fixed_episode(trainer), 0)  # a non-zero adapter, so the merge has something to merge
+    record = trainer.train_step()
+    assert 0 <= record["sampler/logp_gap"] < 1e-4, record["sampler/logp_gap"]

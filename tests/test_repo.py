@@ -64,3 +64,22 @@ def test_update_memory_benchmark_runs_and_checkpointing_keeps_less(tmp_path):
     kept = {name: mode["bytes_per_token_per_layer"] for name, mode in modes.items()}
     assert 0 < kept["lean, checkpointing on"] < 0.1 * kept["lean, checkpointing off"]
     assert kept["lean, checkpointing off"] < kept["transformers + peft, checkpointing off"]
+
+
+def test_gpu_check_dry_runs_on_a_cpu(tmp_path):
+    """bench/gpu_check.py, the README's one-command GPU check, on a CPU with tiny shapes: every stage
+    runs (the CUDA tests skip), and its one JSON file holds the versions, the 3-step run and the
+    benchmark's figures (ours, and ours with TRL's micro-batch)."""
+    import json
+
+    out = tmp_path / "check.json"
+    subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--arch", "tiny", "--layers", "1",
+                    "--max-new", "8", "--json", str(out)], check=True, cwd=ROOT, capture_output=True, timeout=600)
+    results = json.loads(out.read_text())
+    assert results["ok"] and results["versions"]["torch"]
+    assert results["cuda_tests"]["exit"] == 0 and results["cuda_tests"]["counts"].get("passed", 0) == 0
+    assert [s["step"] for s in results["tiny_run"]["steps"]] == [0, 1, 2]
+    figures = results["benchmark"]["figures"]
+    assert figures["ours"]["micro_batch_rows"] == 16 and figures["ours_whole_batch"]["micro_batch_rows"] == 64
+    assert "lean decoder" in figures["ours"]["rollout_path"] and figures["ours"]["cuda_graphs"]["on"]
+    assert ("trl" in figures) != ("trl_skipped" in results)

@@ -255,13 +255,13 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
     per_token = -torch.minimum(unclipped, clipped)
     pg_loss = aggregate(per_token, mask, aggregation, denominator)
     loss = pg_loss
-    metrics: dict[str, float] = {"loss/policy": pg_loss.item()}
+    values: dict[str, torch.Tensor] = {"loss/policy": pg_loss}
     if ref_logprobs is not None:
         kl = kl_k3(logprobs, ref_logprobs.detach())
         kl_loss = aggregate(kl, mask, aggregation, denominator)
         if kl_coef:
             loss = loss + kl_coef * kl_loss
-        metrics["kl/k3"] = kl_loss.item()
+        values["kl/k3"] = kl_loss
     with torch.no_grad():
         m = mask.float()
         n = m.sum().clamp(min=1.0)
@@ -270,12 +270,17 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
         is_clipped = (clipped < unclipped).float() * m
         low = ((ratio < 1.0 - clip_low) & (adv < 0)).float() * m
         high = ((ratio > 1.0 + clip_high) & (adv > 0)).float() * m
-        metrics.update({
-            "loss/total": loss.item(),
-            "clip/fraction": (is_clipped.sum() / n).item(),
-            "clip/low_fraction": (low.sum() / n).item(),
-            "clip/high_fraction": (high.sum() / n).item(),
-            "ratio/mean": ((ratio * m).sum() / n).item(),
-            "ratio/max": ratio.masked_fill(~mask, float("-inf")).max().item() if mask.any() else 1.0,
+        values.update({
+            "loss/total": loss,
+            "clip/fraction": is_clipped.sum() / n,
+            "clip/low_fraction": low.sum() / n,
+            "clip/high_fraction": high.sum() / n,
+            "ratio/mean": (ratio * m).sum() / n,
+            "ratio/max": ratio.masked_fill(~mask, float("-inf")).max() if ratio.numel() else torch.tensor(1.0),
         })
+        # one copy to the host for all of them (each .item() would wait for the device on its own)
+        metrics = dict(zip(values, torch.stack([v.detach().float().to(pg_loss.device) for v in values.values()])
+                           .tolist()))
+    if metrics["ratio/max"] == float("-inf"):  # no valid token
+        metrics["ratio/max"] = 1.0
     return loss, metrics

@@ -84,6 +84,8 @@ class RunConfig:
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
     threads: int = _f(0, "torch CPU threads (0 = torch's default)", 0, 1024)
     report_to: str = _f("", "also log to trackers: tensorboard, trackio (comma-separated)")
+    tf32: bool = _f(True, "on a GPU with a bf16 (or fp16) model, its float32 matrix products (the LoRA "
+                          "factors') in TF32: tensor cores, inputs rounded to 10 bits of mantissa")
 
     def to_json(self) -> dict:
         return asdict(self)

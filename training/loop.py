@@ -55,6 +55,7 @@ class Episode:
     planning: torch.Tensor  # (N, T) bool
     decision: torch.Tensor  # (N, T) bool: digits of computed results, where the task knows them
     problems: list  # (N,) the problem of each row
+    sampler_logprobs: torch.Tensor | None = None  # (N, T) the sampler's log-probs of the tokens (temperature 1)
 
     def groups(self, index: list[int], group_size: int) -> "Episode":
         """The rows of the groups ``index`` (a process's share of a batch)."""
@@ -62,7 +63,8 @@ class Episode:
         pick = torch.tensor(rows, dtype=torch.long)
         return Episode([self.prompts[r] for r in rows], self.response_ids[pick], self.response_mask[pick],
                        [self.texts[r] for r in rows], self.rewards[pick], [self.kinds[r] for r in rows],
-                       self.planning[pick], self.decision[pick], [self.problems[r] for r in rows])
+                       self.planning[pick], self.decision[pick], [self.problems[r] for r in rows],
+                       self.sampler_logprobs[pick] if self.sampler_logprobs is not None else None)
 
 
 class Trainer:
@@ -79,7 +81,9 @@ class Trainer:
         self.sampler = self.backbone.sampler
         self.params = self.backbone.add_adapter(adapter, cfg)
         self.model = self.backbone.model
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # fused: one kernel for all the LoRA tensors on a GPU (instead of several per tensor)
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                     fused=self.device.type == "cuda" or None)
         self.train_problems = self.task.problems("train")
         self.rank, self.world = dist.world()
         if cfg.prompts_per_step % self.world:
@@ -119,7 +123,7 @@ class Trainer:
             for i, m in enumerate(span_masks_from_ids(self.tok, responses, self.task.decision_spans)):
                 decision[i, :len(m)] = torch.from_numpy(m)
         return Episode(prompts, roll.response_ids, roll.response_mask, texts, rewards, kinds, planning,
-                       decision & ~planning, flat_problems)
+                       decision & ~planning, flat_problems, roll.logprobs)
 
     def credit(self, ep: Episode, advantages: torch.Tensor, entropy: torch.Tensor, high: torch.Tensor,
                step: int, groups: list[int]) -> torch.Tensor:
@@ -257,6 +261,8 @@ class Trainer:
             "adv/planning_mean": float((token_adv * ep.planning).sum() / ep.planning.sum().clamp(min=1)),
         }
         out.update({f"overlap/{k}": v for k, v in overlap_shares(ep.planning, high, valid).items()})
+        if ep.sampler_logprobs is not None:  # the sampler and the policy, same weights: ~0 unless they drift apart
+            out["sampler/logp_gap"] = float(((ep.sampler_logprobs + nll).abs() * valid).sum() / valid.sum().clamp(min=1))
         return out
 
     # ------------------------------------------------------------- one step

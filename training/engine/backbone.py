@@ -9,7 +9,8 @@ import torch
 
 from training import dist
 from training.config import RunConfig
-from training.engine.modeling import enable_activation_checkpointing, load_model
+from training.engine.delta import DeltaLinear
+from training.engine.modeling import enable_activation_checkpointing, enable_tf32, load_model
 from training.tasks import default_model
 
 
@@ -18,17 +19,24 @@ class Backbone:
     its tokenizer, and a plain copy of the model for sampling.
 
     The plain copy samples and gives the reference log-probs: sampling through
-    the LoRA wrappers costs about 40% more per token. Its weights are
-    rewritten from the frozen base (exactly, no drift) before each use: base
-    + an arm's LoRA delta to sample, the base alone for the KL reference.
+    the LoRA wrappers costs about 40% more per token. Before each use it is
+    set to base + an arm's LoRA delta (to sample) or the base alone (the KL
+    reference). In float32 the delta is merged: its weights are rewritten
+    from the frozen base (exactly, no drift). In bf16 (and fp16) a merge
+    would round small deltas away (:mod:`training.engine.delta`), so its
+    adapted projections are :class:`DeltaLinear` layers that read the
+    arm's LoRA factors, unmerged: it computes what the policy computes.
     """
 
-    def __init__(self, cfg: RunConfig):
+    def __init__(self, cfg: RunConfig, lm=None):
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.lm = load_model(default_model(cfg.model, cfg.task), device=cfg.device or dist.device_for_rank())
+        self.lm = lm or load_model(default_model(cfg.model, cfg.task), device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
+        self.unmerged = next(self.sampler.parameters()).dtype != torch.float32
+        if self.device.type == "cuda" and cfg.tf32 and self.unmerged:  # float32 products: LoRA's only
+            enable_tf32()
         if cfg.activation_checkpointing:  # the trained model only: the sampler never runs a backward pass
             enable_activation_checkpointing(self.lm.model)
         self.base = self.lm.model
@@ -52,7 +60,7 @@ class Backbone:
         pairs = []
         for module_name, module in self.model.named_modules():
             if hasattr(module, "lora_A") and hasattr(module, "base_layer") and name in module.lora_A:
-                pairs.append((module, self.sampler.get_submodule(module_name[len("base_model.model."):])))
+                pairs.append((module, self._sampler_layer(module_name[len("base_model.model."):])))
         if not pairs:
             raise ValueError(f"no LoRA layer matched lora_targets={cfg.lora_targets!r}")
         self._pairs[name] = pairs
@@ -67,9 +75,26 @@ class Backbone:
             self.model.base_model.set_adapter(name)
             self.active = name
 
+    def _sampler_layer(self, name: str) -> torch.nn.Module:
+        """The sampler's projection ``name``; in bf16 made a :class:`DeltaLinear` (once)."""
+        layer = self.sampler.get_submodule(name)
+        if self.unmerged and type(layer) is torch.nn.Linear:
+            parent, _, child = name.rpartition(".")
+            layer = DeltaLinear.wrap(layer)
+            setattr(self.sampler.get_submodule(parent), child, layer)
+        return layer
+
     @torch.no_grad()
     def sync_sampler(self, adapter: str | None) -> None:
-        """Sampler weights := base + the adapter's LoRA delta, or the base alone (``None``)."""
+        """Sampler := base + the adapter's LoRA delta, or the base alone (``None``)."""
+        if self.unmerged:  # the weights stay the base's; each projection reads the adapter's factors
+            for pairs in self._pairs.values():
+                for _, target in pairs:
+                    target.lora = None
+            for lora_layer, target in self._pairs[adapter] if adapter is not None else ():
+                target.lora = (lora_layer.lora_A[adapter].weight, lora_layer.lora_B[adapter].weight,
+                               lora_layer.scaling[adapter])
+            return
         for lora_layer, target in next(iter(self._pairs.values())) if adapter is None else self._pairs[adapter]:
             weight = lora_layer.base_layer.weight
             if adapter is None:

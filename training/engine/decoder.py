@@ -14,18 +14,28 @@ batch so a sampler whose weights were just rewritten is read fresh) and:
 - one key-padding mask for the batch (left-padded prompts), sliced per step;
 - rotary cos/sin for every position, computed once by the model's own
   rotary module (so scaled RoPE variants match);
-- q/k/v as one matrix product, gate/up as another.
+- q/k/v as one matrix product, gate/up as another; an unmerged LoRA delta
+  (:class:`training.engine.delta.DeltaLinear`, the sampler copy in bf16) as
+  one product ``x A^T`` for the projections that share an input and one
+  block-diagonal ``B``;
+- one-token attention (every decoding step) as a grouped matrix product,
+  :func:`grouped_attention`: the query heads that share a key/value head
+  read its cache once, with float32 scores.
 
 Its logits equal transformers' to float rounding (tests/test_decoder.py).
 Models it does not cover (other architectures, sliding-window attention,
-RoPE that rescales with the sequence length, LoRA-wrapped layers) return ``None`` from :func:`lean_decoder` and are
-sampled through transformers instead.
+RoPE that rescales with the sequence length, peft's LoRA-wrapped layers) return ``None`` from
+:func:`lean_decoder` and are sampled through transformers instead.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
+
+from training.engine.delta import DeltaLinear
 
 SUPPORTED = {"qwen2", "llama"}
 STATIC_ROPE = {"default", "linear", "llama3", "yarn"}  # cos/sin depend on the position only
@@ -48,9 +58,24 @@ def attention_shape(cfg) -> tuple[int, int, int]:
 def lean_decoder(model, batch: int, max_len: int) -> "LeanDecoder | None":
     """A decoder for ``model`` with room for ``batch`` rows of ``max_len`` tokens, or None."""
     base = base_model(model)
-    if not covers(base, max_len) or not all(type(m) is torch.nn.Linear for m in projections(base)):
+    if not covers(base, max_len) or signature(base) is None:
         return None
     return LeanDecoder(base, batch, max_len)
+
+
+def signature(base) -> tuple | None:
+    """What a decoder's fused weights look like (per projection: the LoRA delta's rank and dtype, or
+    None), or None when a projection is neither a plain Linear nor a :class:`DeltaLinear` (peft's
+    LoRA layers, quantized layers) or the deltas' dtypes differ."""
+    shapes = []
+    for m in projections(base):
+        if type(m) is torch.nn.Linear or (type(m) is DeltaLinear and m.lora is None):
+            shapes.append(None)
+        elif type(m) is DeltaLinear:
+            shapes.append((m.lora[0].shape[0], m.lora[0].dtype))
+        else:
+            return None
+    return tuple(shapes) if len({s[1] for s in shapes if s}) <= 1 else None
 
 
 def covers(base, max_len: int) -> bool:
@@ -81,13 +106,127 @@ def _rope_type(cfg) -> str:
     return params.get("rope_type", params.get("type", "default")) if isinstance(params, dict) else "default"
 
 
-def _fuse(*linears: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
-    weight = torch.cat([m.weight for m in linears], dim=0)
-    if all(m.bias is None for m in linears):
-        return weight, None
-    bias = torch.cat([m.bias if m.bias is not None else torch.zeros(m.out_features, dtype=weight.dtype,
-                                                                     device=weight.device) for m in linears])
-    return weight, bias
+class Fused:
+    """Projections that read the same input (q, k, v; gate, up; or one alone) as one matrix product.
+
+    Several projections: a copy of their weights side by side, rewritten in
+    place by :meth:`refresh` (a CUDA graph of a step reads fixed
+    addresses); one alone: its own weight, nothing copied. LoRA deltas
+    (:class:`DeltaLinear`) stay unmerged: ``x A^T`` for all of them as one
+    product (their ``A`` stacked), then one product with their ``B`` laid
+    out block-diagonally, the scaling folded in.
+    """
+
+    def __init__(self, *modules: torch.nn.Linear):
+        self.modules = modules
+        w0 = modules[0].weight
+        if len(modules) == 1:
+            self.weight, self.bias = w0, modules[0].bias
+        else:
+            self.weight = torch.empty((sum(m.out_features for m in modules), w0.shape[1]), dtype=w0.dtype,
+                                      device=w0.device)
+            has_bias = any(m.bias is not None for m in modules)
+            self.bias = torch.zeros(self.weight.shape[0], dtype=w0.dtype, device=w0.device) if has_bias else None
+        loras = [getattr(m, "lora", None) for m in modules]
+        self.ranks = [lora[0].shape[0] if lora else 0 for lora in loras]
+        self.a = self.b = None
+        if any(self.ranks):
+            dtype = next(lora[0].dtype for lora in loras if lora)
+            self.a = torch.empty((sum(self.ranks), w0.shape[1]), dtype=dtype, device=w0.device)  # (sum r, in)
+            self.b = torch.zeros((self.weight.shape[0], sum(self.ranks)), dtype=dtype, device=w0.device)  # (out, sum r)
+        self.refresh()
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """Read the modules' weights (and LoRA factors) again, into the same tensors."""
+        modules = self.modules
+        if len(modules) > 1:
+            torch.cat([m.weight for m in modules], out=self.weight)
+            if self.bias is not None:
+                for m, part in zip(modules, self.bias.split([m.out_features for m in modules])):
+                    part.copy_(m.bias) if m.bias is not None else part.zero_()
+        if self.a is None:
+            return
+        row = col = 0
+        for m, rank in zip(modules, self.ranks):
+            if rank:
+                a, b, scaling = m.lora
+                self.a[col:col + rank].copy_(a)
+                self.b[row:row + m.out_features, col:col + rank].copy_(b * scaling)
+            row, col = row + m.out_features, col + rank
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., in) -> (..., sum of out)."""
+        y = F.linear(x, self.weight, self.bias)
+        if self.a is None:
+            return y
+        return (y + F.linear(F.linear(x.to(self.a.dtype), self.a), self.b)).to(y.dtype)
+
+
+class Weights:
+    """Everything a decoding step reads from the model: embeddings, norms, output layer (the model's
+    own) and each layer's projections as :class:`Fused` products."""
+
+    def __init__(self, base):
+        inner = base.get_decoder()
+        # its parts, not the model itself: graphs.py keeps decoders per model, weakly
+        self.config, self.rotary = base.config, inner.rotary_emb
+        self.embed, self.norm, self.head = inner.embed_tokens, inner.norm, base.get_output_embeddings()
+        self.layers = []
+        for layer in inner.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            self.layers.append((layer.input_layernorm, Fused(attn.q_proj, attn.k_proj, attn.v_proj),
+                                Fused(attn.o_proj), layer.post_attention_layernorm,
+                                Fused(mlp.gate_proj, mlp.up_proj), Fused(mlp.down_proj)))
+
+    def refresh(self) -> None:
+        """Read the model's weights again (after they were rewritten in place, or the LoRA factors moved)."""
+        for layer in self.layers:
+            for part in layer:
+                if isinstance(part, Fused):
+                    part.refresh()
+
+
+def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, scale: float,
+                      float32_products: bool = False) -> torch.Tensor:
+    """One-token attention: q (N, heads, 1, D) over k, v (N, kv heads, C, D), mask (N, 1, 1, C) added.
+
+    The ``heads / kv heads`` query heads that share a key/value head are one
+    (group, D) x (D, C) product, so the cache is read once and never
+    repeated per head (``scaled_dot_product_attention`` with a float mask
+    and ``enable_gqa`` runs its math kernel on a GPU: keys and values
+    upcast and repeated per query head). Scores and softmax in float32
+    (as the fused kernels keep them), the probabilities rounded to the
+    values' dtype for the second product (as flash attention does).
+    ``float32_products``: low-precision q and k multiplied straight into
+    float32 (``bmm(..., out_dtype=float32)``, CUDA); otherwise they are
+    upcast first. No host synchronisation, no data-dependent shape: a CUDA
+    graph can record it. Returns (N, heads, 1, D).
+    """
+    n, heads, _, d = q.shape
+    kv = k.shape[1]
+    q = q.reshape(n, kv, heads // kv, d)  # (N, kv, G, D)
+    if q.dtype == torch.float32:
+        scores = torch.matmul(q, k.transpose(-1, -2))  # (N, kv, G, C)
+    elif float32_products:
+        scores = torch.bmm(q.flatten(0, 1), k.flatten(0, 1).transpose(-1, -2),
+                           out_dtype=torch.float32).view(n, kv, heads // kv, -1)
+    else:
+        scores = torch.matmul(q.float(), k.float().transpose(-1, -2))
+    probs = scores.mul_(scale).add_(mask).softmax(-1)
+    return torch.matmul(probs.to(v.dtype), v).view(n, heads, 1, d)
+
+
+@lru_cache(maxsize=None)
+def float32_products(device: torch.device) -> bool:
+    """Whether ``bmm`` multiplies bf16 straight into float32 on ``device`` (CUDA, recent torch)."""
+    if device.type != "cuda":
+        return False
+    try:
+        ones = torch.ones((1, 1, 1), dtype=torch.bfloat16, device=device)
+        return torch.bmm(ones, ones, out_dtype=torch.float32).dtype == torch.float32
+    except (TypeError, RuntimeError, NotImplementedError):
+        return False
 
 
 def rms_norm(x: torch.Tensor, norm) -> torch.Tensor:
@@ -117,32 +256,37 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torc
 
 
 class LeanDecoder:
-    """Prefill once, then one :meth:`step` per token; returns last-position logits (N, V)."""
+    """Prefill once, then one :meth:`step` per token; returns last-position logits (N, V).
 
-    def __init__(self, base, batch: int, max_len: int):
-        cfg = base.config
-        inner = base.get_decoder()
-        self.embed = inner.embed_tokens
-        self.norm = inner.norm
-        self.head = base.get_output_embeddings()
+    ``weights``: share another decoder's :class:`Weights` (a prefill decoder and the decoder its
+    cache goes to, :mod:`training.engine.graphs`) instead of reading the model's (``base``) again.
+    """
+
+    def __init__(self, base, batch: int, max_len: int, weights: Weights | None = None):
+        self.weights = weights or Weights(base)
+        cfg = self.weights.config
+        self.embed, self.norm, self.head, self.layers = (self.weights.embed, self.weights.norm, self.weights.head,
+                                                         self.weights.layers)
         self.heads, self.kv_heads, self.head_dim = attention_shape(cfg)
         self.scaling = self.head_dim ** -0.5
         weight = self.head.weight
-        self.layers = []
-        for layer in inner.layers:
-            attn, mlp = layer.self_attn, layer.mlp
-            self.layers.append((layer.input_layernorm, _fuse(attn.q_proj, attn.k_proj, attn.v_proj),
-                                (attn.o_proj.weight, attn.o_proj.bias), layer.post_attention_layernorm,
-                                _fuse(mlp.gate_proj, mlp.up_proj), (mlp.down_proj.weight, mlp.down_proj.bias)))
         self.batch, self.max_len = batch, max_len
         self.keys: list[torch.Tensor] = []  # per layer (N, kv heads, capacity, D), contiguous
         self.values: list[torch.Tensor] = []
-        self.cos, self.sin = rope_tables(inner.rotary_emb, weight, max_len)  # (L, head dim) each
+        self.cos, self.sin = rope_tables(self.weights.rotary, weight, max_len)  # (L, head dim) each
         # (N, L) added to attention scores: 0 on keys to see, -inf elsewhere (a float mask: cheaper than a bool one)
         self.bias = torch.full((batch, max_len), float("-inf"), dtype=weight.dtype, device=weight.device)
         self.length = 0
         self.capacity = 0
         self.gqa = {"enable_gqa": True} if self.kv_heads != self.heads else {}
+        self.float32_products = weight.dtype != torch.float32 and float32_products(weight.device)
+
+    @property
+    def attention(self) -> str:
+        """Which attention runs: one-token steps, and the prefill (several queries a row)."""
+        scores = "float32" if self.head.weight.dtype == torch.float32 else \
+            "bf16/fp16 products summed into float32 by bmm" if self.float32_products else "upcast to float32"
+        return f"decode: grouped matmul ({scores} scores); prefill: scaled_dot_product_attention"
 
     def reserve(self, end: int) -> None:
         """Grow the cache (in blocks of ``BLOCK`` columns) to hold ``end`` columns.
@@ -175,30 +319,32 @@ class LeanDecoder:
         cos = self.cos[positions].unsqueeze(1)  # (N, 1, S, D)
         sin = self.sin[positions].unsqueeze(1)
         q_size, kv_size = self.heads * self.head_dim, self.kv_heads * self.head_dim
-        for i, (norm1, (w_qkv, b_qkv), (w_o, b_o), norm2, (w_gu, b_gu), (w_d, b_d)) in enumerate(self.layers):
-            qkv = F.linear(rms_norm(h, norm1), w_qkv, b_qkv)  # (N, S, q + 2 kv)
+        for i, (norm1, qkv_proj, o_proj, norm2, gate_up_proj, down_proj) in enumerate(self.layers):
+            qkv = qkv_proj(rms_norm(h, norm1))  # (N, S, q + 2 kv)
             q, k, v = qkv.split((q_size, kv_size, kv_size), dim=-1)
             q = rotate(q.view(n, s, self.heads, self.head_dim).transpose(1, 2), cos, sin)  # (N, heads, S, D)
             k = rotate(k.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
             self.keys[i].index_copy_(2, columns, k)
             self.values[i].index_copy_(2, columns, v.view(n, s, self.kv_heads, self.head_dim).transpose(1, 2))
             out = self._attend(q, self.keys[i], self.values[i], mask)  # (N, heads, S, D)
-            h = h + F.linear(out.transpose(1, 2).reshape(n, s, q_size), w_o, b_o)
-            gate, up = F.linear(rms_norm(h, norm2), w_gu, b_gu).chunk(2, dim=-1)
-            h = h + F.linear(F.silu(gate) * up, w_d, b_d)
+            h = h + o_proj(out.transpose(1, 2).reshape(n, s, q_size))
+            gate, up = gate_up_proj(rms_norm(h, norm2)).chunk(2, dim=-1)
+            h = h + down_proj(F.silu(gate) * up)
         return h
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Attention of q (N, heads, S, D) over the cache k, v (N, kv heads, C, D); mask added (or bool).
 
-        One query a row on a CPU: scores, softmax and sum as three plain
-        operations, about a fifth faster there than the fused kernel, which
-        is built for blocks of queries. Elsewhere: the fused kernel.
+        One query a row (every decoding step): :func:`grouped_attention`, on
+        every device. On a CPU it is as fast as the fused kernel without
+        grouped-query attention and faster with it; on a GPU the fused
+        kernel would run its slowest path (a float mask and grouped-query
+        attention). Several queries a row (the prefill, a bool mask): the
+        fused kernel, built for blocks of queries.
         """
-        if q.shape[2] != 1 or q.device.type != "cpu" or self.kv_heads != self.heads or mask.dtype == torch.bool:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scaling, **self.gqa)
-        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.scaling).add_(mask)  # (N, heads, 1, C)
-        return torch.matmul(scores.softmax(-1), v)
+        if q.shape[2] == 1 and mask.dtype != torch.bool:
+            return grouped_attention(q, k, v, mask, self.scaling, self.float32_products)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scaling, **self.gqa)
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(rms_norm(h, self.norm), self.head.weight, self.head.bias)
@@ -243,3 +389,16 @@ class LeanDecoder:
         self.values = [v.index_select(0, rows) for v in self.values]
         self.bias = self.bias.index_select(0, rows)
         self.batch = len(rows)
+
+    def take(self, source: "LeanDecoder", rows: torch.Tensor) -> None:
+        """This decoder's batch := the rows ``rows`` (N,) of ``source``, which has just run its prefill,
+        written into this decoder's own cache (its tensors stay where they are: a CUDA graph reads them)."""
+        if len(rows) != self.batch or source.length > self.capacity:
+            raise ValueError(f"cannot take {len(rows)} rows of {source.length} columns into a decoder of "
+                             f"{self.batch} rows and {self.capacity} columns")
+        p = source.length
+        self.bias.fill_(float("-inf"))
+        self.bias[:, :p] = source.bias[:, :p].index_select(0, rows)
+        for mine, theirs in zip(self.keys + self.values, source.keys + source.values):
+            mine[:, :, :p] = theirs[:, :, :p].index_select(0, rows)
+        self.length = p

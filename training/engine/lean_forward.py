@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from training.engine.decoder import attention_shape, base_model, covers, projections, rms_norm, rope_tables, rotate
+from training.engine.delta import DeltaLinear
 from training.engine.rollout import distinct_prompts
 
 # One projection: base weight and bias, then LoRA's A (r, in) and B (out, r) and scaling, or None.
@@ -50,9 +51,12 @@ Projection = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch
 
 
 def _projection(module: torch.nn.Module) -> Projection | None:
-    """The weights a projection applies: a plain Linear, or a peft LoRA Linear's active adapter."""
+    """The weights a projection applies: a plain Linear, a :class:`DeltaLinear` (the sampler copy in
+    bf16) or a peft LoRA Linear's active adapter."""
     if type(module) is torch.nn.Linear:
         return module.weight, module.bias, None, None, 0.0
+    if type(module) is DeltaLinear:
+        return (module.weight, module.bias, *module.lora) if module.lora else (module.weight, module.bias, None, None, 0.0)
     from peft.tuners.lora.layer import Linear as LoraLinear
 
     if type(module) is not LoraLinear or type(module.base_layer) is not torch.nn.Linear:

@@ -41,9 +41,26 @@ class LoadedModel:
 
 
 def pick_device(device: str | None = None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device``, or the GPU if there is one, else the CPU; always with an index (``cuda:0``, see
+    :func:`with_index`)."""
+    return with_index(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def with_index(device: str | torch.device, current: int | None = None) -> torch.device:
+    """``device`` with the index its tensors report: ``cuda`` -> ``cuda:0`` (the current device;
+    ``current`` gives it instead, so this runs without CUDA). ``torch.device("cuda")`` is not equal
+    to ``torch.device("cuda:0")``, the device of every CUDA tensor, so a comparison with an
+    unindexed device fails even on the same GPU.
+
+    >>> with_index("cuda", current=0), with_index("cuda:1"), with_index("cpu")
+    (device(type='cuda', index=0), device(type='cuda', index=1), device(type='cpu'))
+    """
+    device = torch.device(device)
+    if device.index is not None or device.type in ("cpu", "meta"):
+        return device
+    if current is None:
+        current = torch.cuda.current_device() if device.type == "cuda" else 0
+    return torch.device(device.type, current)
 
 
 def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
@@ -53,6 +70,21 @@ def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
+
+
+def enable_tf32() -> None:
+    """float32 matrix products on CUDA in TF32 (tensor cores; 10-bit mantissa, float32 range).
+
+    In a bf16 model the float32 products are LoRA's (``x A^T``, ``(x A^T) B^T``
+    and their gradients): TF32 rounds their inputs to about 3 decimal
+    digits, far below what a LoRA delta's own size needs, and runs them
+    several times faster. A process-wide setting (``RunConfig.tf32``).
+    """
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):  # torch >= 2.9; mixing it with allow_tf32 is an error there
+        matmul.fp32_precision = "tf32"
+    else:
+        matmul.allow_tf32 = True
 
 
 def enable_activation_checkpointing(model) -> None:

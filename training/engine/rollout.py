@@ -5,11 +5,16 @@ distinct prompt once: a group's responses share theirs), then one model
 call per new token for the whole batch; a sequence that has emitted EOS keeps emitting
 padding, and the loop stops as soon as every sequence is done. Through the
 lean decoder, finished sequences leave the batch once they are a quarter of
-it (``COMPACT``), so the model stops computing their padding. Sampling uses
-an explicit ``torch.Generator``, and every sequence draws its own random
-number each step, so runs are reproducible and a sequence's random numbers
-do not depend on which others are still running (its logits can still
-differ in float rounding with the batch's size).
+it (``COMPACT``), so the model stops computing their padding (not while
+its steps replay as CUDA graphs: a graph's batch is fixed). Sampling uses
+an explicit ``torch.Generator`` on the model's device (another device is an
+error, not a silent fall back to the global generator), and every sequence
+draws its own random number each step, so runs are reproducible and a
+sequence's random numbers do not depend on which others are still running
+(its logits can still differ in float rounding with the batch's size).
+The sampler's log-probability of each sampled token (at temperature 1, as
+the update scores it) comes back with the tokens, so the loop can measure
+how far the sampler and the policy disagree.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ import torch
 
 from training.engine.decoder import LeanDecoder, base_model, lean_decoder
 from training.engine import graphs as cuda_graphs
+from training.engine.modeling import with_index
 
 COMPACT = 4  # drop finished rows once they are 1/COMPACT of the batch (0: never)
 GRAPH_DEVICES = ("cuda",)  # where the lean decoder's steps replay as CUDA graphs (training/engine/graphs.py)
+# How the last call of sample() ran the model (decoder, graphs, attention): the benchmarks report it.
+last_path = ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Rollout:
     prompt_ids: list[list[int]]  # (N,) prompts, unpadded
     response_ids: torch.Tensor  # (N, T) int64, padded with pad_id after EOS
     response_mask: torch.Tensor  # (N, T) bool, True on generated tokens (EOS included)
+    logprobs: torch.Tensor | None = None  # (N, T) float32: the sampler's log-prob of each token (temperature 1)
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -86,8 +95,11 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
             operations per token); False always uses transformers' forward.
         graphs: on a GPU, replay the lean decoder's steps as CUDA graphs
             (:mod:`training.engine.graphs`; finished rows then stay in the batch).
+        generator: on the model's device (else ValueError); None uses the global one.
     """
+    global last_path
     device = next(model.parameters()).device
+    check_generator(generator, device)
     ids, prompt_mask = left_pad(prompts, pad_id)
     ids = ids.to(device)
     n, width = ids.shape
@@ -96,9 +108,13 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     # A group's responses share their prompt: the lean decoder reads each distinct prompt once and
     # then copies its cache to the rows that share it.
     firsts, copy_of = distinct_prompts(prompts)
-    forward = lean_decoder(model, len(firsts), width + max_new_tokens) if lean else None
-    if forward is not None and graphs and device.type in GRAPH_DEVICES and cuda_graphs.usable():
-        forward = cuda_graphs.GraphedDecoder(forward)
+    forward = None
+    if lean and graphs and device.type in GRAPH_DEVICES and cuda_graphs.usable():
+        forward = cuda_graphs.graphed_decoder(model, n, width + max_new_tokens)
+    if forward is None and lean:
+        forward = lean_decoder(model, len(firsts), width + max_new_tokens)
+    last_path = "transformers" if forward is None else \
+        f"lean decoder{', CUDA graphs' if isinstance(forward, cuda_graphs.GraphedDecoder) else ''}; {forward.attention}"
     if forward is not None:
         firsts, copy_of = torch.tensor(firsts, device=device), torch.tensor(copy_of, device=device)
         logits = forward.prefill(ids[firsts], prompt_mask[firsts], positions[firsts])[copy_of]
@@ -109,6 +125,7 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
     # logits: (B, V), B rows still in the batch (B <= N)
     next_pos = positions[:, -1] + 1  # (B,)
     tokens = torch.full((n, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    logprobs = torch.zeros((n, max_new_tokens), dtype=torch.float32, device=device)
     produced = torch.zeros((n, max_new_tokens), dtype=torch.bool, device=device)
     rows = torch.arange(n, device=device)  # (B,) each batch row's place among the N
     alive = torch.ones(n, dtype=torch.bool, device=device)  # (B,)
@@ -117,6 +134,7 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
         tok = _pick(logits, temperature, top_p, generator, rows, n)  # (B,)
         tok = torch.where(alive, tok, pad_id)
         tokens[rows, t] = tok
+        logprobs[rows, t] = token_logprobs(logits, tok)
         produced[rows, t] = alive
         alive = alive & (tok != eos_id)
         if t == max_new_tokens - 1:
@@ -134,8 +152,23 @@ def sample(model, prompts: list[list[int]], *, max_new_tokens: int, temperature:
         logits = forward.step(tok, next_pos)
         next_pos = next_pos + 1
     used = int(produced.sum(-1).max().item()) if n else 0
-    return Rollout(prompt_ids=[list(p) for p in prompts], response_ids=tokens[:, :used].cpu(),
-                   response_mask=produced[:, :used].cpu())
+    mask = produced[:, :used].cpu()
+    return Rollout(prompt_ids=[list(p) for p in prompts], response_ids=tokens[:, :used].cpu(), response_mask=mask,
+                   logprobs=logprobs[:, :used].cpu() * mask)
+
+
+def check_generator(generator: torch.Generator | None, device: torch.device) -> None:
+    """A generator on another device than the model's is an error (torch would otherwise need the
+    global generator there, and the run's seeds would silently stop mattering)."""
+    if generator is not None and with_index(generator.device) != with_index(device):
+        raise ValueError(f"the sampling generator is on {generator.device}, the model on {device}: create it "
+                         "with torch.Generator(device=<the model's device>)")
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """(B, V) logits, (B,) tokens -> (B,) float32 log-probs of the tokens at temperature 1."""
+    logits = logits.float()
+    return logits.gather(-1, tokens[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
 class _HFForward:
@@ -194,7 +227,6 @@ def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator, row
         sorted_p, order = probs.sort(dim=-1, descending=True)
         keep = sorted_p.cumsum(-1) - sorted_p < top_p
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
-    gen = generator if generator is not None and generator.device == probs.device else None
     cdf = probs.cumsum(-1)  # (B, V)
-    u = torch.rand((n, 1), generator=gen, device=probs.device)[rows] * cdf[:, -1:]
+    u = torch.rand((n, 1), generator=generator, device=probs.device)[rows] * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=probs.shape[-1] - 1)

@@ -80,10 +80,12 @@ def score(model, prompts: list[list[int]], response_ids: torch.Tensor, response_
         # Positions P-1 .. P+T-2 predict the response tokens 0 .. T-1.
         hidden = hidden[:, -(t_len + 1):-1, :]
     # The output layer runs on the response tokens only, not on padding.
-    keep = response_mask.to(device).reshape(-1).nonzero().squeeze(1)  # (K,)
+    # (found on the host: nonzero() on the device would make the host wait for it)
+    keep = response_mask.cpu().reshape(-1).nonzero().squeeze(1)  # (K,)
+    targets = response_ids.cpu().reshape(-1).index_select(0, keep).to(device)
+    keep = keep.to(device)
     hidden = hidden.reshape(n * t_len, -1).index_select(0, keep)  # (K, H)
     head = base.get_output_embeddings()
-    targets = response_ids.to(device).reshape(-1).index_select(0, keep)
     positions = len(keep)
     if chunk_tokens is None:
         chunk_tokens = LOGIT_BUDGET // head.weight.shape[0]
