@@ -63,19 +63,53 @@ def _run(args) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    show = _Printer(args.out)
     try:
         for record in train(cfg, args.out, resume=args.resume):
-            if record["kind"] == "eval":
-                print(f"step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}  "
-                      f"pass@{cfg.eval_samples} {record['eval/pass_at_k']:.3f}", flush=True)
-            elif record["step"] % 10 == 0:
-                print(f"step {record['step']:4d}  reward {record['reward/mean']:.3f}  "
-                      f"H plan {record['entropy/planning']:.3f} exec {record['entropy/execution']:.3f}  "
-                      f"{record['time/step_s']:.2f} s", flush=True)
+            show(record)
     except (ModelLoadError, ValueError) as err:
+        show.close()
         print(f"error: {err}", file=sys.stderr)
         return 2
+    show.close()
     return 0
+
+
+class _Printer:
+    """One compact line per step (step x/N, elapsed, ETA), or one progress bar redrawn in place on a terminal;
+    evaluations always get a line of their own. The numbers come from the run directory (training.progress)."""
+
+    def __init__(self, out, names: list[str] | None = None):
+        from pathlib import Path
+
+        self.out, self.names = Path(out), names
+        self.tty = sys.stdout.isatty()
+        self.open = False
+
+    def __call__(self, record: dict, arm: int | None = None) -> None:
+        from training.progress import bar, read_progress, record_line
+
+        name = self.names[arm] if self.names and arm is not None else ""
+        p = read_progress(self.out)
+        line = record_line(record, p, name)
+        if self.tty and record.get("kind") == "step":
+            sys.stdout.write(f"\r{bar(p.fraction, 24)} {line}"[:max(40, _columns() - 1)] + "\x1b[K")
+            self.open = True
+        else:
+            self.close()
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.open:
+            sys.stdout.write("\n")
+            self.open = False
+
+
+def _columns() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def _compare(args) -> int:
@@ -96,19 +130,22 @@ def _compare(args) -> int:
     names = [out.name for _, out in arms]
     print(f"{len(arms)} arms on one base model: {', '.join(names)}", flush=True)
     sweep = RunDir(args.out).create()  # the sweep's own status, for the job manager
-    sweep.set_status("running", pid=os.getpid(), started=time.time(), arms=names)
+    sweep.set_status("running", pid=os.getpid(), started=time.time(), ended=None, step=0, steps=cfg.steps,
+                     arms=names, arm_steps={n: 0 for n in names})
+    show = _Printer(args.out, names)
     try:
-        for i, record in train_arms(arms, resume=args.resume):
-            if record["kind"] == "eval":
-                print(f"{names[i]:>16}  step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}",
-                      flush=True)
+        for i, record in train_arms(arms, resume=args.resume, sweep=sweep):
+            show(record, i)
     except (ModelLoadError, ValueError) as err:
+        show.close()
         sweep.set_status("failed", error=str(err), ended=time.time())
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BaseException as err:
+        show.close()
         sweep.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
         raise
+    show.close()
     states = {RunDir(out).status().get("state") for _, out in arms}
     sweep.set_status("stopped" if "stopped" in states else "finished", ended=time.time(),
                      step=min(RunDir(out).status().get("step", 0) for _, out in arms))

@@ -66,6 +66,9 @@ class RunConfig:
     eval_n: int = _f(200, "held-out problems per evaluation")
     eval_samples: int = _f(4, "samples per held-out problem (avg@k)")
     eval_temperature: float = _f(0.6, "held-out sampling temperature")
+    eval_keep_samples: int = _f(64, "held-out samples written to samples.jsonl per evaluation (sample 1 of each "
+                                    "problem first, then sample 2, ...): the app's side-by-side samples and a "
+                                    "corpus to mine from")
     checkpoint_every: int = _f(50, "checkpoint every N steps")
     seed: int = _f(0, "seeds prompts, sampling and LoRA init")
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
