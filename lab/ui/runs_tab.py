@@ -1,4 +1,4 @@
-"""The Runs tab: every run with its status; delete, resume, download, push."""
+"""The Runs tab: every run with its progress; resume, delete (after a confirmation), download, push."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ from lab.ui import train_handlers as th
 from lab.ui.context import settings
 
 
-def build() -> None:
+def build() -> dict:
     table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table(), interactive=False,
-                         label="runs (refreshes every 5 s)", elem_id="runs-table")
+                         label="runs (refreshes every 5 s)", elem_id="runs-table", wrap=False,
+                         column_widths=["18%", "8%", "8%", "24%", "8%", "9%", "10%", "6%", "9%"])
     gr.Timer(5.0).tick(h.runs_table, None, table, show_progress="hidden")
     with gr.Row():
-        run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True)
+        run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True, elem_id="runs-run")
         resume = gr.Button("Resume")
         delete = gr.Button("Delete", variant="stop")
         download = gr.Button("Download adapter")
-    message = gr.Markdown()
-    archive = gr.File(label="adapter (peft format, zipped)", interactive=False)
+    with gr.Row(visible=False, elem_id="runs-confirm") as confirm_row:
+        confirm = gr.Button("Yes, delete it", variant="stop", elem_id="runs-confirm-delete")
+        cancel = gr.Button("Cancel", elem_id="runs-cancel-delete")
+    message = gr.Markdown(elem_id="runs-message")
+    archive = gr.File(label="adapter (peft format, zipped; a sweep: one folder per arm)", interactive=False)
     if not settings().public:
         with gr.Accordion("Push the adapter to the Hugging Face Hub", open=False):
             with gr.Row():
@@ -27,7 +31,19 @@ def build() -> None:
                 token = gr.Textbox(label="token (write access)", type="password")
                 push = gr.Button("Push")
             push.click(h.push_adapter, [run, repo, token], message)
+
+    def ask(name):
+        text, show = h.delete_prompt(name)
+        return text, gr.update(visible=show)
+
+    def really(name):
+        return h.delete(name), gr.update(visible=False), h.runs_table(), gr.update(choices=th.run_names(), value=None)
+
     resume.click(th.resume, run, message)
-    delete.click(h.delete, run, message)
+    delete.click(ask, run, [message, confirm_row])
+    confirm.click(really, run, [message, confirm_row, table, run], api_name="delete")
+    cancel.click(lambda: ("Nothing deleted.", gr.update(visible=False)), None, [message, confirm_row])
+    run.change(lambda: gr.update(visible=False), None, confirm_row)
     download.click(h.download_adapter, run, [archive, message])
     run.focus(lambda: gr.update(choices=th.run_names()), None, run)
+    return {"run": run}
