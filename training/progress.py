@@ -134,11 +134,20 @@ class Progress:
             "training" if phases else None
 
 
+def _steps_recorded(folder: Path) -> int:
+    """Steps a run directory without a status file has recorded (a copied or hand-made record)."""
+    from training.runs import read_jsonl
+
+    steps = [r["step"] for r in read_jsonl(folder / "metrics.jsonl") if r.get("kind") == "step"]
+    return max(steps) + 1 if steps else 0
+
+
 def _arm(folder: Path, name: str, state_default: str, steps_default: int, eval_default: int) -> ArmProgress:
     status = _read(folder / "status.json")
     cfg = _read(folder / "config.json")
     steps = int(status.get("steps") or cfg.get("steps") or steps_default or 0)
-    return ArmProgress(name=name, step=int(status.get("step") or 0), steps=steps,
+    step = int(status["step"] or 0) if "step" in status else _steps_recorded(folder)
+    return ArmProgress(name=name, step=step, steps=steps,
                        state=str(status.get("state") or state_default), phase=status.get("phase"),
                        step_s=_number(status.get("step_s")), eval_s=_number(status.get("eval_s")),
                        eval_every=int(cfg.get("eval_every", eval_default) or 0))
@@ -166,7 +175,8 @@ def read_progress(path: str | Path, state: str | None = None, now: float | None 
     status = _read(path / "status.json")
     cfg = _read(path / "config.json")
     job = _read(path / "job.json")
-    top_state = state or str(status.get("state") or "unknown")
+    top_state = state or str(status.get("state") or ("finished" if (path / "metrics.jsonl").exists() and
+                                                     not status else "unknown"))
     steps, eval_every = int(cfg.get("steps") or 0), int(cfg.get("eval_every") or 0)
     folders = arm_folders(path)
     if folders == [path] and job.get("kind") == "compare":
