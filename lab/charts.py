@@ -49,6 +49,7 @@ class Series:
     colour: str
     kind: str = "step"  # "step" or "eval" records
     short: str = ""  # the label after the arm's name when several arms share the legend
+    stack: str = ""  # series of one arm with the same stack id are drawn as stacked areas (shares of a whole)
     dash: str = "solid"
     secondary: bool = False
     share_of: tuple[str, ...] = ()
@@ -260,7 +261,7 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
         axis = "y2" if line.series.secondary else "y"
         group = f"{line.group}|{line.series.key}"
         unit = "" if line.series.secondary else panel.unit
-        if any(n > 1 for n in line.seeds):
+        if any(n > 1 for n in line.seeds) and not line.series.stack:
             band = [(x, lo, hi) for x, lo, hi in zip(line.steps, line.low, line.high) if math.isfinite(lo)]
             if band:
                 xs = [b[0] for b in band]
@@ -276,7 +277,8 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
         data.append({"type": "scatter", "x": line.steps, "y": line.mean, "name": line.label, "legendgroup": group,
                      "yaxis": axis, "mode": "lines+markers" if line.series.kind == "eval" else "lines",
                      "line": {"color": line.colour, "dash": line.dash, "width": 2}, "marker": {"size": 6},
-                     "customdata": line.counts or None, "hovertemplate": hover + f"<extra>{line.label}</extra>"})
+                     "customdata": line.counts or None, "hovertemplate": hover + f"<extra>{line.label}</extra>",
+                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack else None})
     layout = {
         # the title sits below the modebar (PNG, zoom), which takes the figure's top 30 pixels
         "title": {"text": panel.title, "x": 0.01, "xanchor": "left", "yref": "container", "y": 1, "yanchor": "top",

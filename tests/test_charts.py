@@ -100,3 +100,18 @@ def test_unknown_groups_get_spare_colours_in_order():
     assert colours.arm_colour("grpo") == "#2563eb" and colours.arm_colour("hicra-placebo") == "#6b7280"
     others = ["grpo", "mine-a", "mine-b"]
     assert colours.arm_colour("mine-b", others) == colours.SPARE[1] != colours.arm_colour("mine-a", others)
+
+
+def test_a_new_panel_is_one_spec_and_stacked_shares_stack_per_arm():
+    from lab.charts import Panel, Series
+
+    shares = Panel("plans", "Plan shares", "share of responses", (
+        Series("plan/split", "split", "#111111", stack="plan", short="split"),
+        Series("plan/round", "round", "#222222", stack="plan", short="round")), percent=True, log=False)
+    groups = {"grpo": {0: run({"plan/split": [0.6, 0.5], "plan/round": [0.4, 0.5]}),
+                       1: run({"plan/split": [0.4, 0.5], "plan/round": [0.6, 0.5]})},
+              "hicra": {0: run({"plan/split": [0.7, 0.7], "plan/round": [0.3, 0.3]})}}
+    fig = panel_figure(shares, groups, window=1)
+    assert [t["stackgroup"] for t in fig.data] == ["grpo|plan", "grpo|plan", "hicra|plan", "hicra|plan"]
+    assert not any(t.get("fill") == "toself" for t in fig.data)  # no bands on stacked areas
+    assert fig.data[0]["y"] == [0.5, 0.5] and fig.layout["yaxis"]["tickformat"] == ".0%"
