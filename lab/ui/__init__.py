@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-# Tables that stay readable on a phone: headers break between words, never letter by letter; charts take
-# the full width of a narrow screen; notes in a quieter grey.
+# Tables that stay readable on a phone: Markdown tables break headers between words, never letter by letter
+# (the data tables have widths in pixels and scroll sideways); charts take the full width of a narrow screen;
+# notes in a quieter grey.
 CSS = """
-#runs-table th, #mine-table th, .lab-table th { word-break: normal !important; overflow-wrap: normal !important;
-  hyphens: none; white-space: normal; min-width: 4em; }
+.lab-table th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; min-width: 4em; }
 .lab-table table { width: 100%; }
 .lab-table td, .lab-table th { padding: 4px 8px; }
 .lab-note, .lab-note p { color: #6b7280; font-size: 13px; }

@@ -31,7 +31,8 @@ def build() -> dict:
     with gr.Row():
         with gr.Column(min_width=320):
             table = gr.Dataframe(headers=h.CLUSTER_COLUMNS, label="clusters by CDF", interactive=False, wrap=True,
-                                 column_widths=["12%", "16%", "10%", "14%", "48%"], elem_id="mine-table")
+                                 column_widths=["80px", "130px", "60px", "90px", "420px"],  # see runs_tab
+                                 elem_id="mine-table")
         with gr.Column(min_width=320):
             plot = gr.Plot(label="embeddings", show_label=False)
     with gr.Row():

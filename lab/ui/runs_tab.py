@@ -12,7 +12,9 @@ from lab.ui.context import settings
 def build() -> dict:
     table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table(), interactive=False,
                          label="runs (refreshes every 5 s)", elem_id="runs-table", wrap=False,
-                         column_widths=["18%", "8%", "8%", "24%", "8%", "9%", "10%", "6%", "9%"])
+                         # widths in pixels: on a phone the table scrolls sideways instead of squeezing
+                         # its headers into one letter per line
+                         column_widths=["150px", "90px", "90px", "220px", "80px", "90px", "110px", "70px", "100px"])
     gr.Timer(5.0).tick(h.runs_table, None, table, show_progress="hidden")
     with gr.Row():
         run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True, elem_id="runs-run")
