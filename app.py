@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from lab.ui import create_app  # noqa: E402
+from lab.ui import create_app, launch_options  # noqa: E402
 
 if __name__ == "__main__":
-    create_app().launch()
+    create_app().launch(**launch_options())

@@ -11,16 +11,22 @@ from typing import Sequence
 
 import numpy as np
 
-# Colours of the paper's token figure: planning, high-entropy, both.
-COLOURS = {"planning": "#fbbf24", "high": "#93c5fd", "both": "#c084fc"}
-LABELS = {"planning": "planning token", "high": "high-entropy token", "both": "planning and high-entropy"}
+from lab.colours import ROLE_BG, ROLE_LABEL, ROLE_UNDERLINE
+
+# One legend for the whole app (lab/colours.py): planning, high-entropy, both, execution.
+COLOURS = ROLE_BG
+LABELS = ROLE_LABEL
+EXECUTION_STYLE = f"border-bottom:2px solid {ROLE_UNDERLINE['execution']}"
 
 
-def legend_html(roles: Sequence[str] = ("planning",)) -> str:
+def legend_html(roles: Sequence[str] = ("planning", "execution")) -> str:
+    """The colour legend; execution tokens (unhighlighted, a teal underline) are always in it."""
+    roles = list(roles) + ([] if "execution" in roles else ["execution"])
     items = "".join(
-        f'<span style="background:{COLOURS[r]};color:#111;padding:1px 6px;border-radius:4px;'
-        f'margin-right:8px">{LABELS[r]}</span>' for r in roles)
-    return f'<div class="hl-legend" style="margin-bottom:6px">{items}</div>'
+        f'<span class="legend-{r}" style="background:{COLOURS[r]};color:#111;padding:1px 6px;border-radius:4px;'
+        f'white-space:nowrap;{EXECUTION_STYLE if r == "execution" else ""}">{LABELS[r]}</span>'
+        for r in roles)
+    return f'<div class="hl-legend" style="margin-bottom:6px;display:flex;flex-wrap:wrap;gap:4px 8px">{items}</div>'
 
 
 def tokens_html(text: str, offsets: np.ndarray, planning: np.ndarray,
@@ -70,7 +76,7 @@ def tokens_html(text: str, offsets: np.ndarray, planning: np.ndarray,
             parts.append(f'<span class="tok {role}" title="{title}" style="background:{COLOURS[role]};'
                          f'color:#111;border-radius:3px">{piece}</span>')
         else:
-            parts.append(f'<span class="tok" title="{title}">{piece}</span>')
+            parts.append(f'<span class="tok execution" title="{title}" style="{EXECUTION_STYLE}">{piece}</span>')
         cursor = e
     parts.append(html.escape(text[cursor:]))
     parts.append("</div>")

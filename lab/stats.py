@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 
@@ -29,6 +30,7 @@ class Interval:
         return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n})"
 
 
+@lru_cache(maxsize=256)  # charts ask for the same few quantiles at every point
 def t_quantile(df: int, q: float = 0.975) -> float:
     from scipy.stats import t
 

@@ -102,7 +102,7 @@ def _serve(data: Path, **env):
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 300  # a few seconds on an idle machine; the shared test machine can be slow
+    deadline = time.time() + 300  # a loaded 2-core machine can take minutes to import and build the app
     try:
         while True:
             try:
@@ -119,6 +119,23 @@ def _serve(data: Path, **env):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        _end_runs(data / "runs")
+
+
+def _end_runs(runs):
+    """Kill the training processes a test's app left running (runs outlive the app by design)."""
+    import json
+    import os
+    import signal
+
+    for status in runs.glob("*/status.json"):
+        try:
+            pid = json.loads(status.read_text()).get("pid")
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read() if pid else b""
+        except (OSError, ValueError):
+            continue
+        if str(status.parent).encode() in cmdline:  # still the run's own process
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -43,14 +43,25 @@ def test_train_refresh_and_compare_endpoints(client):
     assert run["value"] == "api-ab", message
     deadline = time.time() + WAIT_S
     while True:
-        status, plot, samples = client.predict("api-ab", api_name="/refresh")
+        status, progress, *plots, samples = client.predict("api-ab", 10, False, api_name="/refresh")
         if "finished" in status or "failed" in status or time.time() > deadline:
             break
         time.sleep(2)
-    assert "finished" in status, status
-    assert plot is not None
-    *_, table, note = client.predict(["api-ab"], 0.6, api_name="/compare")
+    assert "finished" in status and "step 2 of 2" in status, status
+    assert len(plots) == 6 and all(p is not None for p in plots) and "step 2 of 2" in progress
+    *figures, table, note = client.predict(["api-ab"], 0.6, 10, False, api_name="/compare")
+    assert "HICRA - GRPO" in table and len(figures) == 3
+
+
+def test_shipped_study_and_example_need_no_training(client):
+    from lab.shipped import default_study
+
+    status, progress, *plots, samples = client.predict(default_study(), 10, False, api_name="/refresh")
+    assert "shipped record, read-only" in status and "Held-out samples" in samples
+    *figures, table, note = client.predict([default_study()], 0.6, 10, False, api_name="/compare")
     assert "HICRA - GRPO" in table
+    files, message = client.predict(default_study(), 10, api_name="/export_train_csv")
+    assert len(files["value"]) == 6 and "CSV" in message
 
 
 def test_bad_launch_is_a_message(client):

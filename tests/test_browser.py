@@ -2,17 +2,25 @@
 
 Skipped where chromium or playwright is missing, except under CI (CI=true),
 where .ci/run installs both and a skip would hide a broken page.
-Screenshots of every tab go to ``test-artifacts/`` (or $ARTIFACTS_DIR).
+Screenshots of every tab go to ``test-artifacts/`` (or $ARTIFACTS_DIR); the
+README's come from here (docs/screenshots/).
+
+Every wait is on the page's state, with generous limits: the tests must
+pass on a loaded 2-core machine, where a step can take ten times longer.
 """
 
 import os
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "test-artifacts"))
+LONG = 900_000  # ms: the longest any single wait may take on a busy machine
+RUN_LIMIT = 2400  # s: the tiny A/B run takes about a minute on an idle 2-core machine, 25 on a very busy one
 
 
 def _browser_or_skip():
@@ -30,31 +38,69 @@ def _browser_or_skip():
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     _browser_or_skip()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
+        b = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(app_url, wait_until="networkidle")
-        yield page
-        browser.close()
+        yield b
+        b.close()
+
+
+def open_page(browser, url, width=1280, height=900):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(120_000)
+    page.goto(url, wait_until="load", timeout=180_000)
+    page.get_by_role("tab", name="Guide").wait_for(timeout=180_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = open_page(browser, app_url)
+    yield page
+    page.close()
 
 
 def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def text_of(page, selector) -> str:
+    return page.evaluate(f"() => document.querySelector({selector!r})?.innerText || ''")
+
+
+def legend(page, elem_id) -> list[str]:
+    """The legend entries of one chart panel."""
+    return page.evaluate(f"() => Array.from(document.querySelectorAll('#{elem_id} .legendtext'))"
+                         ".map(e => e.textContent)")
+
+
+def wait_legend(page, elem_id, *starts, timeout=LONG) -> list[str]:
+    """Wait until a chart panel's legend has an entry starting with each of ``starts``; returns the legend."""
+    page.wait_for_function(
+        "([id, starts]) => { const names = Array.from(document.querySelectorAll(`#${id} .legendtext`))"
+        ".map(e => e.textContent); return starts.every(s => names.some(n => n.startsWith(s))); }",
+        arg=[elem_id, list(starts)], timeout=timeout)
+    return legend(page, elem_id)
+
+
+def wait_text(page, selector, needle, timeout=LONG):
+    page.wait_for_function("([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)",
+                           arg=[selector, needle], timeout=timeout)
+
+
 def test_generate_with_the_bundled_model(page):
     page.get_by_role("button", name="Generate", exact=True).click()
-    page.wait_for_selector("#inspect-tokens .tok.both, #inspect-tokens .tok.high", timeout=60_000)
+    page.wait_for_selector("#inspect-tokens .tok.both, #inspect-tokens .tok.high", timeout=LONG)
     stats = page.locator("#inspect-stats").inner_text()
     assert "planning tokens that are high-entropy" in stats
+    assert "execution token" in page.locator("#inspect-tokens .hl-legend").inner_text()
     shot(page, "inspect-generate")
 
 
@@ -64,81 +110,111 @@ def test_paste_text_and_see_planning_tokens(page):
     box.fill("Hmm, 17 * 6. Let's break this down: 10 * 6 = 60 and 7 * 6 = 42.\n"
              "Wait, let's double-check: 60 + 42 = 102. So the answer is 102.")
     page.get_by_role("button", name="Highlight planning tokens").click()
-    page.wait_for_function("document.querySelector('#inspect-stats').innerText.includes('Strategic Gram occurrences')",
-                           timeout=30_000)
+    wait_text(page, "#inspect-stats", "Strategic Gram occurrences")
     marked = " ".join(page.locator("#inspect-tokens .tok.planning").all_inner_texts())
     for word in ("break", "Wait", "double", "answer"):
         assert word in marked
     assert "102" not in marked
     assert "planning-token ratio" in page.locator("#inspect-stats").inner_text()
+    # the model box is above the sub-tabs, so "Score with the model" uses a box the user can see
+    assert page.get_by_label("model ('tiny' = bundled; or a hub name)").is_visible()
     shot(page, "inspect")
 
 
 def test_bad_input_shows_a_message_in_the_page(page):
     page.get_by_label("Reasoning text").fill("   ")
     page.get_by_role("button", name="Highlight planning tokens").click()
-    page.wait_for_function(
-        "document.querySelector('#inspect-message') && "
-        "document.querySelector('#inspect-message').innerText.includes('empty')", timeout=30_000)
+    wait_text(page, "#inspect-message", "empty")
 
 
-def test_launch_a_run_and_watch_the_chart_update(page):
+def test_shipped_study_opens_with_no_training(browser, app_url):
+    """Compare opens on the shipped A/B study; the Guide opens it in Train; the Guide reads on a phone."""
+    page = open_page(browser, app_url)
+    page.get_by_role("tab", name="Compare").click()
+    wait_text(page, "#compare-table", "HICRA - GRPO", timeout=120_000)  # drawn when the app started
+    wait_legend(page, "compare-heldout", "GRPO", "HICRA")  # drawn by the browser once the tab shows
+    assert len(wait_legend(page, "compare-errors", "GRPO · strategy", "HICRA · execution")) == 4
+    shot(page, "compare")
+    page.get_by_role("tab", name="Guide").click()
+    page.locator("#guide-open-train").click()
+    wait_text(page, "#train-status", "shipped record, read-only")
+    page.wait_for_function("() => document.querySelectorAll('#train-samples .sample-row').length > 0",
+                           timeout=LONG)
+    wait_legend(page, "train-entropy", "GRPO", "HICRA")
+    shot(page, "train")
+    page.close()
+    phone = open_page(browser, app_url, width=390, height=844)
+    phone.get_by_role("tab", name="Guide").click()
+    phone.wait_for_function("() => document.querySelectorAll('#guide-plot .js-plotly-plot').length === 6",
+                            timeout=LONG)
+    widths = phone.evaluate("() => Array.from(document.querySelectorAll('#guide-plot .js-plotly-plot'))"
+                            ".map(e => e.getBoundingClientRect().width)")
+    assert all(300 <= w <= 390 for w in widths), widths  # one chart per row, each as wide as the phone
+    shot(phone, "guide-phone")
+    phone.close()
+
+
+def test_a_live_ab_run_shows_both_arms_while_it_runs(page):
+    """Launch a tiny A/B; while it runs, both arms appear in the entropy and semantic-entropy panels and
+    "step x of N" advances; it ends with an evaluation at its last step (8, not a multiple of 5)."""
+    steps = 8
     page.get_by_role("tab", name="Train").click()
-    # tiny-smoke: tiny-cpu's evaluation of 200 problems x 4 samples per arm is most of a 2-step run's time
-    page.get_by_label("preset").click()
-    page.get_by_role("option", name="tiny-smoke").click()
-    page.get_by_label("steps").fill("2")
+    page.get_by_label("preset", exact=True).click()
+    page.get_by_role("option", name="tiny-smoke").click()  # 2 prompts x 4 responses, evaluation every 5 steps
+    page.get_by_label("steps", exact=True).fill(str(steps))
     page.get_by_label("run name (optional)").fill("browser-ab")
     page.get_by_role("button", name="Launch").click()
-    page.wait_for_function("document.querySelector('#train-message').innerText.includes('browser-ab')",
-                           timeout=30_000)
-    # the timer refreshes the status and the chart while the run goes; the limits are far above what the
-    # run needs (a minute or two), since the shared test machine can be slow for minutes
-    page.wait_for_selector("#train-plot .js-plotly-plot", timeout=600_000)
-    page.wait_for_function("/step [1-9]|failed/.test(document.querySelector('#train-status').innerText)",
-                           timeout=900_000)
-    page.wait_for_function("/finished|failed/.test(document.querySelector('#train-status').innerText)",
-                           timeout=900_000)
-    assert "finished" in page.locator("#train-status").inner_text()
-    page.wait_for_timeout(4000)  # one more refresh: final evaluation and samples
-    assert "held-out accuracy" in page.locator("#train-status").inner_text()
-    shot(page, "train")
+    wait_text(page, "#train-message", "browser-ab")
+    wait_text(page, "#train-status", "browser-ab")  # the page switched from the demo to the new run
+    seen_steps, both_arms, last = set(), set(), ""
+    deadline = time.time() + RUN_LIMIT
+    while time.time() < deadline:
+        # the status changes at every refresh (the elapsed time moves); wait for the next one
+        page.wait_for_function("prev => (document.querySelector('#train-status')?.innerText || '') !== prev",
+                               arg=last, timeout=max(1000, (deadline - time.time()) * 1000))
+        last = text_of(page, "#train-status")
+        assert "browser-ab" in last, last
+        if "running" in last:
+            m = re.search(rf"step (\d+) of {steps}", last)
+            if m:
+                seen_steps.add(int(m[1]))
+            for panel in ("train-entropy", "train-semantic"):
+                names = legend(page, panel)
+                if any(n.startswith("GRPO") for n in names) and any(n.startswith("HICRA") for n in names):
+                    both_arms.add(panel)
+            if len(seen_steps) == 2:
+                shot(page, "train-live")
+        if "finished" in last or "failed" in last:
+            break
+    assert "finished" in last, last
+    assert len(seen_steps) >= 2, f"step x of {steps} never advanced while running: {seen_steps}"
+    assert both_arms == {"train-entropy", "train-semantic"}, both_arms
+    wait_text(page, "#train-status", f"at step {steps}")  # the last step's evaluation, in the status line
+    held_out = page.evaluate("() => document.querySelector('#train-accuracy .js-plotly-plot').data"
+                             ".filter(t => t.name.endsWith('held-out')).map(t => t.x[t.x.length - 1])")
+    assert held_out == [steps, steps], held_out
+    assert f"step {steps} of {steps}" in page.locator("#train-progress").inner_text()
 
 
-def test_every_tab_renders(page):
-    page.get_by_role("tab", name="Compare").click()
-    page.get_by_label("runs or sweeps").click()
-    page.get_by_role("option", name="browser-ab").click()
-    page.keyboard.press("Escape")
-    page.get_by_role("button", name="Compare").click()
-    page.wait_for_function("document.querySelector('#compare-table').innerText.includes('HICRA - GRPO')",
-                           timeout=60_000)
-    shot(page, "compare")
-    for tab in ("Runs", "Guide"):
-        page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(6000 if tab == "Runs" else 1000)
-        shot(page, tab.lower())
+def test_runs_tab_progress_and_delete_asks_first(page):
+    page.get_by_role("tab", name="Runs").click()
+    wait_text(page, "#runs-table", "step 8 of 8")
+    shot(page, "runs")
+    page.locator("#runs-run input").fill("browser-ab")
+    page.locator("#runs-run input").press("Enter")
+    page.get_by_role("button", name="Delete", exact=True).click()
+    wait_text(page, "#runs-message", "cannot be undone")
+    page.locator("#runs-cancel-delete").click()
+    wait_text(page, "#runs-message", "Nothing deleted")
     assert "browser-ab" in page.locator("#runs-table").inner_text()
 
 
-def test_mine_an_uploaded_corpus(page, tmp_path):
-    import json
-    import random
-
-    from training.tasks import multiply
-
-    rng = random.Random(0)
-    problems = multiply.problems("train")
-    corpus = tmp_path / "solutions.jsonl"
-    with open(corpus, "w") as f:
-        for _ in range(400):
-            trace = multiply.write_trace(rng.choice(problems), rng)
-            f.write(json.dumps({"text": trace.text, "correct": trace.correct}) + "\n")
+def test_mine_the_shipped_sample_corpus(page):
     page.get_by_role("tab", name="Mine").click()
-    page.locator("#mine-upload input[type=file]").set_input_files(str(corpus))
-    page.wait_for_timeout(1000)
+    page.locator("#mine-sample").click()
+    page.wait_for_function("() => (document.querySelector('#mine-source input')?.value || '').startsWith('demo')",
+                           timeout=LONG)
     page.get_by_role("button", name="Mine", exact=True).click()
-    page.wait_for_function("document.querySelector('#mine-message').innerText.includes('Strategic Grams')",
-                           timeout=120_000)
-    page.wait_for_timeout(1000)
+    wait_text(page, "#mine-message", "Strategic Grams")
+    page.wait_for_selector("#mine-table tbody tr", timeout=LONG)
     shot(page, "mine")

@@ -206,3 +206,57 @@ def test_step_record_reports_the_sampler_policy_disagreement():
     trainer.update(fixed_episode(trainer), 0)  # a non-zero adapter, so the merge has something to merge
     record = trainer.train_step()
     assert 0 <= record["sampler/logp_gap"] < 1e-4, record["sampler/logp_gap"]
+
+
+def test_sweep_evaluates_at_the_last_step_keeps_samples_and_reports_progress(tmp_path):
+    """Evaluations every eval_every steps and at the last one; each keeps eval_keep_samples samples, sample 0 of
+    every problem first; every arm's status.json (and the sweep's) says where it is and how fast it goes."""
+    import json
+
+    from training.arms import compare_arms, train_arms
+    from training.progress import read_progress
+    from training.runs import RunDir
+
+    # 3 steps with an evaluation every 2: evaluations at 0, 2 and 3 (the last step); 3 problems x 2 samples,
+    # 4 kept; one thread (a loaded 2-core machine runs a single thread faster than two)
+    cfg = preset("tiny-cpu", steps=3, checkpoint_every=3, **{**SMALL, "eval_every": 2, "threads": 1}, eval_n=3,
+                 eval_samples=2, eval_keep_samples=4)
+    arms = compare_arms(cfg, ["grpo", "hicra"], [0], tmp_path / "ab")
+    sweep = RunDir(tmp_path / "ab").create()
+    records = list(train_arms(arms, sweep=sweep))
+    for arm in ("grpo-s0", "hicra-s0"):
+        evals = [r for r in read_jsonl(tmp_path / "ab" / arm / "metrics.jsonl") if r["kind"] == "eval"]
+        assert [r["step"] for r in evals] == [0, 2, 3]
+        assert all(r["time/eval_s"] >= 0 for r in evals)
+        samples = read_jsonl(tmp_path / "ab" / arm / "samples.jsonl")
+        assert [(s["step"], s["problem"], s["sample"]) for s in samples if s["step"] == 3] == \
+            [(3, 0, 0), (3, 1, 0), (3, 2, 0), (3, 0, 1)]
+        assert len(samples) == 12 and {"prompt", "text", "correct", "error"} <= set(samples[0])
+        status = json.loads((tmp_path / "ab" / arm / "status.json").read_text())
+        assert (status["state"], status["step"], status["steps"], status["start_step"]) == ("finished", 3, 3, 0)
+        assert status["step_s"] > 0 and status["eval_s"] is not None and status["phase"] is None
+    assert sum(r["kind"] == "eval" for _, r in records) == 6
+    assert sweep.status()["arm_steps"] == {"grpo-s0": 3, "hicra-s0": 3} and sweep.status()["step"] == 3
+    p = read_progress(tmp_path / "ab", state="finished")
+    assert (p.step, p.steps, p.fraction, p.eta_s) == (3, 3, 1.0, 0.0)
+
+
+def test_kept_samples_order():
+    from training.loop import kept_samples
+
+    class Task:
+        def prompt(self, p):
+            return f"Q{p}"
+
+        def reward(self, p, t):
+            return float(t == "right")
+
+        def classify(self, p, t):
+            return "correct" if t == "right" else "execution"
+
+    texts = [["right", "wrong"], ["wrong", "right"]]
+    kept = kept_samples(5, [10, 11], texts, Task(), keep=3)
+    assert [(s["problem"], s["sample"], s["prompt"], s["correct"], s["error"]) for s in kept] == [
+        (0, 0, "Q10", True, "correct"), (1, 0, "Q11", False, "execution"), (0, 1, "Q10", False, "execution")]
+    assert kept_samples(5, [10, 11], texts, Task(), keep=0) == []
+    assert len(kept_samples(5, [10, 11], texts, Task(), keep=64)) == 4

@@ -66,3 +66,31 @@ def test_tokens_html_escapes_and_draws_shared_spans_once():
 def test_stats_markdown_escapes_phrases():
     analysis = analyse_text("so the answer is x | y", load_preset("math-compact"))
     assert "| so the answer is | 1 |" in stats_markdown(analysis)
+
+
+def test_scoring_is_conditioned_on_the_question():
+    """The bundled model scores an answer after its question, as in training: its first tokens get real
+    probabilities (after a bare end-of-text token they look almost impossible)."""
+    import re
+
+    from lab.ui.model_handlers import score_text
+
+    text = ("Let's split the second number: 23 = 20 + 3. 47 * 20 = 940. 47 * 3 = 141. 940 + 141 = 1081. "
+            "So the answer is 1081.")
+    html, stats, message = score_text("tiny", "", text, "ground-truth", "Q: 47 * 23 = ?\nA:")
+    probs = [float(p) for p in re.findall(r"p = ([0-9.]+)", html)]
+    assert message == "" and min(probs[:3]) > 0.1, probs[:3]
+    bare = [float(p) for p in re.findall(r"p = ([0-9.]+)", score_text("tiny", "", text, "ground-truth")[0])]
+    assert bare[0] < 0.01  # the defect the question fixes
+    for label in ("planning token", "high-entropy token", "planning and high-entropy", "execution token"):
+        assert label in html  # one legend, execution tokens included
+    assert 'class="tok execution"' in html and "planning-token ratio" in stats
+
+
+def test_legend_is_one_for_the_whole_app():
+    from lab.colours import ROLE_BG, ROLE_LINE
+    from lab.render import legend_html
+
+    legend = legend_html(("planning",))
+    assert "planning token" in legend and "execution token" in legend  # execution always listed
+    assert ROLE_BG["high"] != ROLE_BG["execution"] and ROLE_LINE["execution"] != ROLE_LINE["high"]

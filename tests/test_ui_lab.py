@@ -73,35 +73,87 @@ def test_launch_refuses_absurd_settings_before_queueing(lab, caplog, args, messa
 
 
 def test_launch_watch_compare_and_runs_table(lab, monkeypatch):
-    from lab.ui import runs_handlers, train_handlers
+    import zipfile
+
+    from lab.charts import TRAIN_PANELS
+    from lab.ui import runs_handlers, train_handlers, watch_handlers
 
     tiny_preset(monkeypatch)
     msg, name = train_handlers.launch("ab", "tiny-test", "GRPO vs HICRA (fair A/B)", 0.2, 2, "0", 8, "ground-truth")
     assert name == "ab" and "2 arms" in msg, msg
     info = wait_finished("ab")
     assert info["state"] == "finished", (lab / "runs" / "ab" / "log.txt").read_text()
-    status, fig, samples = train_handlers.refresh("ab")
-    assert "finished" in status and fig is not None and len(fig.data) >= 2
-    assert "Samples at step" in samples and 'class="tok planning"' in samples
-    acc, sem, err, table, message = runs_handlers.compare(["ab"])
+    status, bars, *figs, samples = watch_handlers.refresh("ab", 1, False)
+    assert "finished" in status and "step 2 of 2 (100%)" in status and "GRPO 0." in status and "HICRA" in status
+    assert bars.count('class="arm-progress"') == 2 and "step 2 of 2" in bars
+    assert len(figs) == len(TRAIN_PANELS)
+    entropy = figs[TRAIN_PANELS.index("entropy")]
+    assert {t["name"] for t in entropy.data} == {"GRPO · planning", "GRPO · execution", "HICRA · planning",
+                                                 "HICRA · execution"}
+    accuracy = figs[TRAIN_PANELS.index("accuracy")]
+    held_out = [t for t in accuracy.data if t["name"].endswith("held-out")]
+    assert [t["x"] for t in held_out] == [[0, 2], [0, 2]]  # eval_every 2 and the last step
+    assert "Held-out samples at step 2" in samples and "grpo, seed 0" in samples and "hicra, seed 0" in samples
+    assert samples.count('class="sample-row"') == 4 and 'class="tok planning"' in samples  # eval_n 4
+    assert ("✓ correct" in samples) or ("error" in samples)
+    paths, note = watch_handlers.export_csv("ab", 1)
+    assert len(paths) == len(TRAIN_PANELS) and "CSV" in note
+    assert open(paths[1]).readline().startswith("panel,arm,series,metric,step")
+    *cmp_figs, table, message = runs_handlers.compare(["ab"])
     assert message == "" and "HICRA - GRPO" in table and "final held-out accuracy" in table
+    assert [len(f.data) for f in cmp_figs] == [2, 4, 4]
     rows = runs_handlers.runs_table()
-    assert rows[0][0] == "ab" and rows[0][2] == "finished"
+    assert rows[0][:3] == ["ab", "compare", "finished"] and rows[0][3].endswith("step 2 of 2")
+    assert rows[0][0] == "ab" and len(rows[0]) == len(runs_handlers.RUN_COLUMNS)
+    assert "nothing to resume" in train_handlers.resume("ab")  # finished: refused, its duration kept
     path, note = runs_handlers.download_adapter("ab")
-    assert path.endswith(".zip") and "step-2" in note
-    assert "Deleted" in runs_handlers.delete("ab")
+    assert path.endswith(".zip") and "grpo-s0 (step-2)" in note and "hicra-s0 (step-2)" in note
+    names = zipfile.ZipFile(path).namelist()
+    assert any(n.startswith("grpo-s0-step-2/") for n in names) and any(n.startswith("hicra-s0-step-2/") for n in names)
+    question, confirm = runs_handlers.delete_prompt("ab")
+    assert confirm and "cannot be undone" in question and (lab / "runs" / "ab").exists()
+    assert "Deleted" in runs_handlers.delete("ab") and not (lab / "runs" / "ab").exists()
 
 
 def test_single_run_panels(lab, monkeypatch):
-    from lab.ui import train_handlers
+    from lab.ui import train_handlers, watch_handlers
 
     tiny_preset(monkeypatch)
     msg, name = train_handlers.launch("", "tiny-test", "HICRA", 0.2, 2, "3", 8, "math-compact")
     assert name.startswith("hicra-"), msg
     wait_finished(name)
-    status, fig, _ = train_handlers.refresh(name)
-    titles = [a.text for a in fig.layout.annotations]
-    assert "relative perplexity (vs step 0)" in titles and "semantic entropy (bits)" in titles
+    _, _, *figs, samples = watch_handlers.refresh(name)
+    titles = [f.layout["title"]["text"] for f in figs]
+    assert "Relative perplexity: planning vs execution" in titles and "Semantic entropy of planning phrases" in titles
+    accuracy = figs[3]  # one arm: no arm names in its legends
+    assert [t["name"] for t in accuracy.data] == ["held-out accuracy", "training-batch accuracy", "response length"]
+    path, note = __import__("lab.ui.runs_handlers", fromlist=["x"]).download_adapter(name)
+    assert path.endswith(f"{name}-step-2-adapter.zip"), note
+
+
+def test_shipped_records_open_with_no_training_and_stay_read_only(lab):
+    from lab import shipped
+    from lab.ui import mine_handlers, records, runs_handlers, train_handlers, watch_handlers
+
+    demo = shipped.default_study()
+    assert demo and demo.startswith("demo:") and demo in records.choices()
+    assert "demo:example-run" in records.choices() and records.user_runs() == []
+    status, bars, *figs, samples = watch_handlers.refresh(demo)
+    assert "shipped record, read-only" in status and "finished" in status
+    assert {"GRPO · planning", "HICRA · planning"} <= {t["name"].split(" (")[0] for t in figs[1].data}
+    assert "Held-out samples" in samples
+    *cmp_figs, table, message = runs_handlers.compare([demo])
+    assert "HICRA - GRPO" in table and all(f.data for f in cmp_figs)
+    for action, message in (("stopped", train_handlers.stop(demo)), ("resumed", train_handlers.resume(demo)),
+                            ("deleted", runs_handlers.delete(demo)), ("deleted", runs_handlers.delete_prompt(demo)[0])):
+        assert "shipped record" in message and f"cannot be {action}" in message
+    assert runs_handlers.download_adapter(demo)[0] is None
+    example = watch_handlers.refresh("demo:example-run")
+    assert "step 250 of 250" in example[0] and example[2].data
+    assert "no shipped run" in watch_handlers.refresh("demo:nope")[0]
+    sources = mine_handlers.sample_sources()
+    assert mine_handlers.default_corpus() in sources and demo in sources
+    assert mine_handlers._corpus_path(None, mine_handlers.default_corpus()).exists()
 
 
 def test_launch_bad_inputs(lab, monkeypatch):
@@ -123,6 +175,7 @@ def test_launch_bad_inputs(lab, monkeypatch):
                                                   "meta-llama/Llama-3.1-70B")[0]
     assert train_handlers.refresh("")[0].startswith("Launch a run")
     assert train_handlers.refresh("no-such-run")[0].startswith("⚠️")
+    assert train_handlers.resume("").startswith("⚠️")
     assert train_handlers.stop("no-such-run").startswith("⚠️")
 
 

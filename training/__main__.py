@@ -89,26 +89,63 @@ def _run(args) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    warned = False
+    show = _Printer(args.out)
     try:
         for record in train(cfg, args.out, resume=args.resume):
-            if record.get("planning/warning") and not warned:
-                print(f"warning (step {record['step']}): {record['planning/warning']}", file=sys.stderr, flush=True)
-                warned = True
-            if record["kind"] == "eval":
-                print(f"step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}  "
-                      f"pass@{cfg.eval_samples} {record['eval/pass_at_k']:.3f}", flush=True)
-            elif record["step"] % 10 == 0:
-                print(f"step {record['step']:4d}  reward {record['reward/mean']:.3f}  "
-                      f"H plan {record['entropy/planning']:.3f} exec {record['entropy/execution']:.3f}  "
-                      f"{record['time/step_s']:.2f} s", flush=True)
+            show(record)
     except Diverged as err:
+        show.close()
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (ModelLoadError, ValueError) as err:
+        show.close()
         print(f"error: {err}", file=sys.stderr)
         return 2
+    show.close()
     return 0
+
+
+class _Printer:
+    """One compact line per step (step x/N, elapsed, ETA), or one progress bar redrawn in place on a terminal;
+    evaluations always get a line of their own. The numbers come from the run directory (training.progress)."""
+
+    def __init__(self, out, names: list[str] | None = None):
+        from pathlib import Path
+
+        self.out, self.names = Path(out), names
+        self.tty = sys.stdout.isatty()
+        self.open = False
+        self.warned: set = set()  # arms whose planning-coverage warning was printed (once each, on stderr)
+
+    def __call__(self, record: dict, arm: int | None = None) -> None:
+        from training.progress import bar, read_progress, record_line
+
+        name = self.names[arm] if self.names and arm is not None else ""
+        if record.get("planning/warning") and arm not in self.warned:
+            self.close()
+            who = f"{name}, " if name else ""
+            print(f"warning ({who}step {record['step']}): {record['planning/warning']}", file=sys.stderr, flush=True)
+            self.warned.add(arm)
+        p = read_progress(self.out)
+        line = record_line(record, p, name)
+        if self.tty and record.get("kind") == "step":
+            sys.stdout.write(f"\r{bar(p.fraction, 24)} {line}"[:max(40, _columns() - 1)] + "\x1b[K")
+            self.open = True
+        else:
+            self.close()
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.open:
+            sys.stdout.write("\n")
+            self.open = False
+
+
+def _columns() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def _compare(args) -> int:
@@ -129,28 +166,27 @@ def _compare(args) -> int:
         return 2
     names = [out.name for _, out in arms]
     print(f"{len(arms)} arms on one base model: {', '.join(names)}", flush=True)
-    sweep.set_status("running", pid=os.getpid(), started=time.time(), arms=names)
-    warned: set[int] = set()
+    sweep.set_status("running", pid=os.getpid(), started=time.time(), ended=None, step=0, steps=cfg.steps,
+                     arms=names, arm_steps={n: 0 for n in names})
+    show = _Printer(args.out, names)
     try:
-        for i, record in train_arms(arms, resume=args.resume):
-            if record.get("planning/warning") and i not in warned:
-                print(f"warning ({names[i]}, step {record['step']}): {record['planning/warning']}", file=sys.stderr,
-                      flush=True)
-                warned.add(i)
-            if record["kind"] == "eval":
-                print(f"{names[i]:>16}  step {record['step']:4d}  held-out accuracy {record['eval/accuracy']:.3f}",
-                      flush=True)
+        for i, record in train_arms(arms, resume=args.resume, sweep=sweep):
+            show(record, i)
     except Diverged as err:  # that arm failed (its message names it), the others ran to their end
+        show.close()
         sweep.set_status("failed", error=str(err), ended=time.time())
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (ModelLoadError, ValueError) as err:
+        show.close()
         sweep.set_status("failed", error=str(err), ended=time.time())
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BaseException as err:
+        show.close()
         sweep.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
         raise
+    show.close()
     states = {RunDir(out).status().get("state") for _, out in arms}
     sweep.set_status("stopped" if "stopped" in states else "finished", ended=time.time(),
                      step=min(RunDir(out).status().get("step", 0) for _, out in arms))

@@ -54,21 +54,48 @@ def compare_arms(cfg: RunConfig, algos: list[str], seeds: list[int], out: str | 
 def _evaluate(i: int, trainer: Trainer, run: RunDir, reporter: Reporter, main: bool) -> Iterator[tuple[int, dict]]:
     """Rank 0 evaluates and writes; the other processes wait for it."""
     if main:
+        run.set_status("running", phase="evaluating")
         record, samples = trainer.eval_record()
         run.log(record)
         reporter.log(record)
         run.log_samples(samples)
+        run.set_status("running", phase="training", eval_s=record.get("time/eval_s"))
         yield i, record
     dist.barrier()
 
 
-def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iterator[tuple[int, dict]]:
+def evaluates_after(step: int, cfg: RunConfig) -> bool:
+    """Is there a held-out evaluation once ``step`` steps are done? Every ``eval_every`` steps, and always
+    at the last step, so a run's final figure is its final model's."""
+    return bool(cfg.eval_every) and (step % cfg.eval_every == 0 or step == cfg.steps)
+
+
+class _Pace:
+    """Recent seconds per step of each arm (the mean of the last ten), for the ETA in status.json."""
+
+    def __init__(self, n: int):
+        self.times: list[list[float]] = [[] for _ in range(n)]
+
+    def add(self, i: int, seconds: float) -> float:
+        self.times[i] = (self.times[i] + [seconds])[-10:]
+        return sum(self.times[i]) / len(self.times[i])
+
+
+def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
+               sweep: RunDir | None = None) -> Iterator[tuple[int, dict]]:
     """Train several arms on one backbone, interleaved step by step.
 
     One base model in memory with one LoRA adapter per arm. Prompts and
     sampling seeds depend only on an arm's seed and the step, so arms that
     share a seed see the same prompts and the same random numbers: their
     curves can be compared at every step. Yields ``(arm index, record)``.
+
+    Each arm's ``status.json`` is rewritten after every step with what
+    :mod:`training.progress` reads: ``step`` of ``steps``, ``start_step``,
+    ``phase`` (loading, evaluating, training), ``step_s`` (recent seconds
+    per step) and ``eval_s`` (the last evaluation's seconds). ``sweep``, the
+    sweep's own folder, gets ``step`` (the fewest steps any arm has done)
+    and ``arm_steps`` (each arm's step) at the same time.
     """
     models = {(c.model, c.task, c.device) for c, _ in arms}
     if len(models) != 1:
@@ -89,9 +116,18 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
         for (cfg, _), run in zip(arms, runs):
             if main:
                 save_config(cfg, run.path / "config.json")
-            run.set_status("running", step=0, pid=os.getpid(), started=time.time())
+            run.set_status("running", step=0, steps=cfg.steps, start_step=0, phase="loading", pid=os.getpid(),
+                           started=time.time(), ended=None, step_s=None)
             reporters.append(Reporter(cfg.report_to if main else "", run.path, run.path.name, cfg.to_json()))
         backbone = Backbone(arms[0][0])
+        pace = _Pace(len(arms))
+
+        def tell_sweep() -> None:
+            if sweep is not None and main:
+                sweep.set_status("running", step=min(t.step for t in trainers),
+                                 steps=max(t.cfg.steps for t in trainers),
+                                 arm_steps={r.path.name: t.step for t, r in zip(trainers, runs)})
+
         for i, ((cfg, _), run) in enumerate(zip(arms, runs)):
             trainer = Trainer(cfg, backbone, adapter=f"arm{i}")
             ckpt = run.latest_checkpoint() if resume else None
@@ -100,8 +136,10 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
             if resume:
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
+            run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training")
             if cfg.eval_every and trainer.step == 0:
                 yield from _evaluate(i, trainer, run, reporters[i], main)
+        tell_sweep()
         while not stop["flag"] and any(t.step < t.cfg.steps for i, t in enumerate(trainers) if i not in diverged):
             for i, (trainer, run) in enumerate(zip(trainers, runs)):
                 cfg = trainer.cfg
@@ -119,10 +157,11 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
                 extra = {}
                 if record.get("planning/warning") and not run.status().get("warning"):
                     extra = {"warning": record["planning/warning"], "warning_step": record["step"]}
-                run.set_status("running", step=trainer.step, **extra)
+                run.set_status("running", step=trainer.step, step_s=pace.add(i, record["time/step_s"]), **extra)
+                tell_sweep()
                 if main:
                     yield i, record
-                if cfg.eval_every and trainer.step % cfg.eval_every == 0:
+                if evaluates_after(trainer.step, cfg):
                     yield from _evaluate(i, trainer, run, reporters[i], main)
                 if main and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps):
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
@@ -132,9 +171,9 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False) -> Iter
             if stop["flag"] and trainer.step < trainer.cfg.steps:
                 if main:
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
-                run.set_status("stopped", step=trainer.step, ended=time.time())
+                run.set_status("stopped", step=trainer.step, phase=None, ended=time.time())
             else:
-                run.set_status("finished", step=trainer.step, ended=time.time())
+                run.set_status("finished", step=trainer.step, phase=None, ended=time.time())
         if diverged:
             raise diverged[min(diverged)]
     except Diverged:

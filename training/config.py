@@ -79,6 +79,9 @@ class RunConfig:
     eval_temperature: float = _f(0.6, "held-out sampling temperature (0 = greedy)", 0, 10)
     eval_seed: int = _f(-1, "sampling seed of held-out evaluations (-1: the run's seed); a fixed one gives every "
                             "arm and seed of a study the same evaluation random numbers", -1, 2**31 - 1)
+    eval_keep_samples: int = _f(64, "held-out samples written to samples.jsonl per evaluation (sample 1 of each "
+                                    "problem first, then sample 2, ...): the app's side-by-side samples and a "
+                                    "corpus to mine from", 0, 1_000_000)
     checkpoint_every: int = _f(50, "checkpoint every N steps", 1, 1_000_000)
     seed: int = _f(0, "seeds prompts, sampling and LoRA init", 0, 2**31 - 1)
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
@@ -158,9 +161,11 @@ PRESETS: dict[str, RunConfig] = {
     "tiny-intermediate": RunConfig(task="multiply-intermediate", max_new_tokens=224),
     "tiny-execution": RunConfig(task="multiply-execution", max_new_tokens=224),
     # A smoke test of the whole pipeline in well under a minute: tiny batches,
-    # short responses, a small held-out evaluation every 5 steps.
+    # short responses, a small held-out evaluation every 5 steps. One thread: batches this small gain
+    # nothing from two, and on a busy machine two threads wait on each other (a tiny run went several
+    # times faster with one on the shared 2-core test machine).
     "tiny-smoke": RunConfig(prompts_per_step=2, group_size=4, max_new_tokens=128, eval_every=5, eval_n=20,
-                            eval_samples=1, checkpoint_every=5, steps=10),
+                            eval_samples=1, checkpoint_every=5, steps=10, threads=1),
     # GPU presets: Qwen2.5 instruct models on GSM8K / MATH (hub access needed), planning phrases from the
     # 'reasoning' preset (open-language reasoning: 0.975 precision, 0.897 recall on the held-out half of
     # assets/planning-eval, bench/planning_quality.py), bf16 where the GPU has it.

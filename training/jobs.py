@@ -173,7 +173,10 @@ class JobManager:
         path = self.path_of(name)
         with self._lock:
             state = self._refresh(name).get("state")
-            if state not in ("stopped", "failed", "finished"):
+            if state == "finished":
+                raise JobError(f"run {name!r} has finished all its steps; there is nothing to resume "
+                               "(launch a new run to train longer)")
+            if state not in ("stopped", "failed"):
                 raise JobError(f"run {name!r} is {state}; only a stopped or failed run can be resumed")
             job = self._job(path)
             job["resume"] = True

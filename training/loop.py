@@ -322,12 +322,10 @@ class Trainer:
                   "eval/mean_length": figures["mean_length"], "eval/planning_ratio": figures["planning_ratio"],
                   "eval/semantic_entropy_bits": figures["semantic_entropy_bits"],
                   **{f"eval/errors/{k}": v for k, v in figures["errors"].items()},
-                  **{f"eval/{k}": v for k, v in figures.get("plan_figures", {}).items()}}
+                  **{f"eval/{k}": v for k, v in figures.get("plan_figures", {}).items()},
+                  "time/eval_s": figures["seconds"]}
         problems = self.task.problems("eval", n=cfg.eval_n, seed=0)
-        samples = [{"step": self.step, "prompt": self.task.prompt(p), "text": ts[0],
-                    "correct": self.task.reward(p, ts[0]) >= 1.0, "error": self.task.classify(p, ts[0])}
-                   for p, ts in zip(problems[:4], texts[:4])]
-        return record, samples
+        return record, kept_samples(self.step, problems, texts, self.task, cfg.eval_keep_samples)
 
     # ----------------------------------------------------------- checkpoints
 
@@ -356,6 +354,20 @@ class Trainer:
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.baseline = state["step"], state["baseline"]
         torch.set_rng_state(state["torch_rng"])
+
+
+def kept_samples(step: int, problems: list, texts: list[list[str]], task, keep: int) -> list[dict]:
+    """The evaluation samples a run keeps: sample 0 of every problem first, then sample 1, ...
+
+    Problems come in the split's fixed order, so every arm (and every
+    evaluation) keeps the same problems: ``problem`` and ``sample`` index
+    them, and the app lines the arms up by them.
+    """
+    order = [(i, j) for j in range(max(map(len, texts), default=0)) for i in range(len(problems))
+             if j < len(texts[i])][:max(keep, 0)]
+    return [{"step": step, "problem": i, "sample": j, "prompt": task.prompt(problems[i]), "text": texts[i][j],
+             "correct": task.reward(problems[i], texts[i][j]) >= 1.0, "error": task.classify(problems[i], texts[i][j])}
+            for i, j in order]
 
 
 def flat_groups(rewards: torch.Tensor, group_size: int) -> list[bool]:

@@ -1,6 +1,27 @@
-"""The lab's Gradio UI. ``create_app()`` builds the page; launching is separate."""
+"""The lab's Gradio UI. ``create_app()`` builds the page; ``launch_options()`` is how ``app.py`` serves it."""
 
 from __future__ import annotations
+
+# Tables that stay readable on a phone: Markdown tables break headers between words, never letter by letter
+# (the data tables have widths in pixels and scroll sideways); charts take the full width of a narrow screen;
+# notes in a quieter grey.
+CSS = """
+.lab-table th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; min-width: 4em; }
+.lab-table table { width: 100%; }
+.lab-table td, .lab-table th { padding: 4px 8px; }
+.lab-note, .lab-note p { color: #6b7280; font-size: 13px; }
+.lab-panel { min-height: 360px; }
+@media (max-width: 640px) {
+  .panel-row { flex-direction: column !important; }
+  .panel-row > div { min-width: 100% !important; }
+}
+"""
+
+
+def launch_options() -> dict:
+    """Keyword arguments of ``launch()``: our CSS, and a footer without Gradio's own "Runs" link (its run
+    history would be confused with the lab's Runs tab)."""
+    return {"css": CSS, "footer_links": ["api", "gradio", "settings"]}
 
 
 def create_app():
@@ -14,10 +35,6 @@ def create_app():
     with gr.Blocks(title="HICRA Lab", analytics_enabled=False) as app:
         gr.Markdown(title + "\nSee how RL teaches a model to reason: planning vs execution tokens, "
                     "the two phases of training, and HICRA vs GRPO.")
-        with gr.Tab("Inspect"):
-            inspect_tab.build()
-        with gr.Tab("Mine"):
-            mine_tab.build()
         token = None
         if settings().public:  # runs belong to whoever started them: lab/ui/visitors.py
             from lab.ui import visitors
@@ -26,12 +43,26 @@ def create_app():
                 gr.LoginButton()
             token = visitors.owner_token()
             app.load(visitors.ensure_token, token, token, api_visibility="private")
-        with gr.Tab("Train"):
-            train_tab.build(token)
-        with gr.Tab("Compare"):
-            compare_tab.build()
-        with gr.Tab("Runs"):
-            runs_tab.build(token)
-        with gr.Tab("Guide"):
-            guide_tab.build()
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab visible on a phone, too
+            with gr.Tab("Inspect", id="inspect"):
+                inspect_tab.build()
+            with gr.Tab("Mine", id="mine"):
+                mine_tab.build()
+            with gr.Tab("Train", id="train"):
+                train = train_tab.build(token)
+            with gr.Tab("Compare", id="compare"):
+                compare = compare_tab.build()
+            with gr.Tab("Runs", id="runs"):
+                runs_tab.build(token)
+            with gr.Tab("Guide", id="guide"):
+                guide = guide_tab.build()
+        fn, inputs, outputs = train["load"]
+        app.load(fn, inputs, outputs)
+        # The Guide's buttons open the shipped A/B in Train or Compare.
+        demo = guide["demo"]
+        guide["to_train"].click(lambda: (gr.Tabs(selected="train"), gr.update(value=demo)), None,
+                                [tabs, train["run"]])
+        fn, inputs, outputs = compare["refresh"]
+        guide["to_compare"].click(lambda: (gr.Tabs(selected="compare"), gr.update(value=[demo])), None,
+                                  [tabs, compare["picks"]]).then(fn, inputs, outputs)
     return app

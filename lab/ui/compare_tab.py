@@ -1,23 +1,52 @@
-"""The Compare tab: runs or sweeps side by side, with intervals across seeds."""
+"""The Compare tab: runs, sweeps or a shipped study side by side, with intervals across seeds.
+
+It opens on the shipped demo study (no training needed), drawn when the app
+starts.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from lab.charts import COMPARE_PANELS, MAX_SMOOTHING
+from lab.shipped import default_study
+from lab.ui import records
 from lab.ui import runs_handlers as h
-from lab.ui.train_handlers import run_names
+from lab.ui.train_tab import panel_grid
 
 
-def build() -> None:
+def build() -> dict:
+    study = default_study()
+    first = h.compare([study]) if study else None
     with gr.Row():
-        picks = gr.Dropdown(run_names(), multiselect=True, label="runs or sweeps", scale=3, allow_custom_value=True)
+        picks = gr.Dropdown(records.choices(), value=[study] if study else [], multiselect=True,
+                            label="runs, sweeps or shipped studies (demo: … = shipped, read-only)", scale=3,
+                            allow_custom_value=True, elem_id="compare-picks")
         threshold = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="accuracy for 'steps to reach'", scale=1)
-        button = gr.Button("Compare", variant="primary", scale=1)
-    message = gr.Markdown()
-    table = gr.Markdown(elem_id="compare-table")
-    with gr.Row():
-        acc = gr.Plot(label="held-out accuracy")
-        sem = gr.Plot(label="semantic entropy")
-    err = gr.Plot(label="error types")
-    button.click(h.compare, [picks, threshold], [acc, sem, err, table, message], api_name="compare")
-    picks.focus(lambda: gr.update(choices=run_names()), None, picks)
+        with gr.Column(scale=1, min_width=160):
+            button = gr.Button("Compare", variant="primary")
+            demo = gr.Button("Open the demo study", size="sm", visible=bool(study), elem_id="compare-open-demo")
+    with gr.Row(equal_height=True):
+        window = gr.Slider(1, MAX_SMOOTHING, value=10, step=1, label="smoothing (moving average over N steps)",
+                           scale=3)
+        log_scale = gr.Checkbox(value=False, label="log scale (entropy)", scale=1)
+        export = gr.Button("Export chart data (CSV)", scale=1, size="sm", elem_id="compare-export")
+    message = gr.Markdown(first[-1] if first else "", elem_id="compare-message")
+    export_note = gr.Markdown()
+    files = gr.File(label="chart data (one CSV per chart)", file_count="multiple", interactive=False, visible=False)
+    plots = panel_grid(COMPARE_PANELS, "compare", first[:len(COMPARE_PANELS)] if first else None)
+    table = gr.Markdown(first[-2] if first else "", elem_id="compare-table", elem_classes=["lab-table"])
+    outputs = [*plots, table, message]
+
+    def on_export(names, window):
+        paths, note = h.export_compare_csv(names, window)
+        return gr.update(value=paths or None, visible=bool(paths)), note
+
+    button.click(h.compare, [picks, threshold, window, log_scale], outputs, api_name="compare")
+    window.release(h.compare, [picks, threshold, window, log_scale], outputs)
+    log_scale.change(h.compare, [picks, threshold, window, log_scale], outputs)
+    demo.click(lambda: gr.update(value=[study]), None, picks).then(
+        h.compare, [picks, threshold, window, log_scale], outputs)
+    export.click(on_export, [picks, window], [files, export_note], api_name="export_compare_csv")
+    picks.focus(lambda: gr.update(choices=records.choices()), None, picks)
+    return {"picks": picks, "refresh": (h.compare, [picks, threshold, window, log_scale], outputs)}

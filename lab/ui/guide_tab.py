@@ -17,8 +17,8 @@ A reasoning trace mixes two kinds of tokens. **Planning tokens** belong to
 *Strategic Grams*, short phrases that steer the solution: "let's round the
 second number up", "let's double-check", "that is not right, let's try a
 different approach". **Execution tokens** carry it out: `47 * 30 = 1410`.
-The **Inspect** tab colours them (yellow: planning; blue: high-entropy;
-purple: both): most planning tokens are high-entropy "forks", but most
+The **Inspect** tab colours them with the legend used everywhere in the lab
+(below): most planning tokens are high-entropy "forks", but most
 high-entropy tokens are not planning tokens - entropy alone does not find
 the strategy. The **Mine** tab finds the Strategic Grams of any corpus, as
 the paper does (n-grams, embeddings, clusters, and the clusters that recur
@@ -28,14 +28,14 @@ across the most solutions).
 PHASES = """
 ## Two phases of RL training
 
-The chart below is a real GRPO run of the bundled tiny model on a laptop CPU
-(`assets/example-run`, 250 steps; the command is in the README). Read it as
-the paper does:
+The charts below are a real GRPO run of the bundled tiny model on a laptop
+CPU (`assets/example-run`, 250 steps; the command is in the README). Read
+them as the paper does:
 
 1. *Procedural consolidation.* Execution tokens become reliable first: their
-   token entropy (blue) falls from the first steps (0.041 to 0.026 nats over
+   token entropy (teal) falls from the first steps (0.041 to 0.026 nats over
    the run), while the planning tokens' entropy and relative perplexity
-   (orange) hardly move for the first hundred steps and only then fall.
+   (amber) hardly move for the first hundred steps and only then fall.
 2. *Strategic exploration.* Accuracy keeps rising as the model changes its
    plans: strategy errors drop from 210 to 1 in 800 held-out samples
    (`python -m training summary`). The paper sees the semantic entropy of
@@ -56,19 +56,21 @@ blame. With `alpha = 0` it is GRPO exactly.
 Try it: in **Train**, pick "GRPO vs HICRA (fair A/B)" with seeds `0,1,2`.
 Both algorithms train side by side on one base model, with the same prompts
 and the same random numbers, so every difference in the curves comes from
-the credit assignment. **Compare** then shows the mean and a 95% interval
-across seeds, and the HICRA - GRPO difference per seed: an interval that
-includes zero means no measurable difference.
+the credit assignment (GRPO is drawn in blue, HICRA in red, in every chart).
+**Compare** then shows the mean and a 95% interval across seeds, and the
+HICRA - GRPO difference per seed: an interval that includes zero means no
+measurable difference. No time to train? The lab ships such an A/B (60
+steps, 3 seeds, recorded on a CPU): open it below.
 """
 
 
-def example_figure():
-    """The training-dynamics panels of the bundled example run (None if it is missing)."""
-    from lab.charts import run_figure
+def example_figures() -> list:
+    """The training-dynamics panels of the bundled example run (empty if it is missing)."""
+    from lab.charts import TRAIN_PANELS, figures
     from training.runs import read_jsonl
 
     records = read_jsonl(EXAMPLE_RUN / "metrics.jsonl")
-    return run_figure(records, title="GRPO on the bundled task (assets/example-run)") if records else None
+    return figures(TRAIN_PANELS, {"grpo": {0: records}}, name="example-run") if records else []
 
 
 def study_summary(folder: Path = STUDY) -> str | None:
@@ -90,13 +92,27 @@ def study_summary(folder: Path = STUDY) -> str | None:
             "`docs/study.md` in the repository):\n\n" + summary(res, cfg))
 
 
-def build() -> None:
+def build() -> dict:
+    from lab.charts import TRAIN_PANELS
+    from lab.render import legend_html
+    from lab.ui.train_tab import panel_grid
+    from lab.ui.watch_handlers import open_demo
+
     gr.Markdown(TOKENS)
+    gr.HTML(legend_html(("planning", "high", "both", "execution")), elem_id="guide-legend")
     gr.Markdown(PHASES)
-    gr.Plot(example_figure(), label="two phases, in a real run", elem_id="guide-plot")
+    figs = example_figures()
+    if figs:
+        with gr.Column(elem_id="guide-plot"):
+            panel_grid(TRAIN_PANELS, "guide", figs)
     gr.Markdown(HICRA)
+    demo = open_demo()
+    with gr.Row(visible=bool(demo)):
+        to_train = gr.Button("Open the demo A/B in Train", elem_id="guide-open-train")
+        to_compare = gr.Button("Open the demo study in Compare", elem_id="guide-open-compare")
     summary = study_summary()
     if summary:
         gr.Markdown(summary)
         gr.Image(str(STUDY / "accuracy.png"), label="held-out accuracy per regime (docs/study)",
                  show_label=False, interactive=False, elem_id="guide-study")
+    return {"to_train": to_train, "to_compare": to_compare, "demo": demo}

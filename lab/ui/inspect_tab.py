@@ -14,43 +14,48 @@ EXAMPLE = (
     "which gives 1081. So the answer is 1081."
 )
 PROMPT = "Q: 47 * 28 = ?\nA:"
+QUESTION = "Q: 47 * 23 = ?\nA:"
 
 
 def build() -> None:
     presets = list_presets()
+    with gr.Row():
+        model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)", scale=2)
+        checkpoint = gr.Dropdown(model_handlers.checkpoint_choices(), value=None, allow_custom_value=True,
+                                 label="…or a run's checkpoint (its adapter on its model)", scale=2)
     with gr.Tabs():
         with gr.Tab("Generate with a model"):
             with gr.Row():
-                model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)", scale=2)
-                checkpoint = gr.Dropdown(model_handlers.checkpoint_choices(), value=None, allow_custom_value=True,
-                                         label="…or a run's checkpoint (its adapter on its model)", scale=2)
-                gen_sg = gr.Dropdown(["ground-truth"] + presets, value="ground-truth", label="SG set", scale=1)
-            with gr.Row():
                 prompt = gr.Textbox(value=PROMPT, label="prompt", lines=2, scale=3)
                 with gr.Column(scale=1):
+                    gen_sg = gr.Dropdown(["ground-truth"] + presets, value="ground-truth", label="SG set")
                     temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.1, label="temperature")
                     seed = gr.Number(value=0, precision=0, label="seed")
             generate = gr.Button("Generate", variant="primary")
         with gr.Tab("Paste text"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    text = gr.Textbox(label="Reasoning text", lines=10, max_lines=30, value=EXAMPLE,
+                    question = gr.Textbox(value=QUESTION, label="question (the prompt the text answers; the model "
+                                          "scores the text after it)", lines=1)
+                    text = gr.Textbox(label="Reasoning text", lines=8, max_lines=30, value=EXAMPLE,
                                       placeholder="Paste a model's step-by-step solution here")
                 with gr.Column(scale=2):
                     preset = gr.Dropdown(presets, value="math-compact" if "math-compact" in presets else presets[0],
                                          label="Strategic Gram set")
                     sg_file = gr.File(label="…or upload an SG set (JSON)", file_types=[".json"], type="filepath")
                     button = gr.Button("Highlight planning tokens", variant="primary")
-                    score = gr.Button("Score with the model above (entropies)")
+                    score = gr.Button("Score with the model (entropies, probabilities)")
+                    gr.Markdown("Scoring uses the model and checkpoint chosen at the top of this tab.",
+                                elem_classes=["lab-note"])
     message = gr.Markdown(elem_id="inspect-message")
     with gr.Row():
         with gr.Column(scale=3):
             tokens = gr.HTML(elem_id="inspect-tokens")
         with gr.Column(scale=2):
-            stats = gr.Markdown(elem_id="inspect-stats")
+            stats = gr.Markdown(elem_id="inspect-stats", elem_classes=["lab-table"])
     button.click(handlers.highlight, [text, preset, sg_file], [tokens, stats, message], api_name="highlight")
     generate.click(model_handlers.generate, [model, checkpoint, prompt, temperature, gen_sg, seed],
                    [tokens, stats, message], api_name="generate")
-    score.click(model_handlers.score_text, [model, checkpoint, text, preset], [tokens, stats, message],
+    score.click(model_handlers.score_text, [model, checkpoint, text, preset, question], [tokens, stats, message],
                 api_name="score_text")
     checkpoint.focus(lambda: gr.update(choices=model_handlers.checkpoint_choices()), None, checkpoint)

@@ -10,29 +10,46 @@ from pathlib import Path
 import numpy as np
 
 from lab.corpus import CorpusError, read_corpus
+from lab import shipped
 from lab.grams import save_sg_set
 from lab.mine import MineConfig, MineError, MineResult, mine
 from lab.ui.context import jobs, settings
 
 log = logging.getLogger(__name__)
-CLUSTER_COLUMNS = ["cluster", "CDF", "kept", "n-grams", "examples"]
+CLUSTER_COLUMNS = ["cluster", "CDF (solutions)", "kept", "n-grams", "examples"]
+CDF_HELP = ("**CDF** (cluster document frequency) = how many distinct solutions contain at least one n-gram of "
+            "the cluster. A strategic move recurs across many solutions (but rarely many times in one), so the "
+            "clusters with the highest CDF are kept as Strategic Grams.")
 
 
 def sample_sources() -> list[str]:
-    """Runs with rollouts to mine (their samples.jsonl)."""
-    out = []
+    """Corpora to mine: shipped corpora, then runs with evaluation samples (their samples.jsonl): the user's
+    runs and the shipped records."""
+    out = list(shipped.shipped_corpora())
     for j in jobs().list():
         path = Path(j["path"])
         if any(path.rglob("samples.jsonl")):
             out.append(j["name"])
+    out += [name for name, path in shipped.shipped_runs().items() if any(path.rglob("samples.jsonl"))]
     return out
+
+
+def default_corpus() -> str | None:
+    """The shipped corpus the 'Use the sample corpus' button picks."""
+    return next(iter(shipped.shipped_corpora()), None)
 
 
 def _corpus_path(upload: str | None, run: str | None) -> Path:
     if upload:
         return Path(upload)
+    if run and run.startswith(shipped.CORPUS_PREFIX):
+        corpora = shipped.shipped_corpora()
+        if run not in corpora:
+            raise CorpusError(f"no shipped corpus named {run!r} (shipped: {', '.join(corpora) or 'none'})")
+        return corpora[run]
     if run:
-        files = sorted(jobs().path_of(run).rglob("samples.jsonl"))
+        folder = shipped.shipped_path(run) if shipped.is_shipped(run) else jobs().path_of(run)
+        files = sorted(folder.rglob("samples.jsonl"))
         if not files:
             raise CorpusError(f"run {run!r} has no samples yet")
         if len(files) == 1:
@@ -50,7 +67,7 @@ def run_mining(upload, run, n_min, n_max, k, percentile, progress=None):
         cfg = MineConfig(n_min=int(n_min), n_max=int(n_max), k=int(k), percentile=float(percentile))
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(corpus.source).stem)[:40] + "-mined"
         result = mine(corpus.texts, cfg, name=name, progress=progress)
-    except (CorpusError, MineError) as err:
+    except (CorpusError, MineError, ValueError) as err:
         return f"⚠️ {err}", [], None, None
     except Exception as err:  # noqa: BLE001 - the page must keep serving
         log.exception("mining failed")
@@ -87,8 +104,12 @@ def scatter(result: MineResult):
         idx = [i for i, lab in enumerate(result.labels) if lab == cid]
         fig.add_trace(go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"cluster {cid}",
                                    marker={"size": 7}, text=[result.ngrams[i] for i in idx], hoverinfo="text"))
-    fig.update_layout(title="n-gram embeddings (PCA), kept clusters coloured", height=460,
-                      margin={"l": 30, "r": 10, "t": 50, "b": 30})
+    fig.update_layout(title={"text": "n-gram embeddings (2-D PCA); kept clusters in colour", "x": 0,
+                             "font": {"size": 14}},
+                      height=460, margin={"l": 30, "r": 10, "t": 40, "b": 30},
+                      legend={"orientation": "h", "x": 0, "y": -0.08, "yanchor": "top"},
+                      xaxis={"title": {"text": "first principal component"}},
+                      yaxis={"title": {"text": "second principal component"}})
     return fig
 
 

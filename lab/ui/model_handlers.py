@@ -90,7 +90,8 @@ def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fract
     text, offsets = decode_with_offsets(lm.tokenizer, response_ids)
     shares = overlap_shares(torch.from_numpy(planning)[None], torch.from_numpy(high)[None],
                             torch.ones(1, len(entropy), dtype=torch.bool))
-    html = legend_html(("planning", "high", "both")) + tokens_html(text, offsets, planning, high, entropy, prob)
+    html = legend_html(("planning", "high", "both", "execution")) + \
+        tokens_html(text, offsets, planning, high, entropy, prob)
     n = len(response_ids)
 
     def pct(x):
@@ -141,21 +142,32 @@ def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_na
     return html, stats, ""
 
 
-def score_text(model: str, checkpoint: str, text: str, sg_name: str):
-    """Pasted text scored by a model (teacher forcing): ``(html, stats, message)``."""
+def score_text(model: str, checkpoint: str, text: str, sg_name: str, question: str = ""):
+    """Pasted text scored by a model (teacher forcing) as the answer to ``question``: ``(html, stats, message)``.
+
+    The model sees the question first, as in training (``Q: 47 * 23 = ?`` and
+    ``A:``), so the first tokens of the answer get their real probabilities;
+    without a question they follow a bare end-of-text token, where almost
+    any first word looks improbable.
+    """
     from lab.ui.handlers import resolve_sg
 
     try:
         text = check_text(text)
+        question = (question or "").rstrip()
+        if len(question) > MAX_PROMPT_CHARS:
+            raise InputError(f"the question is {len(question):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
         sg = resolve_sg(sg_name or "ground-truth")
         lm = load(model, checkpoint)
-        ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+        answer = " " + text.lstrip() if question and not text[:1].isspace() else text
+        ids = lm.tokenizer(answer, add_special_tokens=False)["input_ids"]
+        context = lm.tokenizer(question, add_special_tokens=False)["input_ids"] if question else []
         limit = min(MAX_SCORE_TOKENS, getattr(lm.model.config, "max_position_embeddings", MAX_SCORE_TOKENS) - 1)
-        if len(ids) > limit:
-            raise InputError(f"the text is {len(ids):,} tokens; scoring with this model takes at most {limit:,}. "
-                             "Paste a shorter excerpt, or use 'Highlight planning tokens' (no model)")
-        bos = [lm.eos_id]  # a neutral first context: the model scores every token of the text
-        html, stats = token_view(lm, bos, ids, sg)
+        if len(ids) + len(context) > limit:
+            raise InputError(f"the question and text are {len(ids) + len(context):,} tokens; scoring with this "
+                             f"model takes at most {limit:,}. Paste a shorter excerpt, or use 'Highlight planning "
+                             "tokens' (no model)")
+        html, stats = token_view(lm, context or [lm.eos_id], ids, sg)
     except (InputError, SGSetError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from lab.ui import runs_handlers, train_handlers
+from lab.ui import runs_handlers, train_handlers, watch_handlers
 from lab.ui.context import policy
 from training.jobs import JobError
 from training.public import n_runs
@@ -84,25 +84,31 @@ def download_adapter(name: str, who: dict | None) -> tuple[str | None, str]:
     return runs_handlers.download_adapter(name)
 
 
-def refresh(name: str, who: dict | None):
-    """:func:`train_handlers.refresh`, with whose run it is under the status line."""
-    status, fig, samples = train_handlers.refresh(name)
-    if name and not status.startswith("⚠️"):
-        try:
-            info = policy().jobs.info(name)
-            visitor = _visitor(who)
-        except JobError:
-            return status, fig, samples
-        if visitor.owns(info):
-            status += " · **your run**"
-        elif info.get("owner"):
-            status += " · another visitor's run: watch and compare it; only they can stop or resume it"
-        else:
-            status += " · started outside this lab's pages"
-        pruned = policy().pruned(name)
-        if pruned:
-            status += f"\n\n{_pruned_note(pruned).capitalize()}: its metrics and samples stay."
-    return status, fig, samples
+def refresh(name: str, who: dict | None, window=10, log_scale: bool = False):
+    """:func:`watch_handlers.refresh`, with whose run it is under the status line."""
+    status, *rest = watch_handlers.refresh(name, window, log_scale)
+    return (with_owner(status, name, who), *rest)
+
+
+def with_owner(status: str, name: str, who: dict | None) -> str:
+    """A run's status line, plus whose run it is (and whether its checkpoints were pruned)."""
+    if not name or status.startswith("⚠️"):
+        return status
+    try:
+        info = policy().jobs.info(name)
+        visitor = _visitor(who)
+    except JobError:
+        return status
+    if visitor.owns(info):
+        status += " · **your run**"
+    elif info.get("owner"):
+        status += " · another visitor's run: watch and compare it; only they can stop or resume it"
+    else:
+        status += " · started outside this lab's pages"
+    pruned = policy().pruned(name)
+    if pruned:
+        status += f"\n\n{_pruned_note(pruned).capitalize()}: its metrics and samples stay."
+    return status
 
 
 def _pruned_note(pruned: dict) -> str:

@@ -10,32 +10,58 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lab.charts import compare_figure
+from lab.charts import COMPARE_PANELS, ERROR_TOTAL, figures
+from lab.colours import arm_label
+from lab.shipped import is_shipped, read_only_message
 from lab.stats import mean_ci, paired_difference
+from lab.ui import records
 from lab.ui.context import jobs, settings
-from lab.ui.train_handlers import arm_records
+from training.progress import ACTIVE, arm_folders, bar, duration, eta_text, read_progress
 
 log = logging.getLogger(__name__)
-RUN_COLUMNS = ["name", "kind", "state", "step", "algorithms", "seeds", "model", "minutes"]
+RUN_COLUMNS = ["name", "kind", "state", "progress", "elapsed", "ETA", "algorithms", "seeds", "model"]
 
 
 def runs_table() -> list[list]:
+    """One row per run: its state, "step x of N" with a bar (the slowest arm of a sweep), elapsed and ETA."""
     rows = []
     for j in jobs().list():
         cfg = {}
         cfg_path = Path(j["path"]) / "config.json"
         if cfg_path.exists():
             cfg = json.loads(cfg_path.read_text())
-        rows.append([j["name"], j.get("kind", "run"), j.get("state", "?"), j.get("step", 0),
+        p = read_progress(j["path"], state=j.get("state"))
+        step = f"{bar(p.fraction, 10)} step {p.step} of {p.steps}"
+        if p.phase == "evaluating":
+            step += ", evaluating"
+        rows.append([j["name"], j.get("kind", "run"), j.get("state", "?"), step, duration(p.elapsed_s),
+                     eta_text(p) if j.get("state") in ACTIVE else "",
                      ",".join(j.get("algos") or [cfg.get("algo", "?")]),
-                     ",".join(map(str, j.get("seeds") or [cfg.get("seed", "?")])), cfg.get("model", "?"),
-                     round(j["duration_s"] / 60, 1) if j.get("duration_s") else None])
+                     ",".join(map(str, j.get("seeds") or [cfg.get("seed", "?")])), cfg.get("model", "?")])
     return rows
+
+
+def delete_prompt(name: str) -> tuple[str, bool]:
+    """The first click on Delete: ``(question or refusal, show the confirm buttons)``."""
+    if not name:
+        return "⚠️ Pick a run to delete.", False
+    if is_shipped(name):
+        return read_only_message(name, "deleted"), False
+    try:
+        info = jobs().info(name)
+    except Exception as err:  # noqa: BLE001 - a bad or deleted name
+        return f"⚠️ {err}", False
+    if info.get("state") == "running":
+        return f"⚠️ **{name}** is running; stop it first.", False
+    return (f"Delete **{name}** ({info.get('kind', 'run')}, {info.get('state', '?')}) with its records and "
+            "checkpoints? This cannot be undone.", True)
 
 
 def delete(name: str) -> str:
     from training.jobs import JobError
 
+    if is_shipped(name):
+        return read_only_message(name, "deleted")
     try:
         jobs().delete(name)
     except JobError as err:
@@ -43,18 +69,42 @@ def delete(name: str) -> str:
     return f"Deleted **{name}**."
 
 
+def latest_adapters(path: Path) -> list[tuple[str, Path]]:
+    """``(arm name, latest adapter folder)`` of each arm of a run or sweep that has a checkpoint."""
+    out = []
+    for folder in arm_folders(path):
+        ckpts = sorted(folder.glob("checkpoints/step-*/adapter"), key=lambda p: int(p.parent.name.split("-")[1]))
+        if ckpts:
+            out.append((folder.name, ckpts[-1]))
+    return out
+
+
 def download_adapter(name: str) -> tuple[str | None, str]:
-    """A zip of the run's latest LoRA adapter (peft format): ``(path, message)``."""
+    """A zip of the latest LoRA adapter (peft format) of each arm: ``(path, message)``.
+
+    A single run's zip holds the adapter's files; a sweep's holds one folder
+    per arm, named ``<arm>-step-<N>`` (e.g. ``grpo-s0-step-60/``).
+    """
+    if is_shipped(name):
+        return None, f"⚠️ **{name}** is a shipped record: it ships without checkpoints (its records only)."
     try:
         path = jobs().path_of(name)
     except Exception as err:  # noqa: BLE001
         return None, f"⚠️ {err}"
-    ckpts = sorted(path.rglob("checkpoints/step-*/adapter"), key=lambda p: int(p.parent.name.split("-")[1]))
-    if not ckpts:
+    adapters = latest_adapters(path)
+    if not adapters:
         return None, f"⚠️ **{name}** has no checkpoint yet (one is written every checkpoint_every steps)."
-    out = Path(tempfile.mkdtemp()) / f"{name}-{ckpts[-1].parent.name}-adapter"
-    archive = shutil.make_archive(str(out), "zip", ckpts[-1])
-    return archive, f"Adapter of **{name}** at {ckpts[-1].parent.name}."
+    staging = Path(tempfile.mkdtemp())
+    if arm_folders(path) == [path]:
+        step = adapters[0][1].parent.name
+        archive = shutil.make_archive(str(staging / f"{name}-{step}-adapter"), "zip", adapters[0][1])
+        return archive, f"Adapter of **{name}** at {step}."
+    content = staging / "content"
+    for arm, adapter in adapters:
+        shutil.copytree(adapter, content / f"{arm}-{adapter.parent.name}")
+    archive = shutil.make_archive(str(staging / f"{name}-adapters"), "zip", content)
+    listed = ", ".join(f"{arm} ({adapter.parent.name})" for arm, adapter in adapters)
+    return archive, f"Adapters of **{name}**, one folder per arm: {listed}."
 
 
 def push_adapter(name: str, repo_id: str, token: str) -> str:
@@ -66,32 +116,50 @@ def push_adapter(name: str, repo_id: str, token: str) -> str:
     token = token or os.environ.get("HF_TOKEN", "")
     if not token:
         return "⚠️ Give a Hugging Face token with write access (or set HF_TOKEN)."
-    path = jobs().path_of(name)
-    ckpts = sorted(path.rglob("checkpoints/step-*/adapter"), key=lambda p: int(p.parent.name.split("-")[1]))
-    if not ckpts:
+    if is_shipped(name):
+        return f"⚠️ **{name}** is a shipped record: it ships without checkpoints (its records only)."
+    try:
+        path = jobs().path_of(name)
+    except Exception as err:  # noqa: BLE001
+        return f"⚠️ {err}"
+    adapters = latest_adapters(path)
+    if not adapters:
         return f"⚠️ **{name}** has no checkpoint yet."
+    single = arm_folders(path) == [path]
     try:
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)
         api.create_repo(repo_id, exist_ok=True)
-        api.upload_folder(folder_path=str(ckpts[-1]), repo_id=repo_id)
+        for arm, adapter in adapters:  # a sweep: one folder per arm in the repository
+            api.upload_folder(folder_path=str(adapter), repo_id=repo_id, path_in_repo=None if single else arm)
     except Exception as err:  # noqa: BLE001 - no network, bad token: a message
         return f"⚠️ The push failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-    return f"Pushed {ckpts[-1].parent.name} of **{name}** to {repo_id}."
+    where = adapters[0][1].parent.name if single else ", ".join(f"{a}/ ({d.parent.name})" for a, d in adapters)
+    return f"Pushed {where} of **{name}** to {repo_id}."
 
 
 # ------------------------------------------------------------------ compare
 
 
-def gather(names: list[str]) -> dict[str, dict[int, list[dict]]]:
-    """algo -> seed -> records over the picked runs and sweeps."""
+def gather(names: list[str]) -> tuple[dict[str, dict[int, list[dict]]], list[str]]:
+    """``(group -> seed -> records, notes)`` over the picked runs, sweeps and shipped records.
+
+    Two picks with an arm of the same group and seed cannot both count (a
+    seed pairs GRPO with HICRA): the later pick's arm replaces the earlier
+    one, and a note says so.
+    """
     groups: dict[str, dict[int, list[dict]]] = {}
+    source: dict[tuple[str, int], str] = {}
+    notes = []
     for name in names or []:
-        for algo, by_seed in arm_records(name).items():
-            for seed, records in by_seed.items():
-                groups.setdefault(algo, {})[seed] = records
-    return groups
+        for algo, by_seed in records.arm_records(name).items():
+            for seed, recs in by_seed.items():
+                if (algo, seed) in source:
+                    notes.append(f"{algo} seed {seed} of **{name}** replaces the one of **{source[(algo, seed)]}**")
+                source[(algo, seed)] = name
+                groups.setdefault(algo, {})[seed] = recs
+    return groups, notes
 
 
 def _final(records: list[dict], key: str, kind: str = "eval", last: int = 1) -> float:
@@ -111,28 +179,35 @@ FINAL_METRICS = [
     ("final pass@k", lambda r: _final(r, "eval/pass_at_k")),
     ("semantic entropy, last 10 steps (bits)", lambda r: _final(r, "semantic/entropy_bits", "step", 10)),
     ("execution-token entropy, last 10 steps", lambda r: _final(r, "entropy/execution", "step", 10)),
-    ("strategy errors at the last eval", lambda r: _final(r, "eval/errors/strategy")),
-    ("execution errors at the last eval", lambda r: _final(r, "eval/errors/execution")),
+    ("strategy errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/strategy")),
+    ("execution errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/execution")),
 ]
 
 
-def compare(names: list[str], threshold: float = 0.6):
-    """Figures and a table for the picked runs: ``(accuracy, semantic, errors, table markdown, message)``."""
-    groups = gather(names)
+def _last_share(records: list[dict], key: str) -> float:
+    """The last evaluation's count of ``key`` over all samples it evaluated (counts come with their total)."""
+    evals = [r for r in records if r.get("kind") == "eval" and r.get(key) is not None]
+    if not evals:
+        return float("nan")
+    total = sum(evals[-1].get(k) or 0 for k in ERROR_TOTAL)
+    return evals[-1][key] / total if total else float("nan")
+
+
+def compare(names: list[str], threshold: float = 0.6, window=10, log_scale: bool = False):
+    """Figures and a table for the picked runs: ``(*figures of COMPARE_PANELS, table markdown, message)``
+    (held-out accuracy, semantic entropy, error types)."""
+    try:
+        groups, notes = gather(names)
+    except Exception as err:  # noqa: BLE001 - an unknown or deleted run: a message
+        return (*[None] * len(COMPARE_PANELS), "", f"⚠️ {err}")
     if not groups:
-        return None, None, None, "", "Pick runs or a sweep to compare (finished or running)."
-    acc = compare_figure(groups, "eval/accuracy", "eval", "held-out accuracy (mean, 95% interval across seeds)")
-    sem = compare_figure(groups, "semantic/entropy_bits", "step", "semantic entropy of planning phrases (bits)")
-    err = compare_figure({f"{a} strategy": g for a, g in groups.items()}, "eval/errors/strategy", "eval",
-                         "strategy errors at each evaluation")
-    for a, g in groups.items():
-        extra = compare_figure({f"{a} execution": g}, "eval/errors/execution", "eval")
-        for trace in extra.data:
-            trace.line.dash = "dot"
-            err.add_trace(trace)
+        return (*[None] * len(COMPARE_PANELS), "", "Pick runs, sweeps or a shipped study (demo:…) to compare.")
+    label = "-vs-".join(names) if len(names) < 3 else f"{len(names)}-runs"
+    figs = figures(COMPARE_PANELS, _ordered(groups), _window(window), bool(log_scale), label)
+    threshold = float(threshold)
     metrics = FINAL_METRICS + [(f"steps to {threshold:.0%} held-out accuracy", lambda r: _steps_to(r, threshold))]
-    algos = sorted(groups)
-    header = "| metric | " + " | ".join(f"{a} (n={len(groups[a])})" for a in algos)
+    algos = list(_ordered(groups))
+    header = "| metric | " + " | ".join(f"{arm_label(a)} (n={len(groups[a])})" for a in algos)
     pair = "grpo" in groups and "hicra" in groups
     header += " | HICRA - GRPO (paired by seed) |" if pair else " |"
     lines = [header, "|" + "---|" * (len(algos) + 1 + pair)]
@@ -151,7 +226,34 @@ def compare(names: list[str], threshold: float = 0.6):
             row += " |"
         lines.append(row)
     note = "Intervals are 95% t intervals across seeds; one seed gives none."
-    return acc, sem, err, "\n".join(lines) + "\n\n" + note, ""
+    return (*figs, "\n".join(lines) + "\n\n" + note, "; ".join(notes))
+
+
+def _ordered(groups: dict) -> dict:
+    """GRPO first, then HICRA, then the rest by name: the same order (and colours) in every chart."""
+    first = [g for g in ("grpo", "hicra") if g in groups]
+    return {g: groups[g] for g in first + sorted(set(groups) - set(first))}
+
+
+def _window(value) -> int:
+    try:
+        return max(1, min(100, int(float(value))))
+    except (TypeError, ValueError):
+        return 10
+
+
+def export_compare_csv(names: list[str], window=10) -> tuple[list[str], str]:
+    """One CSV per Compare chart: ``(file paths, message)``."""
+    from lab.ui.watch_handlers import write_csvs
+
+    try:
+        groups, _ = gather(names)
+    except Exception as err:  # noqa: BLE001
+        return [], f"⚠️ {err}"
+    if not groups:
+        return [], "⚠️ Pick runs to compare first."
+    label = "-vs-".join(names) if len(names) < 3 else f"{len(names)}-runs"
+    return write_csvs(f"compare-{label}", _ordered(groups), _window(window), COMPARE_PANELS)
 
 
 def _fmt(ci) -> str:

@@ -1,4 +1,4 @@
-"""The Runs tab: every run with its status; delete, resume, download, push."""
+"""The Runs tab: every run with its progress; resume, delete (after a confirmation), download, push."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from lab.ui import train_handlers as th
 from lab.ui.context import settings
 
 
-def build(owner_token=None) -> None:
+def build(owner_token=None) -> dict:
     """``owner_token``: in a public lab, the page's ``gr.BrowserState`` (lab/ui/visitors.py): the buttons
     then act only on the visitor's own runs, and a note says what the lab keeps."""
     if owner_token is not None:
@@ -19,15 +19,21 @@ def build(owner_token=None) -> None:
         gr.Timer(5.0).tick(v.notice, owner_token, notice, show_progress="hidden", api_visibility="private")
         gr.on(None, v.notice, owner_token, notice, api_visibility="private")  # on load and a new token
     table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table(), interactive=False,
-                         label="runs (refreshes every 5 s)", elem_id="runs-table")
+                         label="runs (refreshes every 5 s)", elem_id="runs-table", wrap=False,
+                         # widths in pixels: on a phone the table scrolls sideways instead of squeezing
+                         # its headers into one letter per line
+                         column_widths=["150px", "90px", "90px", "220px", "80px", "90px", "110px", "70px", "100px"])
     gr.Timer(5.0).tick(h.runs_table, None, table, show_progress="hidden")
     with gr.Row():
-        run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True)
+        run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True, elem_id="runs-run")
         resume = gr.Button("Resume")
         delete = gr.Button("Delete", variant="stop")
         download = gr.Button("Download adapter")
-    message = gr.Markdown()
-    archive = gr.File(label="adapter (peft format, zipped)", interactive=False)
+    with gr.Row(visible=False, elem_id="runs-confirm") as confirm_row:
+        confirm = gr.Button("Yes, delete it", variant="stop", elem_id="runs-confirm-delete")
+        cancel = gr.Button("Cancel", elem_id="runs-cancel-delete")
+    message = gr.Markdown(elem_id="runs-message")
+    archive = gr.File(label="adapter (peft format, zipped; a sweep: one folder per arm)", interactive=False)
     if not settings().public:
         with gr.Accordion("Push the adapter to the Hugging Face Hub", open=False):
             with gr.Row():
@@ -35,13 +41,29 @@ def build(owner_token=None) -> None:
                 token = gr.Textbox(label="token (write access)", type="password")
                 push = gr.Button("Push")
             push.click(h.push_adapter, [run, repo, token], message)
+
+    def ask(name):
+        text, show = h.delete_prompt(name)
+        return text, gr.update(visible=show)
+
+    def deleted(message):
+        return message, gr.update(visible=False), h.runs_table(), gr.update(choices=th.run_names(), value=None)
+
+    delete.click(ask, run, [message, confirm_row])
+    cancel.click(lambda: ("Nothing deleted.", gr.update(visible=False)), None, [message, confirm_row])
+    run.change(lambda: gr.update(visible=False), None, confirm_row)
     if owner_token is None:
         resume.click(th.resume, run, message)
-        delete.click(h.delete, run, message)
+        confirm.click(lambda name: deleted(h.delete(name)), run, [message, confirm_row, table, run],
+                      api_name="delete")
         download.click(h.download_adapter, run, [archive, message])
     else:
+        def really(name, owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
+            return deleted(v.delete(name, owner_token, request, profile))
+
         resume.click(v.resume, [run, owner_token], message)  # /resume_1, as in a private lab
-        delete.click(v.delete, [run, owner_token], message, api_name="delete")
+        confirm.click(really, [run, owner_token], [message, confirm_row, table, run], api_name="delete")
         download.click(v.download_adapter, [run, owner_token], [archive, message],
                        api_name="download_adapter")
     run.focus(lambda: gr.update(choices=th.run_names()), None, run)
+    return {"run": run}

@@ -5,23 +5,22 @@ back; every expected failure comes back as a message. The Train tab's
 components carry no limits of their own (Gradio's checks raise inside
 Gradio and print a traceback): whatever the page or an API client sends -
 NaN, 1e9, a string, a list - reaches :func:`launch`, which checks it here
-and with ``RunConfig.validate`` before anything is queued.
+and with ``RunConfig.validate`` before anything is queued. Watching a run
+(its progress, panels and samples) is :mod:`lab.ui.watch_handlers`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from dataclasses import replace
-from pathlib import Path
 
-from lab.charts import compare_figure, run_figure
 from lab.grams import list_presets, load_sg_set
-from lab.render import legend_html, tokens_html
+from lab.shipped import is_shipped, read_only_message
 from lab.ui.context import PUBLIC_MAX_STEPS, PUBLIC_MODELS, jobs, settings
-from training.runs import read_jsonl
+from lab.ui.records import arm_records  # noqa: F401 - where runs_handlers and older callers find it
+from lab.ui.watch_handlers import refresh  # noqa: F401 - the Train tab's view of a run lives there
 
 log = logging.getLogger(__name__)
 ALGO_CHOICES = {"HICRA": ["hicra"], "GRPO": ["grpo"], "GRPO vs HICRA (fair A/B)": ["grpo", "hicra"]}
@@ -123,6 +122,8 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
 def stop(name: str) -> str:
     from training.jobs import JobError
 
+    if is_shipped(name):
+        return read_only_message(name, "stopped")
     try:
         info = jobs().stop(name)
     except JobError as err:
@@ -133,91 +134,10 @@ def stop(name: str) -> str:
 def resume(name: str) -> str:
     from training.jobs import JobError
 
+    if is_shipped(name):
+        return read_only_message(name, "resumed")
     try:
         info = jobs().resume(name)
     except JobError as err:
         return f"⚠️ {err}"
     return f"**{name}** {info['state']}: it continues from its last checkpoint."
-
-
-def arm_records(name: str) -> dict[str, dict[int, list[dict]]]:
-    """algo -> seed -> metric records, for a run or every arm of a sweep."""
-    path = jobs().path_of(name)
-    folders = [p for p in sorted(path.iterdir()) if (p / "config.json").exists()] or [path]
-    groups: dict[str, dict[int, list[dict]]] = {}
-    for folder in folders:
-        if not (folder / "config.json").exists():
-            continue
-        cfg = json.loads((folder / "config.json").read_text())
-        groups.setdefault(cfg["algo"], {})[cfg["seed"]] = read_jsonl(folder / "metrics.jsonl")
-    return groups
-
-
-def refresh(name: str):
-    """``(status markdown, figure, latest samples html)`` for the selected run."""
-    if not name:
-        return "Launch a run, or pick one.", None, ""
-    try:
-        info = jobs().info(name)
-    except Exception as err:  # noqa: BLE001 - a deleted run, a bad name
-        return f"⚠️ {err}", None, ""
-    groups = arm_records(name)
-    if info.get("kind") == "compare":
-        fig = compare_figure(groups, "eval/accuracy", "eval", "held-out accuracy: mean and 95% interval across seeds")
-        records = next(iter(next(iter(groups.values())).values()), []) if groups else []
-    else:
-        records = next(iter(next(iter(groups.values())).values()), []) if groups else []
-        fig = run_figure(records, title=name)
-    return status_markdown(info, records), fig, samples_html(name)
-
-
-def status_markdown(info: dict, records: list[dict]) -> str:
-    state = info.get("state", "?")
-    steps = [r for r in records if r.get("kind") == "step"]
-    evals = [r for r in records if r.get("kind") == "eval"]
-    parts = [f"**{info['name']}**: {state}, step {info.get('step', 0)}"]
-    if info.get("duration_s"):
-        parts.append(f"{info['duration_s'] / 60:.1f} min")
-    if steps:
-        parts.append(f"{steps[-1]['time/step_s']:.2f} s/step")
-    if evals:
-        parts.append(f"held-out accuracy {evals[0]['eval/accuracy']:.3f} → {evals[-1]['eval/accuracy']:.3f}")
-    text = " · ".join(parts)
-    if state == "failed" and info.get("error"):
-        text += f"\n\n⚠️ {info['error']}"
-    return text
-
-
-def samples_html(name: str, limit: int = 4) -> str:
-    """The latest evaluation samples of a run, planning tokens highlighted."""
-    from lab.analysis import analyse_text
-    from lab.ui.handlers import resolve_sg
-
-    path = jobs().path_of(name)
-    folder = next((p for p in sorted(path.iterdir()) if (p / "samples.jsonl").exists()), path) \
-        if not (path / "samples.jsonl").exists() else path
-    samples = read_jsonl(folder / "samples.jsonl")
-    if not samples:
-        return ""
-    last = samples[-1]["step"]
-    cfg = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
-    try:
-        sg = resolve_sg(cfg.get("sg_set", "ground-truth"), cfg.get("task", "multiply"))
-    except Exception:  # noqa: BLE001 - a removed SG file: show plain text
-        sg = None
-    parts = [f"<div><b>Samples at step {last}</b> ({Path(folder).name})</div>", legend_html(("planning",))]
-    for s in [x for x in samples if x["step"] == last][:limit]:
-        verdict = "✓ correct" if s.get("correct") else f"✗ {s.get('error', '')} error"
-        parts.append(f"<div style='margin-top:8px'><code>{_esc(s.get('prompt', ''))}</code> {verdict}</div>")
-        if sg is not None and s["text"].strip():
-            a = analyse_text(s["text"], sg)
-            parts.append(tokens_html(a.text, a.offsets, a.planning))
-        else:
-            parts.append(f"<pre>{_esc(s['text'])}</pre>")
-    return "".join(parts)
-
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text)

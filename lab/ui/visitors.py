@@ -86,8 +86,13 @@ def download_adapter(name, owner_token=None, request: gr.Request = None,
     return ph.download_adapter(name, who(owner_token, request, profile))
 
 
-def refresh(name, owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
-    return ph.refresh(name, who(owner_token, request, profile))
+def refresh(name, window=10, log_scale=False, owner_token=None, request: gr.Request = None,
+            profile: gr.OAuthProfile | None = None):
+    return ph.refresh(name, who(owner_token, request, profile), window, log_scale)
+
+
+def with_owner(status, name, owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
+    return ph.with_owner(status, name, who(owner_token, request, profile))
 
 
 def notice(owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
