@@ -103,10 +103,35 @@ PANELS: dict[str, Panel] = {p.id: p for p in [
         Series("eval/errors/execution", "execution errors", C.ROLE_LINE["execution"], kind="eval", dash="dot",
                share_of=ERROR_TOTAL, short="execution")),
         log=False, percent=True, help="Each point: wrong samples of that type ÷ all samples evaluated."),
+    Panel("plans", "Plan shares (bundled task)", "share of responses", tuple(
+        Series(f"plan/{plan}", label, C.PLAN_COLOUR[plan], stack="plans", short=label) for plan, label in (
+            ("shortcut", "shortcut"), ("split", "split"), ("round", "round"), ("swap_split", "swap, split"),
+            ("swap_round", "swap, round"), ("halve", "halve"), ("none", "no plan"))),
+        log=False, percent=True,
+        help="The first plan of each response, stacked. Phase 2: the habitual plan gives way to a wider repertoire."),
+    Panel("plan_quality", "Plan fit, verification, backtracking", "share", (
+        Series("plan/fitted", "plan fits the problem", C.ACCURACY, short="fits"),
+        Series("plan/verify", "verifies a result", C.ROLE_LINE["planning"], dash="dash", short="verifies"),
+        Series("plan/backtrack", "backtracks or repairs", C.ROLE_LINE["both"], dash="dot", short="backtracks"),
+        Series("exec/hard_error", "hard step wrong", C.ROLE_LINE["execution"], dash="dashdot", short="hard step wrong")),
+        log=False, percent=True,
+        help="Shares of responses (hard step: of the hard steps attempted). The strategic lever is the plan's fit."),
+    Panel("decision", "Execution entropy at decision positions", "entropy (nats)", (
+        Series("entropy/decision", "digits of computed results", C.ROLE_LINE["execution"], short="decision"),
+        Series("entropy/execution", "all execution tokens", C.NEUTRAL, dash="dot", short="all execution")),
+        unit="nats", help="Phase 1 lives at the digits a step computes; the average over copied tokens hides it."),
+    Panel("fitted", "Held-out plan fit", "share of held-out samples", (
+        Series("eval/plan/fitted", "plan fits the problem", C.ACCURACY, kind="eval", short="fits"),
+        Series("eval/plan/verify", "verifies a result", C.ROLE_LINE["planning"], kind="eval", dash="dot",
+               short="verifies")),
+        log=False, percent=True, help="Held-out samples whose first plan fits the problem (the task knows it)."),
 ]}
 
-TRAIN_PANELS = ("perplexity", "entropy", "semantic", "accuracy", "reward", "kl")
-COMPARE_PANELS = ("heldout", "semantic", "errors")
+GUIDE_PANELS = ("perplexity", "entropy", "semantic", "accuracy", "reward", "kl")
+# The plan-level panels need a task that knows its plans (the bundled task's regimes); elsewhere they say
+# "no data yet".
+TRAIN_PANELS = (*GUIDE_PANELS, "plans", "plan_quality", "decision")
+COMPARE_PANELS = ("heldout", "semantic", "errors", "fitted")
 MAX_SMOOTHING = 100
 
 
@@ -187,7 +212,11 @@ def panel_lines(panel: Panel, groups: Groups, window: int = 10) -> list[Line]:
             name = s.label if not several else f"{C.arm_label(group)} · {s.short or s.label}"
             if n_seeds > 1:
                 name += f" ({n_seeds} seeds)"
-            line = Line(group, s, name, C.arm_colour(group, names) if several else s.colour, s.dash)
+            if s.stack and several:  # shares of a whole: the series' colour, the arm's line style
+                colour, dash = s.colour, C.ARM_DASHES[names.index(group) % len(C.ARM_DASHES)]
+            else:
+                colour, dash = (C.arm_colour(group, names) if several else s.colour), s.dash
+            line = Line(group, s, name, colour, dash)
             for x in sorted(per_step):
                 ci = mean_ci(per_step[x])
                 line.steps.append(x)
@@ -256,6 +285,7 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
     """The panel as a figure (a note in the middle when there is no data yet)."""
     lines = panel_lines(panel, groups, window) if lines is None else lines
     has_y2 = any(line.series.secondary for line in lines)
+    stacked = len({line.group for line in lines}) == 1  # several arms' stacks would hide each other: lines
     data: list[dict] = []
     for line in lines:
         axis = "y2" if line.series.secondary else "y"
@@ -278,7 +308,7 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
                      "yaxis": axis, "mode": "lines+markers" if line.series.kind == "eval" else "lines",
                      "line": {"color": line.colour, "dash": line.dash, "width": 2}, "marker": {"size": 6},
                      "customdata": line.counts or None, "hovertemplate": hover + f"<extra>{line.label}</extra>",
-                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack else None})
+                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack and stacked else None})
     layout = {
         # the title sits below the modebar (PNG, zoom), which takes the figure's top 30 pixels
         "title": {"text": panel.title, "x": 0.01, "xanchor": "left", "yref": "container", "y": 1, "yanchor": "top",

@@ -21,11 +21,20 @@ ROLE_LABEL = {"planning": "planning token", "high": "high-entropy token", "both"
 
 # Arms, by group (an algorithm, or a study's group such as "hicra-mined"); the same as training/study_figures.py.
 ARM_COLOUR = {"grpo": "#2563eb", "hicra": "#dc2626", "hicra-released": "#ca8a04", "hicra-entropy": "#9333ea",
-              "hicra-placebo": "#6b7280", "hicra-mined": "#ea580c", "hicra-generic": "#16a34a"}
+              "hicra-placebo": "#6b7280", "hicra-mined": "#ea580c", "hicra-generic": "#16a34a",
+              "hicra-entropy-matched": "#7c3aed"}
 ARM_LABEL = {"grpo": "GRPO", "hicra": "HICRA", "hicra-released": "HICRA (released code)",
              "hicra-entropy": "high-entropy tokens amplified", "hicra-placebo": "placebo (random tokens)",
-             "hicra-mined": "HICRA, mined phrases", "hicra-generic": "HICRA, generic phrases"}
+             "hicra-mined": "HICRA, mined phrases", "hicra-generic": "HICRA, generic phrases",
+             "hicra-entropy-matched": "high-entropy tokens, planning budget"}
 SPARE = ["#0891b2", "#be185d", "#4d7c0f", "#7c3aed", "#b45309", "#0f766e", "#1e3a8a", "#831843"]
+
+# The bundled task's plans (stacked plan shares): the habitual shortcut grey, the plans that can fit a
+# problem in greens and blues, the legacy task's dead-end plan and "no plan" muted.
+PLAN_COLOUR = {"shortcut": "#9ca3af", "split": "#059669", "round": "#0284c7", "swap_split": "#65a30d",
+               "swap_round": "#4f46e5", "halve": "#b45309", "none": "#e5e7eb"}
+# With several arms, a stacked panel's series keep their own colours and the arms differ by line style.
+ARM_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 
 # Lines that are neither a role nor an arm.
 ACCURACY = "#16a34a"

@@ -83,8 +83,9 @@ def tokens_html(text: str, offsets: np.ndarray, planning: np.ndarray,
     return "".join(parts)
 
 
-def stats_markdown(analysis, top: int = 12) -> str:
-    """Figures for one analysed text, as a Markdown table."""
+def stats_markdown(analysis, top: int = 12, warning: str | None = None) -> str:
+    """Figures for one analysed text, as a Markdown table; ``warning`` (a planning-coverage warning, see
+    :mod:`lab.coverage`) goes right under the planning-token ratio."""
     rows = [
         ("tokens", f"{analysis.n_tokens:,}"),
         ("planning tokens", f"{analysis.n_planning:,}"),
@@ -95,6 +96,8 @@ def stats_markdown(analysis, top: int = 12) -> str:
         ("semantic entropy", f"{analysis.semantic_entropy_bits:.3f} bits"),
     ]
     lines = ["| figure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    if warning:
+        lines.insert(5, f"| ⚠️ planning coverage | {_md_escape(warning)} |")
     if analysis.counts:
         lines += ["", "| Strategic Gram | count |", "|---|---|"]
         for phrase, n in list(analysis.counts.items())[:top]:

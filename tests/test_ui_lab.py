@@ -200,3 +200,40 @@ def test_mine_tab_and_use_in_runs(lab):
     empty.write_text("")
     assert mine_handlers.run_mining(str(empty), None, 3, 5, 100, 20)[0] == "⚠️ empty.txt: the file is empty; it needs one solution per line"
     assert "upload a corpus" in mine_handlers.run_mining(None, None, 3, 5, 100, 20)[0]
+
+
+def test_mine_tab_samples_from_the_bundled_model_and_mines(lab):
+    """Mine from a model in the page: sample 64 responses, mine the correct ones, keep the corpus; bad
+    input (an unknown task, no responses, a checkpoint outside the runs) gives a message."""
+    import json
+
+    from lab.grams import load_sg_set
+    from lab.ui import mine_handlers as h
+
+    seen = []
+    message, rows, fig, sg, corpus = h.mine_from_model("tiny", None, "multiply", 64, 1.0, 3, 5, 5, 100,
+                                                       progress=lambda f, m: seen.append((f, m)))
+    assert message.startswith("Sampled 64 responses from tiny on multiply"), message
+    assert rows and fig is not None and load_sg_set(sg).grams
+    assert len([json.loads(x) for x in open(corpus)]) == 64
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] <= 1.0 and any("sampling" in m for _, m in seen)
+    for args, expected in ((("tiny", None, "nope", 8, 1.0), "pick a task"),
+                           (("tiny", None, "multiply", 0, 1.0), "between 1 and"),
+                           (("tiny", None, "multiply", 8, 0), "temperature"),
+                           (("tiny", "../../etc/step-1", "multiply", 8, 1.0), "no checkpoint")):
+        out = h.mine_from_model(*args, 3, 5, 5, 100)
+        assert out[0].startswith("⚠️") and expected in out[0] and out[1:] == ([], None, None, None), out[0]
+
+
+def test_coverage_warning_shows_in_inspect_and_train_status(lab):
+    from lab.ui import handlers, watch_handlers
+
+    _, stats, _ = handlers.highlight("17 * 6 = 102. So the answer is 102.", "math-compact")
+    assert "HICRA behaves like GRPO here" in stats and "closing sentence" in stats
+    _, stats, _ = handlers.highlight("Let's break this down: 10 * 6 = 60. Wait, let's double-check.", "reasoning")
+    assert "HICRA behaves like GRPO" not in stats
+    line = watch_handlers.planning_line({"hicra": {0: [{"kind": "step", "planning/ratio": 0.004}]}},
+                                        [("hicra-s0", 2, "HICRA behaves like GRPO here: almost none.")])
+    assert "HICRA 0.4% of response tokens" in line and "⚠️ HICRA behaves like GRPO here" in line
+    assert "(from step 2)" in line

@@ -9,6 +9,7 @@ import gradio as gr
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE_RUN = ROOT / "assets" / "example-run"
 STUDY = ROOT / "docs" / "study"
+PHASES_DIR = ROOT / "docs" / "phases"
 
 TOKENS = """
 ## Planning tokens and execution tokens
@@ -44,6 +45,32 @@ them as the paper does:
    shows as it is.
 """
 
+REGIMES = """
+## Task regimes: where each phase can show
+
+The example run above is the *execution-bound* task (`multiply`): hard
+products fail half the time, and its base policy already uses every plan, so
+the plan repertoire can only narrow. The lab ships two more regimes of the
+same multiplication task, each with its own bundled model (presets
+`tiny-planning`, `tiny-intermediate`, `tiny-execution`; tasks
+`multiply-planning`, `multiply-intermediate`, `multiply-execution`):
+
+- **planning-bound**: execution is reliable; the base model habitually takes
+  a *shortcut* plan that looks applicable but silently gives a wrong answer
+  where it does not fit the problem. Most failures are strategy failures, and
+  the plans that fit are rare in the base policy: RL has to widen the plan
+  repertoire - the paper's second phase.
+- **intermediate** and **execution-heavy**: the same, with the hard step
+  failing 15% and 50% of the time, so the paper's boundary condition (HICRA
+  helps once execution is reliable) can be tested as a trend.
+
+A failure after a plan that does not fit the problem is a *strategy* error
+whatever happened next; the Train tab's plan panels show the plan shares
+(stacked), the share of responses whose plan fits, verification and
+backtracking, and the entropy at the digits a step computes, where phase 1
+lives.
+"""
+
 HICRA = """
 ## HICRA
 
@@ -59,18 +86,18 @@ and the same random numbers, so every difference in the curves comes from
 the credit assignment (GRPO is drawn in blue, HICRA in red, in every chart).
 **Compare** then shows the mean and a 95% interval across seeds, and the
 HICRA - GRPO difference per seed: an interval that includes zero means no
-measurable difference. No time to train? The lab ships such an A/B (60
-steps, 3 seeds, recorded on a CPU): open it below.
+measurable difference. No time to train? The lab ships such an A/B on the
+planning-bound regime (60 steps, 3 seeds, recorded on a CPU): open it below.
 """
 
 
 def example_figures() -> list:
     """The training-dynamics panels of the bundled example run (empty if it is missing)."""
-    from lab.charts import TRAIN_PANELS, figures
+    from lab.charts import GUIDE_PANELS, figures
     from training.runs import read_jsonl
 
     records = read_jsonl(EXAMPLE_RUN / "metrics.jsonl")
-    return figures(TRAIN_PANELS, {"grpo": {0: records}}, name="example-run") if records else []
+    return figures(GUIDE_PANELS, {"grpo": {0: records}}, name="example-run") if records else []
 
 
 def study_summary(folder: Path = STUDY) -> str | None:
@@ -92,8 +119,32 @@ def study_summary(folder: Path = STUDY) -> str | None:
             "`docs/study.md` in the repository):\n\n" + summary(res, cfg))
 
 
+def phases_summary(folder: Path = PHASES_DIR) -> str | None:
+    """The computed verdicts of ``python -m training.study.phases`` per regime (None before it has run)."""
+    import json
+
+    from training.study.phases import verdicts
+    from training.tasks import REGIME_LABELS
+
+    try:
+        results = json.loads((folder / "results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    parts = []
+    for task, a in results.items():
+        try:
+            parts.append(f"**{REGIME_LABELS.get(task, task)}** (`{task}`, GRPO, {len(a['seeds'])} seeds): "
+                         + " ".join(verdicts(a)))
+        except (KeyError, TypeError):
+            continue
+    if not parts:
+        return None
+    return ("What GRPO did in each regime (`python -m training.study.phases`; the page is `docs/phases.md`):"
+            "\n\n" + "\n\n".join(parts))
+
+
 def build() -> dict:
-    from lab.charts import TRAIN_PANELS
+    from lab.charts import GUIDE_PANELS
     from lab.render import legend_html
     from lab.ui.train_tab import panel_grid
     from lab.ui.watch_handlers import open_demo
@@ -104,7 +155,14 @@ def build() -> dict:
     figs = example_figures()
     if figs:
         with gr.Column(elem_id="guide-plot"):
-            panel_grid(TRAIN_PANELS, "guide", figs)
+            panel_grid(GUIDE_PANELS, "guide", figs)
+    gr.Markdown(REGIMES)
+    phases = phases_summary()
+    if phases:
+        gr.Markdown(phases, elem_id="guide-phases")
+        png = PHASES_DIR / "multiply-planning.png"
+        if png.exists():
+            gr.Image(str(png), label="the phases under GRPO (planning-bound)", show_label=False, interactive=False)
     gr.Markdown(HICRA)
     demo = open_demo()
     with gr.Row(visible=bool(demo)):

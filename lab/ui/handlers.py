@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lab.analysis import InputError, analyse_text
 from lab.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
+from lab.coverage import coverage_warning
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
     note = "" if analysis.counts else \
         f"No Strategic Gram of **{sg_set.name}** occurs in this text; try another set."
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
-    return html, f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)\n\n" + stats_markdown(analysis), note
+    warning = coverage_warning([analysis.text], analysis.planning_ratio, sg_set)
+    return html, (f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)\n\n"
+                  + stats_markdown(analysis, warning=warning)), note
 
 
 def resolve_sg(name: str, task: str = "multiply") -> SGSet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import tempfile
@@ -80,6 +81,68 @@ def run_mining(upload, run, n_min, n_max, k, percentile, progress=None):
                + f" → {len(result.ngrams):,} n-grams → {result.k} clusters → kept {kept} "
                f"({len(result.sg_set.grams)} Strategic Grams). " + " ".join(result.notes))
     return message, cluster_rows(result), scatter(result), str(out)
+
+
+PUBLIC_MAX_SAMPLE = 512  # responses a visitor of a public lab may sample in one go (the page's own process)
+SAMPLE_TASKS = ("multiply-planning", "multiply-intermediate", "multiply-execution", "multiply", "gsm8k", "math")
+
+
+def checkpoint_folder(choice: str | None) -> Path | None:
+    """``run/step-N`` or ``sweep/arm/step-N`` (the Inspect tab's checkpoint names) -> the checkpoint folder."""
+    if not choice:
+        return None
+    head, _, step = str(choice).strip().rpartition("/")
+    root = settings().runs.resolve()
+    folder = (root / head / "checkpoints" / step).resolve()
+    if not head or not step.startswith("step-") or root not in folder.parents or not (folder / "adapter").is_dir():
+        raise ValueError(f"no checkpoint {choice!r}; pick one from the list (a run's run/step-N)")
+    return folder
+
+
+def sample_from_model(model, checkpoint, task, n, temperature, progress=None) -> tuple[Path, str]:
+    """Sample ``n`` responses from a model on ``task``'s training split into a corpus file:
+    ``(path of the .jsonl corpus, a sentence on what was sampled)``. Raises ValueError on bad input."""
+    from lab.ui.train_handlers import number, whole
+    from training.evaluate import sample_corpus
+
+    model = str(model or "tiny").strip() or "tiny"
+    task = str(task or "").strip()
+    if task not in SAMPLE_TASKS:
+        raise ValueError(f"pick a task: {', '.join(SAMPLE_TASKS)}")
+    n = whole(n, "number of responses")
+    temperature = number(temperature, "temperature")
+    if not 0 < temperature <= 2:
+        raise ValueError(f"the temperature must be in (0, 2], got {temperature}")
+    if settings().public:
+        from lab.ui.context import PUBLIC_MODELS
+
+        if model not in PUBLIC_MODELS:
+            raise ValueError(f"this public lab samples only from {', '.join(PUBLIC_MODELS)}")
+        if n > PUBLIC_MAX_SAMPLE:
+            raise ValueError(f"this public lab samples at most {PUBLIC_MAX_SAMPLE} responses at a time")
+    records = sample_corpus(model, task, n, temperature, seed=0, checkpoint=checkpoint_folder(checkpoint),
+                            progress=progress)
+    out = Path(tempfile.mkdtemp()) / re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-{task}-{n}.jsonl")
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    right = sum(r["correct"] for r in records)
+    what = f"{model}" + (f" (checkpoint {checkpoint})" if checkpoint else "")
+    return out, f"Sampled {len(records):,} responses from {what} on {task} at T = {temperature:g}: {right:,} correct."
+
+
+def mine_from_model(model, checkpoint, task, n, temperature, n_min, n_max, k, percentile, progress=None):
+    """Sample from a model, then mine the correct responses: :func:`run_mining`'s outputs plus the corpus
+    file (to download, or to mine again with other settings)."""
+    say = progress or (lambda f, m: None)
+    try:
+        corpus, note = sample_from_model(model, checkpoint, task, n, temperature,
+                                         progress=lambda f, m: say(0.6 * f, m))
+    except Exception as err:  # noqa: BLE001 - a bad name, no network, a bad checkpoint: a message
+        if not isinstance(err, (ValueError, OSError)):
+            log.exception("sampling failed")
+        return f"⚠️ {err}", [], None, None, None
+    message, rows, fig, sg = run_mining(str(corpus), None, n_min, n_max, k, percentile,
+                                        progress=lambda f, m: say(0.6 + 0.4 * f, m))
+    return f"{note} {message}", rows, fig, sg, str(corpus)
 
 
 def cluster_rows(result: MineResult) -> list[list]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from lab.ui import mine_handlers as h
+from lab.ui.model_handlers import checkpoint_choices as model_checkpoints
 
 
 def build() -> dict:
@@ -26,6 +27,19 @@ def build() -> dict:
                 pct = gr.Slider(1, 100, value=20, step=1, label="keep top % of clusters by CDF",
                                 info="CDF: how many solutions contain the cluster")
             button = gr.Button("Mine", variant="primary")
+    with gr.Accordion("…or sample a corpus from a model (bundled, hub or a run's checkpoint) and mine it",
+                      open=False, elem_id="mine-from-model"):
+        with gr.Row():
+            model = gr.Textbox(value="tiny", label="model ('tiny' = the task's bundled model; or a hub name)")
+            checkpoint = gr.Dropdown(model_checkpoints(), value=None, label="checkpoint of a run (optional)",
+                                     allow_custom_value=True)
+            task = gr.Dropdown(list(h.SAMPLE_TASKS), value="multiply-planning", label="task (training split)",
+                               allow_custom_value=True)
+        with gr.Row():
+            n = gr.Number(value=256, step=1, label="responses to sample")
+            temperature = gr.Number(value=1.0, step=0.1, label="temperature (0-2]")
+            sample_mine = gr.Button("Sample and mine", variant="primary", elem_id="mine-sample-model")
+        corpus_file = gr.File(label="sampled corpus (.jsonl: text, correct, problem)", interactive=False)
     gr.Markdown(h.CDF_HELP, elem_classes=["lab-note"])
     message = gr.Markdown(elem_id="mine-message")
     with gr.Row():
@@ -43,6 +57,13 @@ def build() -> dict:
     def on_mine(upload, run, n_min, n_max, k, pct, progress=gr.Progress()):
         return h.run_mining(upload, run, n_min, n_max, k, pct, progress=lambda f, m: progress(f, desc=m))
 
+    def on_sample_mine(model, checkpoint, task, n, temperature, n_min, n_max, k, pct, progress=gr.Progress()):
+        return h.mine_from_model(model, checkpoint, task, n, temperature, n_min, n_max, k, pct,
+                                 progress=lambda f, m: progress(f, desc=m))
+
+    sample_mine.click(on_sample_mine, [model, checkpoint, task, n, temperature, n_min, n_max, k, pct],
+                      [message, table, plot, sg_file, corpus_file], api_name="mine_from_model")
+    checkpoint.focus(lambda: gr.update(choices=model_checkpoints()), None, checkpoint)
     button.click(on_mine, [upload, run, n_min, n_max, k, pct], [message, table, plot, sg_file], api_name="mine")
     sample.click(lambda: gr.update(choices=h.sample_sources(), value=h.default_corpus()), None, run)
     use.click(h.use_in_runs, sg_file, use_msg, api_name="use_sg_set")

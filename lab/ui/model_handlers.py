@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from lab.analysis import InputError, check_text
+from lab.coverage import coverage_warning
 from lab.grams import SGSetError
 from lab.metrics import high_entropy_mask, overlap_shares
 from lab.render import legend_html, tokens_html
@@ -93,6 +94,7 @@ def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fract
     html = legend_html(("planning", "high", "both", "execution")) + \
         tokens_html(text, offsets, planning, high, entropy, prob)
     n = len(response_ids)
+    warning = coverage_warning([text], float(planning.mean()), sg_set)
 
     def pct(x):
         return "-" if x != x else f"{x:.1%}"
@@ -101,6 +103,7 @@ def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fract
         "| figure | value |", "|---|---|",
         f"| tokens | {n} |",
         f"| **planning-token ratio** | **{planning.mean():.1%}** |",
+        *([f"| ⚠️ planning coverage | {warning} |"] if warning else []),
         f"| high-entropy tokens (top {fraction:.0%} by entropy) | {int(high.sum())} |",
         f"| planning tokens that are high-entropy | {pct(shares['planning_high_share'])} |",
         f"| high-entropy tokens that are planning | {pct(shares['high_planning_share'])} |",

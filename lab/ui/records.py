@@ -89,6 +89,16 @@ def arm_records(name: str) -> Groups:
     return groups
 
 
+def warnings(name: str) -> list[tuple[str, int | None, str]]:
+    """``(arm folder, step, warning)`` of every arm whose status.json carries a planning-coverage warning."""
+    out = []
+    for _, _, folder in arms(name):
+        status = _read(folder / "status.json")
+        if status.get("warning"):
+            out.append((folder.name, status.get("warning_step"), str(status["warning"])))
+    return out
+
+
 def progress(name: str) -> Progress:
     state = info(name).get("state")
     return read_progress(run_path(name), state=state)

@@ -26,6 +26,19 @@ log = logging.getLogger(__name__)
 ALGO_CHOICES = {"HICRA": ["hicra"], "GRPO": ["grpo"], "GRPO vs HICRA (fair A/B)": ["grpo", "hicra"]}
 
 
+def preset_note(name) -> str:
+    """What a preset trains, and on which task regime (the Train tab's line under the preset)."""
+    from training.config import PRESET_HELP, PRESETS
+    from training.tasks import REGIME_LABELS
+
+    if name not in PRESETS:
+        return f"Unknown preset; pick one of {', '.join(PRESETS)}."
+    task = PRESETS[name].task
+    regime = f" Task `{task}`" + (f": the {REGIME_LABELS[task]} regime (see the Guide)." if task in REGIME_LABELS
+                                  else ".")
+    return f"{PRESET_HELP.get(name, '')}.{regime}"
+
+
 def sg_choices() -> list[str]:
     """Planning-phrase sources a run can use: the task's ground truth, presets, mined sets."""
     mined = sorted(str(p) for p in settings().sg_sets.glob("*.json")) if settings().sg_sets.exists() else []

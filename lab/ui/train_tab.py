@@ -36,7 +36,9 @@ def build(owner_token=None) -> dict:
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                preset = gr.Dropdown(list(PRESETS), value="tiny-cpu", label="preset", allow_custom_value=True)
+                preset = gr.Dropdown(list(PRESETS), value="tiny-cpu", label="preset",
+                                     info="tiny-planning / -intermediate / -execution: the task regimes",
+                                     allow_custom_value=True)
                 algo = gr.Dropdown(list(h.ALGO_CHOICES), value="GRPO vs HICRA (fair A/B)", label="algorithm",
                                    allow_custom_value=True)
             with gr.Row():
@@ -49,6 +51,7 @@ def build(owner_token=None) -> dict:
                                      allow_custom_value=True)
                 model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)")
                 name = gr.Textbox(label="run name (optional)", placeholder="auto")
+            preset_info = gr.Markdown(h.preset_note("tiny-cpu"), elem_classes=["lab-note"], elem_id="train-preset-note")
             launch = gr.Button("Launch", variant="primary")
         with gr.Column(scale=1):
             run = gr.Dropdown(records.choices(), value=None, label="run (demo: … are shipped records, read-only)",
@@ -135,6 +138,7 @@ def build(owner_token=None) -> dict:
         timer.tick(on_tick_public, [*watch, last, owner_token], [*view, last], show_progress="hidden")
     demo.click(lambda: gr.update(choices=records.choices(), value=w.open_demo()), None, run)
     export.click(on_export, [run, window], [files, export_note], api_name="export_train_csv")
+    preset.change(h.preset_note, preset, preset_info, api_visibility="private")
     sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
     run.focus(lambda: gr.update(choices=records.choices()), None, run)
 

@@ -40,10 +40,10 @@ def status(name: str) -> tuple[str, str]:
         p = records.progress(name)
     except Exception as err:  # noqa: BLE001 - a deleted run, a bad name: a message
         return f"⚠️ {err}", ""
-    return status_markdown(info, p, records.arm_records(name)), progress_html(p)
+    return status_markdown(info, p, records.arm_records(name), records.warnings(name)), progress_html(p)
 
 
-def status_markdown(info: dict, p: Progress, groups: dict) -> str:
+def status_markdown(info: dict, p: Progress, groups: dict, warnings: list | None = None) -> str:
     state = info.get("state", "?")
     head = f"**{info['name']}**"
     if info.get("shipped"):
@@ -71,8 +71,29 @@ def status_markdown(info: dict, p: Progress, groups: dict) -> str:
             accuracy.append(f"{C.arm_label(group)} {mean(firsts):.3f} → {mean(lasts):.3f} at step {min(at)}{seeds}")
     if accuracy:
         text += "\n\nHeld-out accuracy: " + "; ".join(accuracy)
+    text += planning_line(groups, warnings or [])
     if state == "failed" and info.get("error"):
         text += f"\n\n⚠️ {info['error']}"
+    return text
+
+
+def planning_line(groups: dict, warnings: list) -> str:
+    """The planning-token ratio of each arm's latest step (mean over seeds) and any coverage warning
+    (:mod:`lab.coverage`): a HICRA run whose SG set marks almost nothing is GRPO in disguise."""
+    ratios = []
+    for group, by_seed in groups.items():
+        last = [next((r["planning/ratio"] for r in reversed(recs) if r.get("kind") == "step"
+                      and r.get("planning/ratio") is not None), None) for recs in by_seed.values()]
+        last = [x for x in last if x is not None]
+        if last:
+            ratios.append(f"{C.arm_label(group)} {sum(last) / len(last):.1%}")
+    text = ("\n\nPlanning tokens (latest step): " + "; ".join(ratios) + " of response tokens") if ratios else ""
+    seen = set()
+    for arm, step, warning in warnings:
+        if warning not in seen:
+            seen.add(warning)
+            at = f" (from step {step}" + (f", {arm}" if len(warnings) > 1 else "") + ")" if step is not None else ""
+            text += f"\n\n⚠️ {warning}{at}"
     return text
 
 
