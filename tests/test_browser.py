@@ -121,6 +121,30 @@ def test_paste_text_and_see_planning_tokens(page):
     shot(page, "inspect")
 
 
+R1_STYLE = ("<think>\nAlright, so I need to find the sum of the first 20 odd numbers. Hmm, let me think. "
+            "Let's denote the sum by S. So, if the pattern holds, 1 + 3 = 4 and 1 + 3 + 5 = 9.\n"
+            "Wait, but I need to be careful here. Alternatively, I could pair the terms: 1 + 39 = 40, and there "
+            "are 10 pairs, so S = 400.\nBut wait, let me check that with the formula n^2 = 20^2 = 400.\n</think>\n"
+            "The sum is 400.")
+
+
+def test_paste_r1_style_reasoning_with_the_reasoning_preset(page):
+    """Issue 13: the 'reasoning' preset marks the phrases that open a step and switch or check a plan in a
+    reasoning model's trace, and leaves the arithmetic alone; no coverage warning."""
+    page.get_by_role("tab", name="Paste text").click()
+    page.get_by_label("Strategic Gram set").click()
+    page.get_by_role("option", name="reasoning", exact=True).click()
+    page.get_by_label("Reasoning text").fill(R1_STYLE)
+    page.get_by_role("button", name="Highlight planning tokens").click()
+    wait_text(page, "#inspect-stats", "SG set: reasoning")
+    marked = "".join(page.locator("#inspect-tokens .tok.planning").all_inner_texts())  # tokens split words
+    for word in ("Alright", "Hmm", "denote", "Wait", "Alternatively", "check"):
+        assert word in marked, (word, marked)
+    assert not any(n in marked for n in ("400", "39", "20^2")), marked
+    assert "HICRA behaves like GRPO" not in text_of(page, "#inspect-stats")
+    shot(page, "inspect-reasoning")
+
+
 def test_bad_input_shows_a_message_in_the_page(page):
     page.get_by_label("Reasoning text").fill("   ")
     page.get_by_role("button", name="Highlight planning tokens").click()

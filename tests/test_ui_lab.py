@@ -101,7 +101,7 @@ def test_launch_watch_compare_and_runs_table(lab, monkeypatch):
     assert open(paths[1]).readline().startswith("panel,arm,series,metric,step")
     *cmp_figs, table, message = runs_handlers.compare(["ab"])
     assert message == "" and "HICRA - GRPO" in table and "final held-out accuracy" in table
-    assert [len(f.data) for f in cmp_figs] == [2, 4, 4]
+    assert [len(f.data) for f in cmp_figs] == [2, 4, 4, 4]  # held-out accuracy, semantic, errors, plan fit
     rows = runs_handlers.runs_table()
     assert rows[0][:3] == ["ab", "compare", "finished"] and rows[0][3].endswith("step 2 of 2")
     assert rows[0][0] == "ab" and len(rows[0]) == len(runs_handlers.RUN_COLUMNS)
