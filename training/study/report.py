@@ -83,8 +83,10 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
         "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
         "", f"Progress: {done} of {total} planned runs have records"
-        + (f"; training so far took {runtime['train_seconds'] / 3600:.1f} hours on {runtime.get('cores')} cores "
-           f"({runtime.get('workers')} runs at a time)" if runtime else "") + ".", "",
+        + (f"; those runs took {runtime['run_seconds'] / 3600:.1f} run-hours on {runtime.get('cores')} cores, "
+           f"{runtime.get('workers')} runs at a time (about {runtime['run_seconds'] / 3600 / max(1, runtime.get('workers') or 1):.1f} "
+           f"hours of wall time; {runtime['run_seconds'] / 60 / max(1, runtime.get('runs') or 1):.0f} minutes a run)"
+           if runtime and runtime.get("run_seconds") else "") + ".", "",
         "| regime | " + " | ".join(label(g) for g in GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
     for regime, groups in planned.items():
         have = res["counts"].get(regime, {})

@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -184,6 +185,7 @@ def run_arms(cfg: StudyConfig, log=print) -> int:
         run = Path(cfg.out) / arm.regime / arm.name
         if rc == 0 and finished(run, cfg.steps):
             keep_records(run, cfg.records(arm))
+            record_runtime(cfg, time.time() - started)
         log(f"{arm.regime} {arm.name}: {'finished' if rc == 0 else f'FAILED (exit {rc})'} "
             f"in {time.time() - started:.0f} s", flush=True)
         return arm, rc
@@ -197,15 +199,21 @@ def run_arms(cfg: StudyConfig, log=print) -> int:
     return len(results)
 
 
-def record_runtime(cfg: StudyConfig, seconds: float, runs: int) -> None:
-    """Add this call's training time to ``DOCS/study/runtime.json`` (a sweep takes several calls)."""
+_runtime_lock = threading.Lock()
+
+
+def record_runtime(cfg: StudyConfig, seconds: float) -> None:
+    """Add one finished run's wall time to ``DOCS/study/runtime.json`` as it finishes (a sweep takes many
+    calls, and a call may be cut short): run-hours in all, and how many ran at once."""
     path = ROOT / cfg.docs / "study" / "runtime.json"
-    info = json.loads(path.read_text()) if path.exists() else {"train_seconds": 0.0, "runs": 0}
-    info["train_seconds"] += seconds
-    info["runs"] += runs
-    info.update(cores=os.cpu_count(), workers=cfg.workers)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=2) + "\n")
+    with _runtime_lock:
+        info = json.loads(path.read_text()) if path.exists() else {}
+        info["run_seconds"] = info.get("run_seconds", 0.0) + seconds
+        info["runs"] = info.get("runs", 0) + 1
+        info.update(cores=os.cpu_count(), workers=cfg.workers)
+        info.pop("train_seconds", None)  # the old, per-call record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(info, indent=2) + "\n")
 
 
 def main(argv=None) -> int:
@@ -219,10 +227,7 @@ def main(argv=None) -> int:
     try:
         cfg.arms()
         if not args.report_only:
-            started = time.time()
-            runs = run_arms(cfg)
-            if runs:
-                record_runtime(cfg, time.time() - started, runs)
+            run_arms(cfg)
         from training.study.report import write_report
 
         path = write_report(cfg)
