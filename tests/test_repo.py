@@ -67,14 +67,15 @@ def test_update_memory_benchmark_runs_and_checkpointing_keeps_less(tmp_path):
 
 
 def test_gpu_check_dry_runs_on_a_cpu(tmp_path):
-    """bench/gpu_check.py, the README's one-command GPU check, on a CPU with tiny shapes: every stage
+    """bench/gpu_check.sh (bench/gpu_check.py), the README's one-command GPU check, on a CPU with tiny shapes: every stage
     runs (the CUDA tests skip), and its one JSON file holds the versions, the 3-step run and the
     benchmark's figures (ours, and ours with TRL's micro-batch)."""
     import json
 
     out = tmp_path / "check.json"
-    subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--arch", "tiny", "--layers", "1",
-                    "--max-new", "8", "--json", str(out)], check=True, cwd=ROOT, capture_output=True, timeout=600)
+    subprocess.run(["bash", "bench/gpu_check.sh", "--device", "cpu", "--arch", "tiny", "--layers", "1",
+                    "--max-new", "8", "--json", str(out)], check=True, cwd=ROOT, capture_output=True, timeout=600,
+                   env={**__import__("os").environ, "PYTHON": sys.executable})
     results = json.loads(out.read_text())
     assert results["ok"] and results["versions"]["torch"]
     assert results["cuda_tests"]["exit"] == 0 and results["cuda_tests"]["counts"].get("passed", 0) == 0
