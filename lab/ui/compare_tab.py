@@ -15,6 +15,24 @@ from lab.ui import runs_handlers as h
 from lab.ui.train_tab import panel_grid
 
 
+def study_section() -> None:
+    """The committed study's summary (computed by its report) and main figures, when it has records."""
+    from lab.ui.guide_tab import STUDY, study_summary
+
+    summary = study_summary()
+    if not summary:
+        return
+    with gr.Accordion("The committed study: HICRA vs GRPO and its placebo across the task regimes", open=False,
+                      elem_id="compare-study"):
+        gr.Markdown(summary, elem_classes=["lab-table"])
+        with gr.Row():
+            for name, label in (("accuracy", "held-out accuracy per regime"),
+                                ("boundary", "HICRA - GRPO across execution reliability"),
+                                ("alpha", "the alpha sweep (planning-bound)")):
+                if (STUDY / f"{name}.png").exists():
+                    gr.Image(str(STUDY / f"{name}.png"), label=label, interactive=False)
+
+
 def build() -> dict:
     study = default_study()
     first = h.compare([study]) if study else None
@@ -49,4 +67,5 @@ def build() -> dict:
         h.compare, [picks, threshold, window, log_scale], outputs)
     export.click(on_export, [picks, window], [files, export_note], api_name="export_compare_csv")
     picks.focus(lambda: gr.update(choices=records.choices()), None, picks)
+    study_section()
     return {"picks": picks, "refresh": (h.compare, [picks, threshold, window, log_scale], outputs)}
