@@ -285,7 +285,7 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
     """The panel as a figure (a note in the middle when there is no data yet)."""
     lines = panel_lines(panel, groups, window) if lines is None else lines
     has_y2 = any(line.series.secondary for line in lines)
-    stacked = len({line.group for line in lines}) == 1  # several arms' stacks would hide each other: lines
+    stacked = len({line.group for line in lines}) == 1  # several arms' filled stacks would hide each other
     data: list[dict] = []
     for line in lines:
         axis = "y2" if line.series.secondary else "y"
@@ -308,7 +308,9 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
                      "yaxis": axis, "mode": "lines+markers" if line.series.kind == "eval" else "lines",
                      "line": {"color": line.colour, "dash": line.dash, "width": 2}, "marker": {"size": 6},
                      "customdata": line.counts or None, "hovertemplate": hover + f"<extra>{line.label}</extra>",
-                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack and stacked else None})
+                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack else None,
+                     # several arms: each arm's shares stack as lines (no fill), so no arm hides another
+                     "fill": "none" if line.series.stack and not stacked else None})
     layout = {
         # the title sits below the modebar (PNG, zoom), which takes the figure's top 30 pixels
         "title": {"text": panel.title, "x": 0.01, "xanchor": "left", "yref": "container", "y": 1, "yanchor": "top",

@@ -6,6 +6,8 @@ import urllib.request
 
 import pytest
 
+from lab.charts import TRAIN_PANELS
+
 gradio_client = pytest.importorskip("gradio_client")
 # A 2-step run takes seconds to a minute; the shared test machine can be much slower: wait on the run's
 # state with a limit far above what it needs.
@@ -48,7 +50,7 @@ def test_train_refresh_and_compare_endpoints(client):
             break
         time.sleep(2)
     assert "finished" in status and "step 2 of 2" in status, status
-    assert len(plots) == 6 and all(p is not None for p in plots) and "step 2 of 2" in progress
+    assert len(plots) == len(TRAIN_PANELS) and all(p is not None for p in plots) and "step 2 of 2" in progress
     *figures, table, note = client.predict(["api-ab"], 0.6, 10, False, api_name="/compare")
     assert "HICRA - GRPO" in table and len(figures) == 3
 

@@ -83,14 +83,28 @@ def test_every_panel_draws_and_says_so_when_empty():
                    "reward/mean": [0.3, 0.4], "kl/k3": [0.0, 0.01], "clip/fraction": [0, 0]},
                   {0: {"eval/accuracy": 0.375, "eval/errors/correct": 3, "eval/errors/execution": 3,
                        "eval/errors/strategy": 2}})
-    for fig in figures(TRAIN_PANELS + COMPARE_PANELS, {"grpo": {0: records}}, log=True):
+    plan_panels = ("plans", "plan_quality", "decision", "fitted")  # need plan figures: below
+    for fig in figures([p for p in TRAIN_PANELS + COMPARE_PANELS if p not in plan_panels], {"grpo": {0: records}},
+                       log=True):
         assert fig.data and "annotations" not in fig.layout
         titles = [fig.layout["yaxis"]["title"]["text"], fig.layout["xaxis"]["title"]["text"]]
         assert all(t and "/" not in t.replace("÷", "") for t in titles), titles  # no raw metric keys
     logs = {p: f.layout["yaxis"]["type"] for p, f in zip(TRAIN_PANELS, figures(TRAIN_PANELS, {"g": {0: records}},
                                                                                   log=True))}
     assert logs == {"perplexity": "log", "entropy": "log", "semantic": "log", "accuracy": "linear",
-                    "reward": "linear", "kl": "log"}
+                    "reward": "linear", "kl": "log", "plans": "linear", "plan_quality": "linear", "decision": "log"}
+    for pid in ("plans", "plan_quality", "fitted"):  # a task without plan labels: these say "no data yet"
+        assert panel_figure(PANELS[pid], {"grpo": {0: records}}).layout["annotations"][0]["text"] == "no data yet"
+    plans = run({"plan/shortcut": [0.8, 0.5], "plan/split": [0.2, 0.5], "plan/fitted": [0.2, 0.5],
+                 "plan/verify": [0, 0.1], "plan/backtrack": [0, 0], "exec/hard_error": [0.01, 0],
+                 "entropy/decision": [0.03, 0.05], "entropy/execution": [0.04, 0.03]},
+                {0: {"eval/plan/fitted": 0.25, "eval/plan/verify": 0.0}})
+    for pid in plan_panels:
+        fig = panel_figure(PANELS[pid], {"grpo": {0: plans}})
+        assert fig.data and "annotations" not in fig.layout, pid
+    stacked = panel_figure(PANELS["plans"], {"grpo": {0: plans}}, window=1)
+    assert [t["name"] for t in stacked.data] == ["shortcut", "split"]
+    assert all(t["stackgroup"] == "grpo|plans" and "fill" not in t for t in stacked.to_dict()["data"])
     empty = panel_figure(PANELS["kl"], {})
     assert empty.data == [] and empty.layout["annotations"][0]["text"] == "no data yet"
     assert len(panel_figure(PANELS["accuracy"], {"grpo": {0: records}}).to_plotly().data) == 3
@@ -113,5 +127,8 @@ def test_a_new_panel_is_one_spec_and_stacked_shares_stack_per_arm():
               "hicra": {0: run({"plan/split": [0.7, 0.7], "plan/round": [0.3, 0.3]})}}
     fig = panel_figure(shares, groups, window=1)
     assert [t["stackgroup"] for t in fig.data] == ["grpo|plan", "grpo|plan", "hicra|plan", "hicra|plan"]
+    assert all(t["fill"] == "none" for t in fig.data)  # several arms: stacked lines, no arm's fill hides another
+    assert [t["line"]["color"] for t in fig.data] == ["#111111", "#222222"] * 2  # a plan's colour, an arm's dash
+    assert [t["line"]["dash"] for t in fig.data] == ["solid", "solid", "dash", "dash"]
     assert not any(t.get("fill") == "toself" for t in fig.data)  # no bands on stacked areas
     assert fig.data[0]["y"] == [0.5, 0.5] and fig.layout["yaxis"]["tickformat"] == ".0%"

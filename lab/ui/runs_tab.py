@@ -46,23 +46,23 @@ def build(owner_token=None) -> dict:
         text, show = h.delete_prompt(name)
         return text, gr.update(visible=show)
 
-    def deleted(message):
-        return message, gr.update(visible=False), h.runs_table(), gr.update(choices=th.run_names(), value=None)
+    def after(name):
+        """Once a delete went through (or was refused): hide the question, redraw the table and the list."""
+        names = th.run_names()
+        return gr.update(visible=False), h.runs_table(), gr.update(choices=names, value=name if name in names else None)
 
     delete.click(ask, run, [message, confirm_row])
     cancel.click(lambda: ("Nothing deleted.", gr.update(visible=False)), None, [message, confirm_row])
     run.change(lambda: gr.update(visible=False), None, confirm_row)
+    # /delete (the API) deletes at once and returns the message, as before the page asked first
     if owner_token is None:
         resume.click(th.resume, run, message)
-        confirm.click(lambda name: deleted(h.delete(name)), run, [message, confirm_row, table, run],
-                      api_name="delete")
+        confirm.click(h.delete, run, message, api_name="delete").then(after, run, [confirm_row, table, run])
         download.click(h.download_adapter, run, [archive, message])
     else:
-        def really(name, owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
-            return deleted(v.delete(name, owner_token, request, profile))
-
         resume.click(v.resume, [run, owner_token], message)  # /resume_1, as in a private lab
-        confirm.click(really, [run, owner_token], [message, confirm_row, table, run], api_name="delete")
+        confirm.click(v.delete, [run, owner_token], message, api_name="delete").then(
+            after, run, [confirm_row, table, run])
         download.click(v.download_adapter, [run, owner_token], [archive, message],
                        api_name="download_adapter")
     run.focus(lambda: gr.update(choices=th.run_names()), None, run)
