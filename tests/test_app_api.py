@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from lab.charts import TRAIN_PANELS
+from lab.charts import COMPARE_PANELS, TRAIN_PANELS
 
 gradio_client = pytest.importorskip("gradio_client")
 # A 2-step run takes seconds to a minute; the shared test machine can be much slower: wait on the run's
@@ -52,7 +52,7 @@ def test_train_refresh_and_compare_endpoints(client):
     assert "finished" in status and "step 2 of 2" in status, status
     assert len(plots) == len(TRAIN_PANELS) and all(p is not None for p in plots) and "step 2 of 2" in progress
     *figures, table, note = client.predict(["api-ab"], 0.6, 10, False, api_name="/compare")
-    assert "HICRA - GRPO" in table and len(figures) == 3
+    assert "HICRA - GRPO" in table and len(figures) == len(COMPARE_PANELS)
 
 
 def test_shipped_study_and_example_need_no_training(client):
@@ -63,7 +63,7 @@ def test_shipped_study_and_example_need_no_training(client):
     *figures, table, note = client.predict([default_study()], 0.6, 10, False, api_name="/compare")
     assert "HICRA - GRPO" in table
     files, message = client.predict(default_study(), 10, api_name="/export_train_csv")
-    assert len(files["value"]) == 6 and "CSV" in message
+    assert len(files["value"]) == len(TRAIN_PANELS) and "CSV" in message
 
 
 def test_bad_launch_is_a_message(client):

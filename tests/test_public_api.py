@@ -23,7 +23,7 @@ def wait_ended(client, name, timeout=900):  # far above what a run needs: the sh
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = client.predict(name, api_name="/refresh")[0]
-        if any(f": {s}," in status for s in ("stopped", "failed", "finished")):
+        if any(f" · {s}" in status for s in ("stopped", "failed", "finished")):  # "**name** · state · ..."
             return status
         time.sleep(1)
     raise AssertionError(f"{name} did not end: {status}")
