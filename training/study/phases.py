@@ -266,7 +266,26 @@ def write_page(cfg: PhasesConfig) -> Path:
         lines += ["", f"![{task}](phases/{task}.png)", ""]
     page = docs / "phases.md"
     page.write_text("\n".join(lines) + "\n")
+    if cfg.docs == PhasesConfig().docs:  # the committed study: its README lines too
+        from training.study.report import update_readme_summary
+
+        update_readme_summary(ROOT / "README.md", readme_summary(cfg, results), block="phases-summary")
     return page
+
+
+def readme_summary(cfg: PhasesConfig, results: dict) -> str:
+    """The README's lines on the phases study: per regime, the computed verdicts and the figure."""
+    from training.tasks import REGIME_LABELS
+
+    if not results:
+        return "No records yet: run `python -m training.study.phases`."
+    lines = [f"GRPO, {cfg.steps} steps, {cfg.eval_n} held-out problems x 4 samples every {cfg.eval_every} steps "
+             f"(computed by `python -m training.study.phases`; the full page with every number is "
+             f"[`docs/phases.md`](docs/phases.md)):", ""]
+    for task, a in results.items():
+        lines += [f"*{REGIME_LABELS.get(task, task)}* (`{task}`, seeds {', '.join(map(str, a['seeds']))}): "
+                  + " ".join(verdicts(a)), "", f"![{task}](docs/phases/{task}.png)", ""]
+    return "\n".join(lines).rstrip()
 
 
 def draw(task: str, runs: dict[int, list[dict]], path: Path) -> Path:

@@ -191,9 +191,10 @@ def summary(res: dict, cfg: StudyConfig) -> str:
     return "\n".join(lines)
 
 
-def update_readme_summary(readme: Path, text: str) -> None:
-    """Replace the block between the README's study-summary markers (if it has them)."""
-    start, end = "<!-- study-summary:start -->", "<!-- study-summary:end -->"
+def update_readme_summary(readme: Path, text: str, block: str = "study-summary") -> None:
+    """Replace the block between the README's ``<!-- BLOCK:start -->`` and ``<!-- BLOCK:end -->`` markers
+    (if it has them)."""
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     if not readme.exists():
         return
     body = readme.read_text()
