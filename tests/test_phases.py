@@ -43,3 +43,22 @@ def test_edge_change_and_halfway_step_on_hand_worked_numbers():
     assert phases.edge_change(y) == 2.0
     assert np.isnan(phases.edge_change(np.ones(10)))
     assert phases.halfway_step(y) == 24.0  # the 10-step trailing mean first reaches 2.0 (halfway) at step 24
+
+
+def test_a_transient_rise_is_reported_as_exploratory_only_when_it_is_there():
+    """The real planning-bound runs rise and fall back; the exploratory line says so only when the peak's
+    interval lies above zero and the named start-to-end change does not rise."""
+    def bump(seed, height):
+        out = records(seed, -0.2, 0.0, +0.2)
+        for r in out:
+            if r["kind"] == "step" and 30 <= r["step"] < 50:
+                r["semantic/entropy_bits"] += height
+        return out
+
+    text = " ".join(phases.verdicts(phases.analyse({s: bump(s, 0.5) for s in range(5)})))
+    assert "**Phase 2 does not show.**" in text and "*Exploratory (not named before running):*" in text
+    assert "around step 3" in text or "around step 4" in text
+    flat = " ".join(phases.verdicts(phases.analyse({s: bump(s, 0.0) for s in range(5)})))
+    assert "Exploratory" not in flat
+    rising = " ".join(phases.verdicts(phases.analyse({s: records(s, +0.4, -0.3, +0.2) for s in range(5)})))
+    assert "Exploratory" not in rising  # phase 2 shows: nothing transient to add

@@ -152,6 +152,32 @@ def halfway_step(y: np.ndarray, edge: int = EDGE) -> float:
     return float(crossed[0]) if len(crossed) else float("nan")
 
 
+MIN_PEAK = 0.05  # bits: the smallest transient rise the page reports (the max of noisy windows is never 0)
+
+
+def window_means(y: np.ndarray, edge: int = EDGE) -> np.ndarray:
+    """Means over every ``edge`` consecutive steps (nan where a window has no values)."""
+    return np.array([np.nanmean(y[i:i + edge]) if not np.all(np.isnan(y[i:i + edge])) else np.nan
+                     for i in range(max(0, len(y) - edge + 1))])
+
+
+def peak_rise(runs_curves: list[np.ndarray], edge: int = EDGE) -> tuple[list[float], float]:
+    """A transient the start-to-end change cannot see (exploratory). The peak window is the one where the
+    mean curve across seeds is highest; each seed's rise is its mean there minus its first ``edge`` steps.
+    Returns ``(per-seed rises, the window's middle step)``.
+
+    >>> peak_rise([np.array([0.0] * 10 + [2.0] * 10 + [0.0] * 10)] * 2, edge=5)
+    ([2.0, 2.0], 12.0)
+    """
+    usable = [y for y in runs_curves if len(y) >= 2 * edge and not np.all(np.isnan(y[:edge]))]
+    if not usable:
+        return [], float("nan")
+    n = min(len(y) for y in usable)
+    means = np.array([window_means(y[:n], edge) for y in usable])
+    best = int(np.nanargmax(np.nanmean(means, axis=0)))
+    return [float(m[best] - np.nanmean(y[:edge])) for m, y in zip(means, usable)], float(best + edge // 2)
+
+
 def evals(records: list[dict], key: str) -> list[float]:
     return [r[key] for r in records if r.get("kind") == "eval" and r.get(key) is not None]
 
@@ -178,6 +204,8 @@ def analyse(runs: dict[int, list[dict]]) -> dict:
     order = {s: halfway_step(curve(r, "semantic/entropy_bits")) - halfway_step(curve(r, "entropy/decision"))
              for s, r in runs.items()}
     out["order"] = {"difference": asdict(mean_ci(list(order.values()))), "per_seed": order}
+    rises, at = peak_rise([curve(r, "semantic/entropy_bits") for r in runs.values()])
+    out["semantic_peak"] = {"rise": asdict(mean_ci(rises)), "step": at}
     return out
 
 
@@ -206,7 +234,7 @@ def verdicts(a: dict) -> list[str]:
         lines.append(f"**Phase 2 shows.** The semantic entropy of planning phrases rises by {_iv(sem)} bits "
                      f"while held-out accuracy rises by {_iv(acc)} ({n} seeds, 95% intervals).")
     elif _sign(sem) < 0:
-        lines.append(f"**Phase 2 does not show.** The semantic entropy of planning phrases falls by "
+        lines.append(f"**Phase 2 does not show.** The semantic entropy of planning phrases falls: its change is "
                      f"{_iv(sem)} bits (held-out accuracy changes by {_iv(acc)}).")
     else:
         lines.append(f"**Phase 2 is not resolved.** The semantic entropy of planning phrases changes by "
@@ -217,6 +245,11 @@ def verdicts(a: dict) -> list[str]:
     else:
         lines.append(f"**Phase 1 does not show.** The token entropy at execution decision positions changes by "
                      f"{_iv(dec)} nats.")
+    peak = a.get("semantic_peak")
+    if peak and _sign(peak["rise"]) > 0 and peak["rise"]["low"] >= MIN_PEAK and _sign(sem) <= 0:
+        lines.append(f"*Exploratory (not named before running):* on the way, the semantic entropy rises to a peak "
+                     f"{_iv(peak['rise'])} bits above its start (the {EDGE} steps around step {peak['step']:.0f}, "
+                     f"where the mean across seeds is highest) before it falls back.")
     order = a["order"]["difference"]
     if _sign(sem) > 0 and _sign(dec) < 0:
         if _sign(order) > 0:
@@ -252,7 +285,9 @@ def write_page(cfg: PhasesConfig) -> Path:
              f"every {cfg.eval_every} steps on {cfg.eval_n} problems x 4 samples (T=0.6). A change is the mean of "
              f"the last {EDGE} steps minus the mean of the first {EDGE}. Named before running: phase 2 is the "
              "change of the semantic entropy of planning phrases (with held-out accuracy beside it), phase 1 the "
-             "change of the token entropy at execution decision positions; the rest is secondary.", ""]
+             "change of the token entropy at execution decision positions; the rest is secondary. An exploratory line "
+             f"(a transient peak of the semantic entropy) appears only when its interval's lower end is at least "
+             f"{MIN_PEAK} bits.", ""]
     for task, a in results.items():
         lines += [f"## `{task}` ({REGIME_LABELS.get(task, task)}, seeds {', '.join(map(str, a['seeds']))})", ""]
         lines += verdicts(a) + ["", "| outcome | first steps | change (last - first) |", "|---|---|---|"]
