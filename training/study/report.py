@@ -172,14 +172,22 @@ def write_report(cfg: StudyConfig) -> Path:
     (out / "results.json").write_text(json.dumps({"config": asdict(cfg), "results": res}, indent=2) + "\n")
     page = ROOT / cfg.docs / "study.md"
     page.write_text(render(res, cfg, runtime, figs))
-    update_readme_summary(ROOT / "README.md", summary(res, cfg))
+    if cfg.docs == StudyConfig().docs:  # the committed study (not a test's or a trial's folder)
+        update_readme_summary(ROOT / "README.md", summary(res, cfg, runtime))
     return page
 
 
-def summary(res: dict, cfg: StudyConfig) -> str:
-    """The README's few lines on the study: its progress and the primary sentences, as computed."""
+def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
+    """The README's few lines on the study: its progress, what it took, and the primary sentences, as
+    computed."""
     done = sum(n for r in res["counts"].values() for n in r.values())
-    lines = [f"- Runs with records: {done} of {len(cfg.arms())}."]
+    total = len(cfg.arms())
+    lines = [f"- Runs with records: {done} of {total}."]
+    if runtime and runtime.get("run_seconds") and runtime.get("runs"):
+        per_run, workers = runtime["run_seconds"] / runtime["runs"], max(1, runtime.get("workers") or 1)
+        lines.append(f"- Time: {per_run / 60:.0f} minutes a run, measured over {runtime['runs']} runs, "
+                     f"{workers} at a time on {runtime.get('cores')} cores; at that pace the whole sweep is about "
+                     f"{per_run * total / workers / 3600:.0f} hours of wall time.")
     for regime, r in res["regimes"].items():
         for name in ("hicra-grpo", "hicra-placebo"):
             if name in r["comparisons"]:
