@@ -240,5 +240,6 @@ def test_mine_the_shipped_sample_corpus(page):
                            timeout=LONG)
     page.get_by_role("button", name="Mine", exact=True).click()
     wait_text(page, "#mine-message", "Strategic Grams")
-    page.wait_for_selector("#mine-table tbody tr", timeout=LONG)
+    # the clusters are in the table (Gradio 6 draws its rows as a virtual list, not as <tr> elements)
+    wait_text(page, "#mine-table", "yes")  # a kept cluster
     shot(page, "mine")
