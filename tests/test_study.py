@@ -122,3 +122,19 @@ def test_report_only_on_committed_records_writes_the_page(tmp_path, monkeypatch)
     text = page.read_text()
     assert "Progress: 6 of" in text and "`multiply-planning`" in text
     assert (tmp_path / "docs" / "study" / "accuracy.png").exists()
+
+
+def test_runtime_keeps_resumed_runs_out_of_the_pace(tmp_path):
+    import json
+
+    from training.study import report
+    from training.study.sweep import StudyConfig, record_runtime
+
+    cfg = StudyConfig(docs=str(tmp_path))
+    record_runtime(cfg, 300.0)
+    record_runtime(cfg, 240.0)
+    record_runtime(cfg, 16.0, resumed=True)  # its time before the stop was never recorded
+    info = json.loads((tmp_path / "study" / "runtime.json").read_text())
+    assert (info["runs"], info["run_seconds"], info["resumed_runs"], info["resumed_run_seconds"]) == (2, 540.0, 1, 16.0)
+    res = {"counts": {}, "regimes": {}}
+    assert "- Time: 4 minutes a run, measured over 2 runs" in report.summary(res, cfg, info)

@@ -83,9 +83,12 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
         "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
         "", f"Progress: {done} of {total} planned runs have records"
-        + (f"; those runs took {runtime['run_seconds'] / 3600:.1f} run-hours on {runtime.get('cores')} cores, "
-           f"{runtime.get('workers')} runs at a time (about {runtime['run_seconds'] / 3600 / max(1, runtime.get('workers') or 1):.1f} "
-           f"hours of wall time; {runtime['run_seconds'] / 60 / max(1, runtime.get('runs') or 1):.0f} minutes a run)"
+        + (f"; the {runtime.get('runs')} runs trained in one go took {runtime['run_seconds'] / 3600:.1f} run-hours on "
+           f"{runtime.get('cores')} cores, {runtime.get('workers')} runs at a time (about "
+           f"{runtime['run_seconds'] / 3600 / max(1, runtime.get('workers') or 1):.1f} hours of wall time; "
+           f"{runtime['run_seconds'] / 60 / max(1, runtime.get('runs') or 1):.0f} minutes a run)"
+           + (f"; {runtime['resumed_runs']} resumed run(s) are left out of the pace (their time before the stop "
+              f"was not recorded)" if runtime.get("resumed_runs") else "")
            if runtime and runtime.get("run_seconds") else "") + ".", "",
         "| regime | " + " | ".join(label(g) for g in GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
     for regime, groups in planned.items():

@@ -177,7 +177,8 @@ def run_arms(cfg: StudyConfig, log=print) -> int:
     logs.mkdir(parents=True, exist_ok=True)
 
     def one(arm: Arm) -> tuple[Arm, int]:
-        cmd = arm_command(cfg, arm, threads, resume=arm_state(cfg, arm) == "partial")
+        resumed = arm_state(cfg, arm) == "partial"
+        cmd = arm_command(cfg, arm, threads, resume=resumed)
         started = time.time()
         with open(logs / f"{arm.regime}-{arm.name}.log", "a") as fh:
             rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
@@ -185,7 +186,7 @@ def run_arms(cfg: StudyConfig, log=print) -> int:
         run = Path(cfg.out) / arm.regime / arm.name
         if rc == 0 and finished(run, cfg.steps):
             keep_records(run, cfg.records(arm))
-            record_runtime(cfg, time.time() - started)
+            record_runtime(cfg, time.time() - started, resumed)
         log(f"{arm.regime} {arm.name}: {'finished' if rc == 0 else f'FAILED (exit {rc})'} "
             f"in {time.time() - started:.0f} s", flush=True)
         return arm, rc
@@ -202,14 +203,16 @@ def run_arms(cfg: StudyConfig, log=print) -> int:
 _runtime_lock = threading.Lock()
 
 
-def record_runtime(cfg: StudyConfig, seconds: float) -> None:
+def record_runtime(cfg: StudyConfig, seconds: float, resumed: bool = False) -> None:
     """Add one finished run's wall time to ``DOCS/study/runtime.json`` as it finishes (a sweep takes many
-    calls, and a call may be cut short): run-hours in all, and how many ran at once."""
+    calls, and a call may be cut short): run-hours in all, and how many ran at once. A resumed run's time
+    lacks the part before the stop, so it is kept apart and left out of the pace."""
     path = ROOT / cfg.docs / "study" / "runtime.json"
     with _runtime_lock:
         info = json.loads(path.read_text()) if path.exists() else {}
-        info["run_seconds"] = info.get("run_seconds", 0.0) + seconds
-        info["runs"] = info.get("runs", 0) + 1
+        prefix = "resumed_" if resumed else ""
+        info[f"{prefix}run_seconds"] = info.get(f"{prefix}run_seconds", 0.0) + seconds
+        info[f"{prefix}runs"] = info.get(f"{prefix}runs", 0) + 1
         info.update(cores=os.cpu_count(), workers=cfg.workers)
         info.pop("train_seconds", None)  # the old, per-call record
         path.parent.mkdir(parents=True, exist_ok=True)
