@@ -83,13 +83,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
         "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
         "", f"Progress: {done} of {total} planned runs have records"
-        + (f"; the {runtime.get('runs')} runs trained in one go took {runtime['run_seconds'] / 3600:.1f} run-hours on "
-           f"{runtime.get('cores')} cores, {runtime.get('workers')} runs at a time (about "
-           f"{runtime['run_seconds'] / 3600 / max(1, runtime.get('workers') or 1):.1f} hours of wall time; "
-           f"{runtime['run_seconds'] / 60 / max(1, runtime.get('runs') or 1):.0f} minutes a run)"
-           + (f"; {runtime['resumed_runs']} resumed run(s) are left out of the pace (their time before the stop "
-              f"was not recorded)" if runtime.get("resumed_runs") else "")
-           if runtime and runtime.get("run_seconds") else "") + ".", "",
+        + runtime_clause(runtime) + ".", "",
         "| regime | " + " | ".join(label(g) for g in GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
     for regime, groups in planned.items():
         have = res["counts"].get(regime, {})
@@ -180,14 +174,37 @@ def write_report(cfg: StudyConfig) -> Path:
     return page
 
 
+def pace(runtime: dict | None) -> tuple[float, int] | None:
+    """``(seconds a run, runs at a time)`` from ``runtime.json``, over the runs trained in one go."""
+    if not runtime or not runtime.get("run_seconds") or not runtime.get("runs"):
+        return None
+    return runtime["run_seconds"] / runtime["runs"], max(1, runtime.get("workers") or 1)
+
+
+def runtime_clause(runtime: dict | None) -> str:
+    """The page's words on what the runs with records took (empty before any)."""
+    p = pace(runtime)
+    if p is None:
+        return ""
+    per_run, workers = p
+    hours = runtime["run_seconds"] / 3600
+    text = (f"; the {runtime['runs']} runs trained in one go took {hours:.1f} run-hours on {runtime.get('cores')} "
+            f"cores, {workers} runs at a time (about {hours / workers:.1f} hours of wall time; "
+            f"{per_run / 60:.0f} minutes a run)")
+    if runtime.get("resumed_runs"):
+        text += (f"; {runtime['resumed_runs']} resumed run(s) are left out of the pace (their time before the stop "
+                 f"was not recorded)")
+    return text
+
+
 def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
     """The README's few lines on the study: its progress, what it took, and the primary sentences, as
     computed."""
     done = sum(n for r in res["counts"].values() for n in r.values())
     total = len(cfg.arms())
     lines = [f"- Runs with records: {done} of {total}."]
-    if runtime and runtime.get("run_seconds") and runtime.get("runs"):
-        per_run, workers = runtime["run_seconds"] / runtime["runs"], max(1, runtime.get("workers") or 1)
+    if pace(runtime):
+        per_run, workers = pace(runtime)
         lines.append(f"- Time: {per_run / 60:.0f} minutes a run, measured over {runtime['runs']} runs, "
                      f"{workers} at a time on {runtime.get('cores')} cores; at that pace the whole sweep is about "
                      f"{per_run * total / workers / 3600:.0f} hours of wall time.")
