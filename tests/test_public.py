@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +39,9 @@ def fake_run(jobs, name, state, ended=None, owner=None, arms=(), submitted=None)
 def stand_in():
     """A process the job manager takes for a live training run (its command line names 'training')."""
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "training-stand-in"])
+    deadline = time.time() + 60  # until its command line shows (what the job manager reads)
+    while b"training-stand-in" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes() and time.time() < deadline:
+        time.sleep(0.05)
     yield proc.pid
     proc.kill()
     proc.wait()
