@@ -61,6 +61,27 @@ def test_outcomes_on_hand_worked_numbers():
     assert o["final_accuracy"] == 0.75 and o["pass_at_k"] == 0.8 and o["fitted"] == 0.9
     assert o["auc"] == pytest.approx((0.35 + 0.55) / 2 * 0.5 + (0.55 + 0.75) / 2 * 0.5)
     assert o["steps_to"] == 50.0 and o["semantic"] == 3.5
+    assert math.isnan(o["steps_to_train"])  # these records carry no training accuracy
+
+
+def test_steps_to_threshold_on_the_training_accuracy_running_mean():
+    from training.study.analysis import WINDOW, steps_to_train
+
+    # accuracy 0.3 for 20 steps, then 0.5: the 10-step mean first reaches 0.3 + 0.15 in the window 18..27
+    # (two 0.3s and eight 0.5s: 0.46; the window before it: 0.44)
+    steps = [{"kind": "step", "step": s, "acc/batch": 0.3 if s < 20 else 0.5} for s in range(40)]
+    assert WINDOW == 10
+    assert steps_to_train(steps, 0.15) == 27.0
+    assert math.isnan(steps_to_train(steps, 0.3))  # never 0.6
+    assert math.isnan(steps_to_train(steps[:9], 0.1))  # shorter than a window
+
+
+def test_an_outcome_equal_in_every_run_is_reported_as_without_resolution():
+    res = analyse(CFG, synthetic(+0.05, 0.0))
+    c = res["regimes"]["multiply-planning"]["comparisons"]["hicra-grpo"]
+    assert c["steps_to"]["constant"] == 50.0  # every synthetic run passes the threshold by step 50
+    page = report.render(res, CFG)
+    assert "no resolution (every run: 50)" in page and "Not named in advance" in page
 
 
 def synthetic(hicra_gain_planning: float, hicra_gain_execution: float, seeds: int = 10) -> dict:

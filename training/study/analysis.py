@@ -3,8 +3,8 @@
 Outcomes of one run (:func:`outcomes`): the primary, **final held-out
 accuracy** (the last evaluation), named before running; the secondary ones,
 area under the accuracy curve (mean of the evaluations, trapezoid over
-steps), steps to reach ``threshold`` above the run's step-0 accuracy,
-final pass@k, final fitted-plan share, and the semantic entropy of
+steps), steps to reach ``threshold`` above the run's step-0 accuracy
+(held-out, and on the training accuracy's ``WINDOW``-step mean), final pass@k, final fitted-plan share, and the semantic entropy of
 planning phrases (gram and cluster level, last ``EDGE`` steps).
 
 Comparisons are paired by seed (:func:`lab.stats.paired_difference`), with
@@ -28,12 +28,18 @@ from training.runs import read_jsonl
 from training.study.sweep import GROUPS, HARD_ERROR, Arm, StudyConfig, finished
 
 EDGE = 15  # steps averaged at the end of a per-step curve
+WINDOW = 10  # steps in the running mean of training accuracy ("steps_to_train")
 PRIMARY = "final_accuracy"
-SECONDARY = ("auc", "steps_to", "pass_at_k", "fitted", "semantic", "semantic_cluster")
+SECONDARY = ("auc", "steps_to", "steps_to_train", "pass_at_k", "fitted", "semantic", "semantic_cluster")
+ADDED_LATER = {  # secondary outcomes added after runs had been seen, with the reason (the page says so)
+    "steps_to_train": "added after the first 26 runs, in which every run had reached the held-out threshold by its "
+                      "first evaluation after step 0, so that measure cannot tell the arms apart",
+}
 LABELS = {
     "final_accuracy": "final held-out accuracy",
     "auc": "area under the held-out accuracy curve (mean accuracy over the run)",
     "steps_to": "steps to reach step-0 accuracy + threshold",
+    "steps_to_train": f"steps until the {WINDOW}-step mean of training accuracy reaches its first window's mean + threshold",
     "pass_at_k": "final held-out pass@4",
     "fitted": "final share of first plans that fit the problem",
     "semantic": "semantic entropy of planning phrases, last steps (bits)",
@@ -65,10 +71,23 @@ def outcomes(records: list[dict], threshold: float) -> dict[str, float]:
         out["steps_to"] = float(reached[0]) if reached else float("nan")
         out["pass_at_k"] = evals[-1].get("eval/pass_at_k", float("nan"))
         out["fitted"] = evals[-1].get("eval/plan/fitted", float("nan"))
+    out["steps_to_train"] = steps_to_train(steps, threshold)
     for key, source in (("semantic", "semantic/entropy_bits"), ("semantic_cluster", "semantic/cluster_bits")):
         vals = [r[source] for r in steps[-EDGE:] if r.get(source) is not None]
         out[key] = float(np.mean(vals)) if vals else float("nan")
     return out
+
+
+def steps_to_train(steps: list[dict], threshold: float) -> float:
+    """The last step of the first ``WINDOW``-step window whose mean training accuracy (``acc/batch``) is at
+    least the first window's mean + ``threshold``; nan when none is, or the run is shorter than a window."""
+    rows = [r for r in steps if r.get("acc/batch") is not None]
+    acc = np.array([r["acc/batch"] for r in rows], dtype=float)
+    if len(acc) < WINDOW:
+        return float("nan")
+    means = np.convolve(acc, np.ones(WINDOW) / WINDOW, mode="valid")  # [len(acc) - WINDOW + 1]
+    hits = np.flatnonzero(means >= means[0] + threshold)
+    return float(rows[hits[0] + WINDOW - 1]["step"]) if len(hits) else float("nan")
 
 
 def comparison(a: dict[int, list[dict]], b: dict[int, list[dict]], threshold: float) -> dict:
@@ -82,7 +101,9 @@ def comparison(a: dict[int, list[dict]], b: dict[int, list[dict]], threshold: fl
         xb = {s: o[key] * scale for s, o in ob.items()}
         seeds = sorted(set(xa) & set(xb))
         diffs = [xb[s] - xa[s] for s in seeds]
+        values = {v for v in [*xa.values(), *xb.values()] if not math.isnan(v)}
         out[key] = {"difference": asdict(paired_difference(xa, xb)), "sd": sd(diffs),
+                    "constant": values.pop() if len(values) == 1 and len(xa) + len(xb) > 2 else None,
                     "mde": minimum_detectable_effect(sd(diffs), len([d for d in diffs if not math.isnan(d)])),
                     "per_seed": dict(zip(seeds, diffs)),
                     "a": asdict(mean_ci(list(xa.values()))), "b": asdict(mean_ci(list(xb.values())))}
@@ -122,4 +143,5 @@ def label(group: str) -> str:
     return GROUPS[group].label if group in GROUPS else group
 
 
-__all__ = ["Arm", "analyse", "comparison", "load", "outcomes", "label", "LABELS", "PRIMARY", "SECONDARY"]
+__all__ = ["Arm", "analyse", "comparison", "load", "outcomes", "label", "ADDED_LATER", "LABELS", "PRIMARY",
+           "SECONDARY", "WINDOW"]

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from training.study.analysis import LABELS, PRIMARY, SECONDARY, analyse, label, load
+from training.study.analysis import ADDED_LATER, LABELS, PRIMARY, SECONDARY, analyse, label, load
 from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig
 
 PAPER_GAINS = "0.7 to 8.4 points (pass@1, HICRA minus GRPO, across its models and benchmarks)"
@@ -51,6 +51,14 @@ def primary_sentence(name: str, c: dict) -> str:
            f"{iv_text(d, ' points')}{power}."
 
 
+def secondary_cell(c: dict) -> str:
+    """One secondary comparison's table cell; an outcome equal in every run of both arms says so, since its
+    zero interval would read as precision it does not have."""
+    if c.get("constant") is not None:
+        return f"no resolution (every run: {c['constant']:g})"
+    return iv_text(c["difference"], digits=2)
+
+
 def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: dict | None = None) -> str:
     figures = figures or {}
     planned: dict[str, dict[str, int]] = {}
@@ -76,7 +84,8 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         f"same {cfg.eval_n} problems x 4 samples (T=0.6) with the fixed evaluation seed {cfg.eval_seed}. Arms with "
         "the same seed see the same prompts and sampling random numbers: differences are paired by seed.",
         f"- **Primary outcome: {LABELS[PRIMARY]}.** Secondary (exploratory, no correction for their number): "
-        + "; ".join(LABELS[k] for k in SECONDARY) + f" (threshold {cfg.threshold:+.2f}).",
+        + "; ".join(LABELS[k] for k in SECONDARY) + f" (threshold {cfg.threshold:+.2f})."
+        + "".join(f" Not named in advance: {LABELS[k]}, {why}." for k, why in ADDED_LATER.items()),
         "- Intervals are 95% t intervals across seeds (paired by seed; Welch for the difference in differences "
         "between regimes). Power: the minimum detectable effect (MDE) at 80% power for the seeds run, from the "
         "measured paired sd.",
@@ -134,7 +143,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
               "|---|---|" + "---|" * len(SECONDARY)]
     for regime, r in res["regimes"].items():
         for name, c in r["comparisons"].items():
-            cells = [iv_text(c[k]["difference"], digits=2) for k in SECONDARY]
+            cells = [secondary_cell(c[k]) for k in SECONDARY]
             lines.append(f"| `{regime}` | {name} | " + " | ".join(cells) + " |")
     lines += ["", "Shares are in percentage points; an interval that excludes zero here is a lead to test, not a "
               "finding: these comparisons are many and uncorrected.", ""]
