@@ -31,18 +31,7 @@ PHASES = """
 
 The charts below are a real GRPO run of the bundled tiny model on a laptop
 CPU (`assets/example-run`, 250 steps; the command is in the README). Read
-them as the paper does:
-
-1. *Procedural consolidation.* Execution tokens become reliable first: their
-   token entropy (teal) falls from the first steps (0.041 to 0.026 nats over
-   the run), while the planning tokens' entropy and relative perplexity
-   (amber) hardly move for the first hundred steps and only then fall.
-2. *Strategic exploration.* Accuracy keeps rising as the model changes its
-   plans: strategy errors drop from 210 to 1 in 800 held-out samples
-   (`python -m training summary`). The paper sees the semantic entropy of
-   planning phrases *rise* in this phase; in this run it *falls* (4.1 to 2.9
-   bits) - the model settles on the plans that work - a difference the lab
-   shows as it is.
+them as the paper does (the numbers are computed from the run's records):
 """
 
 REGIMES = """
@@ -100,6 +89,14 @@ def example_figures() -> list:
     return figures(GUIDE_PANELS, {"grpo": {0: records}}, name="example-run") if records else []
 
 
+def example_phases() -> str | None:
+    """The example run's two phases in words computed from its records (None if it is missing)."""
+    from lab.guide_text import phases_text
+    from training.runs import read_jsonl
+
+    return phases_text(read_jsonl(EXAMPLE_RUN / "metrics.jsonl"))
+
+
 def study_summary(folder: Path = STUDY) -> str | None:
     """What the committed study found so far, as its report computes it (None before it has records)."""
     import json
@@ -151,7 +148,7 @@ def build() -> dict:
 
     gr.Markdown(TOKENS)
     gr.HTML(legend_html(("planning", "high", "both", "execution")), elem_id="guide-legend")
-    gr.Markdown(PHASES)
+    gr.Markdown(PHASES + "\n" + (example_phases() or ""))
     figs = example_figures()
     if figs:
         with gr.Column(elem_id="guide-plot"):
