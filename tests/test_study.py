@@ -142,6 +142,7 @@ def test_report_only_on_committed_records_writes_the_page(tmp_path, monkeypatch)
     page = report.write_report(cfg)
     text = page.read_text()
     assert "Progress: 6 of" in text and "`multiply-planning`" in text
+    assert "**Interim**" in text and "Interim:" in report.summary(report.analyse(cfg), cfg)
     assert (tmp_path / "docs" / "study" / "accuracy.png").exists()
 
 

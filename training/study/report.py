@@ -92,7 +92,8 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
         "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
         "", f"Progress: {done} of {total} planned runs have records"
-        + runtime_clause(runtime) + ".", "",
+        + runtime_clause(runtime) + "." + (" **Interim**: every figure below is from the runs with records so far, "
+                                           "not the study's result." if done < total else ""), "",
         "| regime | " + " | ".join(label(g) for g in GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
     for regime, groups in planned.items():
         have = res["counts"].get(regime, {})
@@ -211,7 +212,9 @@ def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
     computed."""
     done = sum(n for r in res["counts"].values() for n in r.values())
     total = len(cfg.arms())
-    lines = [f"- Runs with records: {done} of {total}."]
+    lines = [f"- Runs with records: {done} of {total}." + (
+        f" Interim: {total - done} runs are still to train, so the lines below are not the study's result."
+        if done < total else "")]
     if pace(runtime):
         per_run, workers = pace(runtime)
         lines.append(f"- Time: {per_run / 60:.0f} minutes a run, measured over {runtime['runs']} runs, "
