@@ -160,3 +160,9 @@ def test_runtime_keeps_resumed_runs_out_of_the_pace(tmp_path):
     assert (info["runs"], info["run_seconds"], info["resumed_runs"], info["resumed_run_seconds"]) == (2, 540.0, 1, 16.0)
     res = {"counts": {}, "regimes": {}}
     assert "- Time: 4 minutes a run, measured over 2 runs" in report.summary(res, cfg, info)
+
+
+def test_numbers_that_round_to_zero_carry_no_minus_sign():
+    assert report.signed(-0.04, 1) == "+0.0" and report.signed(-0.06, 1) == "-0.1"
+    d = {"mean": -0.001, "low": -0.3, "high": 0.3, "n": 24}
+    assert report.iv_text(d, " points") == "+0.0 points [-0.3, +0.3] (n=24)"

@@ -22,10 +22,17 @@ PAPER_GAINS = "0.7 to 8.4 points (pass@1, HICRA minus GRPO, across its models an
 PAPER_PLACEBO = "HICRA 18.8 / 14.8 against placebo 14.6 / 9.3 (AIME24 / AIME25, Qwen2.5-7B-Base)"
 
 
+def signed(x: float, digits: int) -> str:
+    """``x`` with its sign, without a "-0.0" for a value that rounds to zero."""
+    text = f"{x:+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0 else text
+
+
 def iv_text(d: dict, unit: str = "", digits: int = 1) -> str:
     if d["n"] < 2 or math.isnan(d["low"]):
-        return f"{d['mean']:+.{digits}f}{unit} (n={d['n']}, no interval)"
-    return f"{d['mean']:+.{digits}f}{unit} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}] (n={d['n']})"
+        return f"{signed(d['mean'], digits)}{unit} (n={d['n']}, no interval)"
+    return (f"{signed(d['mean'], digits)}{unit} [{signed(d['low'], digits)}, {signed(d['high'], digits)}] "
+            f"(n={d['n']})")
 
 
 def sign(d: dict) -> int:
@@ -120,7 +127,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
               "Hypothesis (the paper's, not established here): HICRA helps once execution is reliable, so HICRA - "
               "GRPO should be larger in the planning-bound regime than in the execution-heavy one.", ""]
     b = res.get("boundary", {})
-    for regime, d in b.get("per_regime", {}).items():
+    for regime, d in sorted(b.get("per_regime", {}).items(), key=lambda item: HARD_ERROR[item[0]]):
         lines.append(f"- HICRA - GRPO in `{regime}` (hard-product error {HARD_ERROR[regime]}): "
                      f"{iv_text(d, ' points')}.")
     if "did" in b:
