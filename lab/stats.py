@@ -76,6 +76,24 @@ def minimum_detectable_effect(sd: float, n: int, level: float = 0.95, power: flo
     return (t_quantile(n - 1, 0.5 + level / 2) + t_quantile(n - 1, power)) * sd / math.sqrt(n)
 
 
+def seeds_for_effect(sd: float, effect: float, level: float = 0.95, power: float = 0.8,
+                     most: int = 1000) -> int | None:
+    """Fewest seeds whose :func:`minimum_detectable_effect` at this ``sd`` is at most ``effect`` (None when
+    ``sd`` is unknown or more than ``most`` would be needed).
+
+    >>> seeds_for_effect(1.75, 2.0)
+    9
+    >>> seeds_for_effect(0.0, 2.0)
+    2
+    """
+    if math.isnan(sd) or effect <= 0:
+        return None
+    for n in range(2, most + 1):
+        if minimum_detectable_effect(sd, n, level, power) <= effect:
+            return n
+    return None
+
+
 def sd(values: Sequence[float]) -> float:
     vals = [float(v) for v in values if v is not None and not math.isnan(v)]
     if len(vals) < 2:

@@ -166,3 +166,13 @@ def test_numbers_that_round_to_zero_carry_no_minus_sign():
     assert report.signed(-0.04, 1) == "+0.0" and report.signed(-0.06, 1) == "-0.1"
     d = {"mean": -0.001, "low": -0.3, "high": 0.3, "n": 24}
     assert report.iv_text(d, " points") == "+0.0 points [-0.3, +0.3] (n=24)"
+
+
+def test_a_comparison_short_of_the_power_target_says_how_many_seeds_would_reach_it():
+    from lab.stats import minimum_detectable_effect
+
+    c = {"sd": 2.31, "mde": minimum_detectable_effect(2.31, 10)}
+    text = report.seeds_needed(c)
+    assert "above the design's target of 2.0 points; at this sd the target needs 13 seeds" in text
+    assert minimum_detectable_effect(2.31, 13) <= 2.0 < minimum_detectable_effect(2.31, 12)
+    assert report.seeds_needed({"sd": 1.0, "mde": minimum_detectable_effect(1.0, 10)}) == ""

@@ -15,9 +15,11 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
+from lab.stats import seeds_for_effect
 from training.study.analysis import ADDED_LATER, LABELS, PRIMARY, SECONDARY, analyse, label, load
 from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig
 
+TARGET_MDE = 2.0  # points: the design's target for the main comparisons' minimum detectable effect
 PAPER_GAINS = "0.7 to 8.4 points (pass@1, HICRA minus GRPO, across its models and benchmarks)"
 PAPER_PLACEBO = "HICRA 18.8 / 14.8 against placebo 14.6 / 9.3 (AIME24 / AIME25, Qwen2.5-7B-Base)"
 
@@ -64,6 +66,15 @@ def secondary_cell(c: dict) -> str:
     if c.get("constant") is not None:
         return f"no resolution (every run: {c['constant']:g})"
     return iv_text(c["difference"], digits=2)
+
+
+def seeds_needed(c: dict) -> str:
+    """When a comparison misses the design's MDE target: how many seeds would meet it at the measured sd."""
+    if math.isnan(c["mde"]) or c["mde"] <= TARGET_MDE:
+        return ""
+    n = seeds_for_effect(c["sd"], TARGET_MDE)
+    return (f", above the design's target of {TARGET_MDE:.1f} points; at this sd the target needs "
+            + (f"{n} seeds" if n else "more seeds than the study can run"))
 
 
 def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: dict | None = None) -> str:
@@ -115,7 +126,8 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
                 any_main = True
                 c = comps[name][PRIMARY]
                 lines.append(f"- `{regime}`: {primary_sentence(name, comps[name])} Paired sd {c['sd']:.2f} points; "
-                             f"MDE at 80% power {c['mde']:.1f} points ({c['difference']['n']} seeds).")
+                             f"MDE at 80% power {c['mde']:.1f} points ({c['difference']['n']} seeds)"
+                             f"{seeds_needed(c)}.")
     if not any_main:
         lines.append("No comparison has records yet.")
     lines += ["", f"The paper reports HICRA gains of {PAPER_GAINS}, and {PAPER_PLACEBO}; our figures are the "
