@@ -26,7 +26,7 @@ def _plt():
 def accuracy_curves(runs: dict, path: Path) -> Path:
     """Held-out accuracy over steps per regime: mean across seeds of every group, with a +-1 sd band."""
     plt = _plt()
-    regimes = list(runs)
+    regimes = sorted(runs, key=lambda r: HARD_ERROR.get(r, math.inf))  # reliable execution first
     fig, axes = plt.subplots(1, max(1, len(regimes)), figsize=(4.6 * max(1, len(regimes)), 3.8),
                              squeeze=False, constrained_layout=True)
     for ax, regime in zip(axes[0], regimes):
@@ -41,7 +41,8 @@ def accuracy_curves(runs: dict, path: Path) -> Path:
             if len(curves) > 1:
                 band = np.nanstd(ys, axis=0, ddof=1)
                 ax.fill_between(steps, mean - band, mean + band, color=COLOURS.get(group), alpha=0.12, linewidth=0)
-        ax.set_title(regime, fontsize=10)
+        ax.set_title(f"{regime} (hard-product error {HARD_ERROR[regime]})" if regime in HARD_ERROR else regime,
+                     fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("held-out accuracy")
         ax.legend(fontsize=7)

@@ -24,6 +24,11 @@ PAPER_GAINS = "0.7 to 8.4 points (pass@1, HICRA minus GRPO, across its models an
 PAPER_PLACEBO = "HICRA 18.8 / 14.8 against placebo 14.6 / 9.3 (AIME24 / AIME25, Qwen2.5-7B-Base)"
 
 
+def by_reliability(per_regime: dict) -> list[tuple[str, dict]]:
+    """``(regime, value)`` pairs, the most reliable execution (lowest hard-product error) first."""
+    return sorted(per_regime.items(), key=lambda item: HARD_ERROR.get(item[0], math.inf))
+
+
 def signed(x: float, digits: int) -> str:
     """``x`` with its sign, without a "-0.0" for a value that rounds to zero."""
     text = f"{x:+.{digits}f}"
@@ -119,7 +124,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
                                                      for g in GROUPS) + " |")
     lines += ["", "## Main comparisons (primary outcome)", ""]
     any_main = False
-    for regime, r in res["regimes"].items():
+    for regime, r in by_reliability(res["regimes"]):
         comps = r["comparisons"]
         for name in ("hicra-grpo", "hicra-placebo"):
             if name in comps:
@@ -139,7 +144,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
               "Hypothesis (the paper's, not established here): HICRA helps once execution is reliable, so HICRA - "
               "GRPO should be larger in the planning-bound regime than in the execution-heavy one.", ""]
     b = res.get("boundary", {})
-    for regime, d in sorted(b.get("per_regime", {}).items(), key=lambda item: HARD_ERROR[item[0]]):
+    for regime, d in by_reliability(b.get("per_regime", {})):
         lines.append(f"- HICRA - GRPO in `{regime}` (hard-product error {HARD_ERROR[regime]}): "
                      f"{iv_text(d, ' points')}.")
     if "did" in b:
@@ -161,7 +166,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
     lines += ["", "## Secondary outcomes (exploratory)", "",
               "| regime | comparison | " + " | ".join(LABELS[k] for k in SECONDARY) + " |",
               "|---|---|" + "---|" * len(SECONDARY)]
-    for regime, r in res["regimes"].items():
+    for regime, r in by_reliability(res["regimes"]):
         for name, c in r["comparisons"].items():
             cells = [secondary_cell(c[k]) for k in SECONDARY]
             lines.append(f"| `{regime}` | {name} | " + " | ".join(cells) + " |")
@@ -239,7 +244,7 @@ def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
         lines.append(f"- Time: {per_run / 60:.0f} minutes a run, measured over {runtime['runs']} runs, "
                      f"{workers} at a time on {runtime.get('cores')} cores; at that pace the whole sweep is about "
                      f"{per_run * total / workers / 3600:.0f} hours of wall time.")
-    for regime, r in res["regimes"].items():
+    for regime, r in by_reliability(res["regimes"]):
         for name in ("hicra-grpo", "hicra-placebo"):
             if name in r["comparisons"]:
                 lines.append(f"- `{regime}`: {primary_sentence(name, r['comparisons'][name])}")
