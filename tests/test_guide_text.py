@@ -46,3 +46,16 @@ def test_the_guide_shows_the_computed_words():
         guide_tab.build()
     texts = [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
     assert any(guide_tab.example_phases() in str(t) for t in texts)
+
+
+def test_the_guide_shows_the_committed_study_figures():
+    import gradio as gr
+
+    from lab.ui import guide_tab
+
+    if guide_tab.study_summary() is None:
+        return  # a checkout without study records
+    with gr.Blocks() as demo:
+        guide_tab.build()
+    images = [str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Image) and b.value]
+    assert any("accuracy" in v for v in images) and any("boundary" in v for v in images)

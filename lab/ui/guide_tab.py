@@ -168,6 +168,9 @@ def build() -> dict:
     summary = study_summary()
     if summary:
         gr.Markdown(summary)
-        gr.Image(str(STUDY / "accuracy.png"), label="held-out accuracy per regime (docs/study)",
-                 show_label=False, interactive=False, elem_id="guide-study")
+        with gr.Column(elem_id="guide-study"):
+            for name, label in (("accuracy", "held-out accuracy per regime (docs/study)"),
+                                ("boundary", "HICRA - GRPO across execution reliability (docs/study)")):
+                if (STUDY / f"{name}.png").exists():
+                    gr.Image(str(STUDY / f"{name}.png"), label=label, show_label=False, interactive=False)
     return {"to_train": to_train, "to_compare": to_compare, "demo": demo}
