@@ -176,3 +176,9 @@ def test_a_comparison_short_of_the_power_target_says_how_many_seeds_would_reach_
     assert "above the design's target of 2.0 points; at this sd the target needs 13 seeds" in text
     assert minimum_detectable_effect(2.31, 13) <= 2.0 < minimum_detectable_effect(2.31, 12)
     assert report.seeds_needed({"sd": 1.0, "mde": minimum_detectable_effect(1.0, 10)}) == ""
+
+
+def test_a_comparison_on_one_seed_is_not_called_a_null_result():
+    res = analyse(CFG, synthetic(0.0, 0.0, seeds=1))
+    page = report.render(res, CFG)
+    assert "HICRA against GRPO: too few seeds to test yet" in page and "No difference detected" not in page

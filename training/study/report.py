@@ -55,6 +55,9 @@ def primary_sentence(name: str, c: dict) -> str:
     mde = c[PRIMARY]["mde"]
     what = {"hicra-grpo": ("HICRA", "GRPO"), "hicra-placebo": ("HICRA", "the placebo")}.get(
         name, (label(name.rsplit("-grpo", 1)[0]), "GRPO"))
+    if d["n"] < 2:
+        return (f"{what[0]} against {what[1]}: too few seeds to test yet: final held-out accuracy "
+                f"{iv_text(d, ' points')}.")
     if sign(d) > 0:
         return f"{what[0]} ends ahead of {what[1]}: final held-out accuracy {iv_text(d, ' points')}."
     if sign(d) < 0:
