@@ -17,7 +17,7 @@ from lab.ui.train_tab import panel_grid
 
 def study_section() -> None:
     """The committed study's summary (computed by its report) and main figures, when it has records."""
-    from lab.ui.guide_tab import STUDY, study_summary
+    from lab.ui.guide_tab import STUDY, STUDY_FIGURES, study_summary
 
     summary = study_summary()
     if not summary:
@@ -26,9 +26,7 @@ def study_section() -> None:
                       elem_id="compare-study"):
         gr.Markdown(summary, elem_classes=["lab-table"])
         with gr.Row():
-            for name, label in (("accuracy", "held-out accuracy per regime"),
-                                ("boundary", "HICRA - GRPO across execution reliability"),
-                                ("alpha", "the alpha sweep (planning-bound)")):
+            for name, label in STUDY_FIGURES:
                 if (STUDY / f"{name}.png").exists():
                     gr.Image(str(STUDY / f"{name}.png"), label=label, interactive=False)
 

@@ -10,6 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE_RUN = ROOT / "assets" / "example-run"
 STUDY = ROOT / "docs" / "study"
 PHASES_DIR = ROOT / "docs" / "phases"
+STUDY_FIGURES = (("accuracy", "held-out accuracy per regime"),  # the committed study's figures, main first
+                 ("boundary", "HICRA - GRPO across execution reliability"),
+                 ("alpha", "the alpha sweep (planning-bound)"))
 
 TOKENS = """
 ## Planning tokens and execution tokens
@@ -169,8 +172,7 @@ def build() -> dict:
     if summary:
         gr.Markdown(summary)
         with gr.Column(elem_id="guide-study"):
-            for name, label in (("accuracy", "held-out accuracy per regime (docs/study)"),
-                                ("boundary", "HICRA - GRPO across execution reliability (docs/study)")):
+            for name, label in STUDY_FIGURES[:2]:
                 if (STUDY / f"{name}.png").exists():
                     gr.Image(str(STUDY / f"{name}.png"), label=label, show_label=False, interactive=False)
     return {"to_train": to_train, "to_compare": to_compare, "demo": demo}

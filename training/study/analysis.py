@@ -4,8 +4,8 @@ Outcomes of one run (:func:`outcomes`): the primary, **final held-out
 accuracy** (the last evaluation), named before running; the secondary ones,
 area under the accuracy curve (mean of the evaluations, trapezoid over
 steps), steps to reach ``threshold`` above the run's step-0 accuracy
-(held-out, and on the training accuracy's ``WINDOW``-step mean), final pass@k, final fitted-plan share, and the semantic entropy of
-planning phrases (gram and cluster level, last ``EDGE`` steps).
+(held-out, and on the training accuracy's ``WINDOW``-step mean), final
+pass@k, final fitted-plan share, and the semantic entropy of planning phrases (gram and cluster level, last ``EDGE`` steps).
 
 Comparisons are paired by seed (:func:`lab.stats.paired_difference`), with
 the paired sd and the minimum detectable effect at 80% power for the seeds
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
@@ -39,7 +38,8 @@ LABELS = {
     "final_accuracy": "final held-out accuracy",
     "auc": "area under the held-out accuracy curve (mean accuracy over the run)",
     "steps_to": "steps to reach step-0 accuracy + threshold",
-    "steps_to_train": f"steps until the {WINDOW}-step mean of training accuracy reaches its first window's mean + threshold",
+    "steps_to_train": f"steps until the {WINDOW}-step mean of training accuracy reaches its first window's mean "
+                      "+ threshold",
     "pass_at_k": "final held-out pass@4",
     "fitted": "final share of first plans that fit the problem",
     "semantic": "semantic entropy of planning phrases, last steps (bits)",

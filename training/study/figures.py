@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from training.study.analysis import PRIMARY
-from training.study.sweep import GROUPS, HARD_ERROR
+from training.study.sweep import GROUPS, HARD_ERROR, reliability
 
 COLOURS = {"grpo": "#1f77b4", "hicra": "#d62728", "placebo": "#7f7f7f", "entropy": "#9467bd",
            "released": "#8c564b", "alpha-0.1": "#ff9896", "alpha-0.5": "#e377c2", "alpha-1.0": "#bcbd22"}
@@ -26,7 +26,7 @@ def _plt():
 def accuracy_curves(runs: dict, path: Path) -> Path:
     """Held-out accuracy over steps per regime: mean across seeds of every group, with a +-1 sd band."""
     plt = _plt()
-    regimes = sorted(runs, key=lambda r: HARD_ERROR.get(r, math.inf))  # reliable execution first
+    regimes = sorted(runs, key=reliability)
     fig, axes = plt.subplots(1, max(1, len(regimes)), figsize=(4.6 * max(1, len(regimes)), 3.8),
                              squeeze=False, constrained_layout=True)
     for ax, regime in zip(axes[0], regimes):

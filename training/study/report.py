@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lab.stats import seeds_for_effect
 from training.study.analysis import ADDED_LATER, LABELS, PRIMARY, SECONDARY, analyse, label, load
-from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig
+from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig, reliability
 
 TARGET_MDE = 2.0  # points: the design's target for the main comparisons' minimum detectable effect
 PAPER_GAINS = "0.7 to 8.4 points (pass@1, HICRA minus GRPO, across its models and benchmarks)"
@@ -26,7 +26,7 @@ PAPER_PLACEBO = "HICRA 18.8 / 14.8 against placebo 14.6 / 9.3 (AIME24 / AIME25, 
 
 def by_reliability(per_regime: dict) -> list[tuple[str, dict]]:
     """``(regime, value)`` pairs, the most reliable execution (lowest hard-product error) first."""
-    return sorted(per_regime.items(), key=lambda item: HARD_ERROR.get(item[0], math.inf))
+    return sorted(per_regime.items(), key=lambda item: reliability(item[0]))
 
 
 def signed(x: float, digits: int) -> str:

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.runs import RunDir
@@ -47,6 +47,11 @@ REGIMES = ("multiply-planning", "multiply-intermediate", "multiply-execution")
 PRESET_OF = {"multiply-planning": "tiny-planning", "multiply-intermediate": "tiny-intermediate",
              "multiply-execution": "tiny-execution"}
 HARD_ERROR = {"multiply-planning": 0.0, "multiply-intermediate": 0.15, "multiply-execution": 0.5}
+
+
+def reliability(regime: str) -> float:
+    """Sort key: the most reliable execution (lowest hard-product error) first; unknown regimes last."""
+    return HARD_ERROR.get(regime, float("inf"))
 
 
 @dataclass(frozen=True)
