@@ -10,7 +10,7 @@ from training.study import report
 from training.study.analysis import analyse, outcomes
 from training.study.sweep import StudyConfig, arm_command, keep_records, main
 
-CFG = StudyConfig(seeds="0,1,2,3,4,5,6,7,8,9", extra_seeds="0,1,2")
+CFG = StudyConfig(seeds="0,1,2,3,4,5,6,7,8,9", extra_seeds="0,1,2", max_seeds=0)  # no top-up: the plan as set
 
 
 def test_arms_in_priority_order_with_complete_pairs_first():
@@ -41,6 +41,7 @@ def test_arm_command_uses_the_regime_preset_and_a_fixed_eval_seed():
     (["--seeds", "0,x"], "--seeds: comma-separated values"),
     (["--seeds", "1,1"], "appears twice"),
     (["--steps", "0"], "--steps must be at least 1"),
+    (["--max-seeds", "-1"], "--max-seeds must be 0"),
 ])
 def test_bad_settings_are_refused(args, message, capsys):
     assert main(args + ["--report-only"]) == 2
@@ -182,3 +183,45 @@ def test_a_comparison_on_one_seed_is_not_called_a_null_result():
     res = analyse(CFG, synthetic(0.0, 0.0, seeds=1))
     page = report.render(res, CFG)
     assert "HICRA against GRPO: too few seeds to test yet" in page and "No difference detected" not in page
+
+
+def write_pilot(cfg, finals: dict[str, list[float]]) -> None:
+    """Finished compact records for each main group on the pilot seeds, with these final accuracies."""
+    for group, values in finals.items():
+        for seed, final in zip(cfg.list_of("seeds"), values):
+            dest = cfg.records(sweep_arm(cfg, group, seed))
+            dest.mkdir(parents=True, exist_ok=True)
+            (dest / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(final)))
+            (dest / "status.json").write_text(json.dumps({"state": "finished", "step": cfg.steps}))
+
+
+def sweep_arm(cfg, group, seed):
+    from training.study.sweep import Arm
+
+    return Arm(cfg.list_of("regimes", str)[0], group, seed)
+
+
+def test_top_up_reads_the_pilots_sd_and_never_its_mean(tmp_path, monkeypatch):
+    from training.study import sweep
+
+    monkeypatch.setattr(sweep, "ROOT", tmp_path)
+    cfg = StudyConfig(regimes="multiply-execution", seeds="0,1,2,3", extra_seeds="0", max_seeds=20)
+    base = [0.50, 0.50, 0.50, 0.50]
+    write_pilot(cfg, {"grpo": base, "placebo": base})
+    assert sweep.top_up(cfg, "multiply-execution") is None  # HICRA's pilot is not complete
+    write_pilot(cfg, {"hicra": [0.50, 0.54, 0.50, 0.54]})  # differences 0, 4, 0, 4 points: sd 2.31
+    plan = sweep.top_up(cfg, "multiply-execution")
+    assert round(plan["sd"]["hicra-grpo"], 2) == 2.31 and plan["needed"] == 13
+    assert plan["added"] == list(range(4, 13))  # 13 seeds in all
+    added = [a for a in cfg.arms() if a.seed >= 4]
+    assert [a.group for a in added[:3]] == ["grpo", "hicra", "placebo"] and len(added) == 9 * 3
+    write_pilot(cfg, {"hicra": [0.60, 0.64, 0.60, 0.64]})  # the same sd, 10 points higher: the same plan
+    assert sweep.top_up(cfg, "multiply-execution")["added"] == plan["added"]
+    capped = StudyConfig(regimes="multiply-execution", seeds="0,1,2,3", extra_seeds="0", max_seeds=8)
+    assert sweep.top_up(capped, "multiply-execution") == {**plan, "needed": None, "added": [4, 5, 6, 7]}
+    write_pilot(cfg, {"hicra": [0.51, 0.512, 0.508, 0.51]})  # sd 0.16 points: the pilot is enough
+    assert sweep.top_up(cfg, "multiply-execution")["added"] == []
+    assert sweep.top_up(StudyConfig(regimes="multiply-execution", seeds="0,1,2,3", max_seeds=0),
+                        "multiply-execution") is None
+    lines = report.top_up_sentence("multiply-execution", plan, cfg)
+    assert "the target needs 13 seeds; topped up with seeds 4-12." in lines

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from lab.stats import seeds_for_effect
 from training.study.analysis import ADDED_LATER, LABELS, PRIMARY, SECONDARY, analyse, label, load
-from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig, reliability
+from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig, reliability, top_up
 
-TARGET_MDE = 2.0  # points: the design's target for the main comparisons' minimum detectable effect
+TARGET_MDE = StudyConfig().target_mde  # points: the design's target for the main comparisons' MDE
 PAPER_GAINS = "0.7 to 8.4 points (pass@1, HICRA minus GRPO, across its models and benchmarks)"
 PAPER_PLACEBO = "HICRA 18.8 / 14.8 against placebo 14.6 / 9.3 (AIME24 / AIME25, Qwen2.5-7B-Base)"
 
@@ -76,13 +76,29 @@ def secondary_cell(c: dict) -> str:
     return iv_text(c["difference"], digits=2)
 
 
-def seeds_needed(c: dict) -> str:
+def seeds_needed(c: dict, target: float = TARGET_MDE) -> str:
     """When a comparison misses the design's MDE target: how many seeds would meet it at the measured sd."""
-    if math.isnan(c["mde"]) or c["mde"] <= TARGET_MDE:
+    if math.isnan(c["mde"]) or c["mde"] <= target:
         return ""
-    n = seeds_for_effect(c["sd"], TARGET_MDE)
-    return (f", above the design's target of {TARGET_MDE:.1f} points; at this sd the target needs "
+    n = seeds_for_effect(c["sd"], target)
+    return (f", above the design's target of {target:.1f} points; at this sd the target needs "
             + (f"{n} seeds" if n else "more seeds than the study can run"))
+
+
+def top_up_sentence(regime: str, plan: dict | None, cfg: StudyConfig) -> str:
+    """What the top-up rule decided for one regime, from its pilot's paired sd (empty before the pilot is
+    complete)."""
+    if plan is None:
+        return ""
+    sds = ", ".join(f"{name} {v:.2f}" for name, v in plan["sd"].items())
+    head = f"- `{regime}`: pilot of {plan['pilot']} seeds, paired sd {sds} points: "
+    if not plan["added"]:
+        return head + f"no top-up (the target needs {plan['needed']} seeds or fewer)."
+    if plan["needed"] is None:
+        return head + (f"the target needs more than {cfg.max_seeds} seeds; topped up to the cap of "
+                       f"{plan['pilot'] + len(plan['added'])}.")
+    return head + f"the target needs {plan['needed']} seeds; topped up with seeds {plan['added'][0]}-" \
+                  f"{plan['added'][-1]}."
 
 
 def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: dict | None = None) -> str:
@@ -99,7 +115,8 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "is computed by `training/study/analysis.py`, every sentence by `training/study/report.py` from those "
         "numbers.", "",
         "## Design, named before running", "",
-        f"- Task regimes: {', '.join(f'`{r}` (hard-product error {HARD_ERROR[r]})' for r in planned)}: the same "
+        "- Task regimes: " + ", ".join(f"`{r}` (hard-product error {HARD_ERROR[r]})"
+                                       for r in sorted(planned, key=reliability)) + ": the same "
         "plans and habits, only execution reliability differs (README, \"Task regimes\"). Each run starts from "
         "its regime's bundled model and preset.",
         f"- Arms: {'; '.join(f'{label(g)}' for g in GROUPS if g in cfg.groups.split(','))}. The main arms (GRPO, "
@@ -115,13 +132,20 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "- Intervals are 95% t intervals across seeds (paired by seed; Welch for the difference in differences "
         "between regimes). Power: the minimum detectable effect (MDE) at 80% power for the seeds run, from the "
         "measured paired sd.",
+        f"- Seeds: the main arms on {len(cfg.list_of('seeds'))} seeds (the pilot), the extras on "
+        f"{len(cfg.list_of('extra_seeds'))}. Top-up rule (added after the pilot runs of the first regimes had "
+        "been seen, to meet the power target; not named before running): once a regime's pilot is complete, "
+        "the paired sd of each main comparison's final accuracy over the pilot seeds sets how many seeds an MDE "
+        f"of {cfg.target_mde:.1f} points needs, and the regime's main arms get the missing seeds (at most "
+        f"{cfg.max_seeds} in all). It reads the pilot's sd only, never its mean difference, so it cannot "
+        "steer the result toward either arm; the intervals below are the usual fixed-sample ones.",
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
         "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
         "", f"Progress: {done} of {total} planned runs have records"
         + runtime_clause(runtime) + "." + (" **Interim**: every figure below is from the runs with records so far, "
                                            "not the study's result." if done < total else ""), "",
         "| regime | " + " | ".join(label(g) for g in GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
-    for regime, groups in planned.items():
+    for regime, groups in by_reliability(planned):
         have = res["counts"].get(regime, {})
         lines.append(f"| `{regime}` | " + " | ".join(f"{have.get(g, 0)} / {groups[g]}" if g in groups else "-"
                                                      for g in GROUPS) + " |")
@@ -135,9 +159,12 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
                 c = comps[name][PRIMARY]
                 lines.append(f"- `{regime}`: {primary_sentence(name, comps[name])} Paired sd {c['sd']:.2f} points; "
                              f"MDE at 80% power {c['mde']:.1f} points ({c['difference']['n']} seeds)"
-                             f"{seeds_needed(c)}.")
+                             f"{seeds_needed(c, cfg.target_mde)}.")
     if not any_main:
         lines.append("No comparison has records yet.")
+    plans = [top_up_sentence(r, top_up(cfg, r), cfg) for r in sorted(planned, key=reliability)]
+    if any(plans):
+        lines += ["", "The top-up rule's decisions (from each regime's pilot):", ""] + [p for p in plans if p]
     lines += ["", f"The paper reports HICRA gains of {PAPER_GAINS}, and {PAPER_PLACEBO}; our figures are the "
               "differences above, on a two-digit multiplication task with a tiny model, so they test the mechanism, "
               "not the paper's numbers.", ""]
@@ -203,7 +230,9 @@ def write_report(cfg: StudyConfig) -> Path:
         figs["alpha"] = "study/" + alpha.name
     runtime_path = out / "runtime.json"
     runtime = json.loads(runtime_path.read_text()) if runtime_path.exists() else None
-    (out / "results.json").write_text(json.dumps({"config": asdict(cfg), "results": res}, indent=2) + "\n")
+    plans = {r: top_up(cfg, r) for r in cfg.list_of("regimes", str)}
+    (out / "results.json").write_text(json.dumps({"config": asdict(cfg), "results": res, "top_up": plans},
+                                                 indent=2) + "\n")
     page = ROOT / cfg.docs / "study.md"
     page.write_text(render(res, cfg, runtime, figs))
     if cfg.docs == StudyConfig().docs:  # the committed study (not a test's or a trial's folder)

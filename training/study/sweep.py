@@ -14,6 +14,14 @@ The arms (:data:`GROUPS`), per task regime (``training/tasks/shortcut.py``):
   entropy-only arm with the same budget, the released-code rule, and HICRA
   at alpha 0.1, 0.5 and 1.0.
 
+The top-up (:func:`top_up`): once a regime's main arms have records on all
+the main seeds (the pilot), the paired sd of each main comparison's final
+accuracy over those seeds sets how many seeds a minimum detectable effect
+of ``target_mde`` needs; the regime's main arms get the seeds that are
+missing, up to ``max_seeds``. The rule reads the pilot's sd only, never its
+mean difference, and the pilot's seeds only, so the plan does not move as
+the top-up runs land.
+
 Arms that share a seed see the same prompts and sampling random numbers
 (:mod:`training.arms`), and every evaluation uses the same fixed seed on the
 same ``eval_n`` held-out problems, so differences are paired by seed. The
@@ -40,7 +48,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.runs import RunDir
+from lab.stats import sd as sample_sd
+from lab.stats import seeds_for_effect
+from training.runs import RunDir, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 REGIMES = ("multiply-planning", "multiply-intermediate", "multiply-execution")
@@ -100,6 +110,10 @@ class StudyConfig:
     eval_seed: int = field(default=0, metadata={"help": "the evaluations' fixed sampling seed"})
     threshold: float = field(default=0.1, metadata={"help": "'steps to reach': held-out accuracy this much above "
                                                             "the run's step-0 accuracy"})
+    target_mde: float = field(default=2.0, metadata={"help": "the main comparisons' target minimum detectable "
+                                                             "effect (points, 80% power)"})
+    max_seeds: int = field(default=16, metadata={"help": "the top-up's cap on a regime's main seeds (0: no "
+                                                         "top-up)"})
     workers: int = field(default=2, metadata={"help": "runs at once"})
     max_runs: int = field(default=0, metadata={"help": "train at most this many runs in this call (0: all)"})
 
@@ -123,6 +137,8 @@ class StudyConfig:
         for name in ("steps", "eval_every", "eval_n", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.max_seeds < 0 or not self.target_mde > 0:
+            raise ValueError("--max-seeds must be 0 (no top-up) or more, and --target-mde above 0")
         main = [g for g in groups if GROUPS[g].main]
         extras = [g for g in groups if not GROUPS[g].main]
         seeds, extra_seeds = self.list_of("seeds"), self.list_of("extra_seeds")
@@ -131,10 +147,45 @@ class StudyConfig:
         arms = [Arm(r, g, s) for r in order for s in seeds for g in main if g != "placebo" or r == "multiply-planning"]
         arms += [Arm("multiply-planning", g, s) for s in extra_seeds for g in extras if "multiply-planning" in regimes]
         arms += [Arm(r, "placebo", s) for r in order if r != "multiply-planning" for s in seeds if "placebo" in main]
+        for r in order:
+            plan = top_up(self, r)
+            arms += [Arm(r, g, s) for s in (plan["added"] if plan else []) for g in main]
         return arms
 
     def records(self, arm: Arm) -> Path:
         return ROOT / self.docs / "study" / "runs" / arm.regime / arm.name
+
+
+def final_accuracy(folder: Path, steps: int) -> float | None:
+    """A finished run's last held-out accuracy, in points, from its compact records (None if not finished)."""
+    if not finished(folder, steps):
+        return None
+    evals = [r for r in read_jsonl(folder / "metrics.jsonl") if r.get("kind") == "eval"]
+    return 100.0 * evals[-1]["eval/accuracy"] if evals else None
+
+
+def top_up(cfg: StudyConfig, regime: str) -> dict | None:
+    """The seeds a regime's main arms need beyond the pilot (the main seeds) for a minimum detectable effect of
+    ``target_mde`` at the pilot's paired sd; None until every main arm has records on every pilot seed, or when
+    ``max_seeds`` is 0.
+
+    Returns ``{"pilot": n, "sd": {comparison: sd}, "needed": n, "added": [seed, ...]}``: ``needed`` is the
+    most any main comparison needs (None when one needs more than ``max_seeds``), and ``added`` the seeds after
+    the pilot's largest, up to ``max_seeds`` seeds in all.
+    """
+    groups = [g for g in cfg.list_of("groups", str) if g in GROUPS and GROUPS[g].main]
+    pilot = cfg.list_of("seeds")
+    if not cfg.max_seeds or "hicra" not in groups or len(pilot) < 2:
+        return None
+    acc = {g: {s: final_accuracy(cfg.records(Arm(regime, g, s)), cfg.steps) for s in pilot} for g in groups}
+    if any(v is None for per_seed in acc.values() for v in per_seed.values()):
+        return None
+    sds = {f"hicra-{g}": sample_sd([acc["hicra"][s] - acc[g][s] for s in pilot]) for g in groups if g != "hicra"}
+    counts = [seeds_for_effect(v, cfg.target_mde, most=cfg.max_seeds) for v in sds.values()]
+    needed = None if None in counts else max(counts, default=len(pilot))
+    total = min(cfg.max_seeds, max(len(pilot), needed or cfg.max_seeds))
+    added = list(range(max(pilot) + 1, max(pilot) + 1 + total - len(pilot)))
+    return {"pilot": len(pilot), "sd": sds, "needed": needed, "added": added}
 
 
 # ----------------------------------------------------------------- training
@@ -171,12 +222,23 @@ def keep_records(run: Path, dest: Path) -> None:
 
 
 def run_arms(cfg: StudyConfig, log=print) -> int:
-    """Train the arms not yet done (at most ``max_runs``); returns how many finished."""
-    arms = [a for a in cfg.arms() if arm_state(cfg, a) != "done"]
-    if cfg.max_runs:
-        arms = arms[:cfg.max_runs]
-    if not arms:
-        return 0
+    """Train the arms not yet done (at most ``max_runs``), and then the top-up's arms once a pilot completes;
+    returns how many finished."""
+    trained = 0
+    while True:
+        arms = [a for a in cfg.arms() if arm_state(cfg, a) != "done"]
+        if cfg.max_runs:
+            arms = arms[:cfg.max_runs - trained]
+        if not arms:
+            return trained
+        trained += run_batch(cfg, arms, log)
+        if not any(arm_state(cfg, a) == "done" for a in arms):
+            raise RuntimeError("the runs exited cleanly but none has finished records; see the logs in "
+                               f"{Path(cfg.out) / 'logs'}")
+
+
+def run_batch(cfg: StudyConfig, arms: list[Arm], log=print) -> int:
+    """Train ``arms``, ``workers`` at a time; returns how many finished (raises if any failed)."""
     threads = max(1, (os.cpu_count() or 1) // max(1, cfg.workers))
     logs = Path(cfg.out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
