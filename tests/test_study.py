@@ -183,6 +183,7 @@ def test_a_comparison_on_one_seed_is_not_called_a_null_result():
     res = analyse(CFG, synthetic(0.0, 0.0, seeds=1))
     page = report.render(res, CFG)
     assert "HICRA against GRPO: too few seeds to test yet" in page and "No difference detected" not in page
+    assert "nan" not in page and "(1 seeds)" not in page and "Trend: too few seeds to fit yet" in page
 
 
 def write_pilot(cfg, finals: dict[str, list[float]]) -> None:

@@ -36,6 +36,8 @@ def signed(x: float, digits: int) -> str:
 
 
 def iv_text(d: dict, unit: str = "", digits: int = 1) -> str:
+    if math.isnan(d["mean"]):
+        return f"no estimate yet (n={d['n']})"
     if d["n"] < 2 or math.isnan(d["low"]):
         return f"{signed(d['mean'], digits)}{unit} (n={d['n']}, no interval)"
     return (f"{signed(d['mean'], digits)}{unit} [{signed(d['low'], digits)}, {signed(d['high'], digits)}] "
@@ -83,6 +85,15 @@ def seeds_needed(c: dict, target: float = TARGET_MDE) -> str:
     n = seeds_for_effect(c["sd"], target)
     return (f", above the design's target of {target:.1f} points; at this sd the target needs "
             + (f"{n} seeds" if n else "more seeds than the study can run"))
+
+
+def power_clause(c: dict, cfg: StudyConfig) -> str:
+    """A main comparison's power: the paired sd, the MDE for the seeds run and, if it misses the target, the
+    seeds that would meet it (empty before two seeds give an sd)."""
+    if math.isnan(c["sd"]):
+        return ""
+    return (f" Paired sd {c['sd']:.2f} points; MDE at 80% power {c['mde']:.1f} points ({c['difference']['n']} "
+            f"seeds){seeds_needed(c, cfg.target_mde)}.")
 
 
 def top_up_sentence(regime: str, plan: dict | None, cfg: StudyConfig) -> str:
@@ -157,9 +168,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
             if name in comps:
                 any_main = True
                 c = comps[name][PRIMARY]
-                lines.append(f"- `{regime}`: {primary_sentence(name, comps[name])} Paired sd {c['sd']:.2f} points; "
-                             f"MDE at 80% power {c['mde']:.1f} points ({c['difference']['n']} seeds)"
-                             f"{seeds_needed(c, cfg.target_mde)}.")
+                lines.append(f"- `{regime}`: {primary_sentence(name, comps[name])}{power_clause(c, cfg)}")
     if not any_main:
         lines.append("No comparison has records yet.")
     plans = [top_up_sentence(r, top_up(cfg, r), cfg) for r in sorted(planned, key=reliability)]
@@ -184,7 +193,9 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
                    "not measurably different between the regimes")
         lines.append(f"- Difference in differences (planning-bound minus execution-heavy): {iv_text(d, ' points')}: "
                      f"HICRA's effect is {verdict}.")
-    if "slope" in b:
+    if "slope" in b and math.isnan(b["slope"]["mean"]):
+        lines.append(f"- Trend: too few seeds to fit yet (n={b['slope']['n']}).")
+    elif "slope" in b:
         d = b["slope"]
         per_tenth = {**d, "mean": d["mean"] / 10, "low": d["low"] / 10, "high": d["high"] / 10}
         lines.append(f"- Trend: HICRA - GRPO changes by {iv_text(per_tenth, ' points')} per 0.1 of hard-product "
