@@ -60,6 +60,44 @@ def paired_difference(a: dict[int, float], b: dict[int, float], level: float = 0
     return mean_ci([b[s] - a[s] for s in seeds], level)
 
 
+def t_test_p(values: Sequence[float]) -> float:
+    """Two-sided p-value of a one-sample t test of mean zero (for paired differences: the paired t test);
+    nan with fewer than two values.
+
+    >>> round(t_test_p([1.0, 2.0, 3.0]), 4)  # t = 2 / (1 / sqrt(3)) = 3.46 on 2 df
+    0.0742
+    >>> t_test_p([0.5, 0.5])  # no spread: a zero-width interval that excludes zero
+    0.0
+    """
+    vals = [float(v) for v in values if v is not None and not math.isnan(v)]
+    n = len(vals)
+    if n < 2:
+        return float("nan")
+    mean = sum(vals) / n
+    spread = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    if spread == 0:
+        return 1.0 if mean == 0 else 0.0
+    from scipy.stats import t
+
+    return float(2 * t.sf(abs(mean) / (spread / math.sqrt(n)), n - 1))
+
+
+def holm(pvalues: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjustment for a family of tests (controls the chance of any false positive at the
+    level); nan p-values are left out of the family and stay nan.
+
+    >>> holm({"a": 0.01, "b": 0.04, "c": 0.03})  # sorted 0.01, 0.03, 0.04: x3, x2, x1, kept monotone
+    {'a': 0.03, 'b': 0.06, 'c': 0.06}
+    """
+    ranked = sorted((v, k) for k, v in pvalues.items() if not math.isnan(v))
+    out = {k: float("nan") for k in pvalues}
+    running = 0.0
+    for i, (v, k) in enumerate(ranked):
+        running = max(running, min(1.0, v * (len(ranked) - i)))
+        out[k] = round(running, 12)
+    return out
+
+
 def minimum_detectable_effect(sd: float, n: int, level: float = 0.95, power: float = 0.8) -> float:
     """Smallest true mean difference a paired t test on ``n`` seeds detects with ``power``.
 

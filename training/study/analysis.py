@@ -9,10 +9,12 @@ pass@k, final fitted-plan share, and the semantic entropy of planning phrases (g
 
 Comparisons are paired by seed (:func:`lab.stats.paired_difference`), with
 the paired sd and the minimum detectable effect at 80% power for the seeds
-run; the boundary condition is the difference in differences between
-regimes (Welch interval) and the slope of HICRA - GRPO on the regime's
-hard-product error (t interval). Secondary comparisons are exploratory: no
-correction for their number, and the report says so.
+run, and the paired t test's p-value, adjusted by Holm's method across the
+main comparisons (:data:`MAIN` in every regime); the boundary condition is
+the difference in differences between regimes (Welch interval) and the
+slope of HICRA - GRPO on the regime's hard-product error (t interval).
+Secondary comparisons are exploratory: no correction for their number, and
+the report says so.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from dataclasses import asdict
 
 import numpy as np
 
-from lab.stats import mean_ci, minimum_detectable_effect, paired_difference, sd, slope_ci, welch_difference
+from lab.stats import (holm, mean_ci, minimum_detectable_effect, paired_difference, sd, slope_ci, t_test_p,
+                       welch_difference)
 from training.runs import read_jsonl
 from training.study.sweep import GROUPS, HARD_ERROR, Arm, StudyConfig, finished
 
 EDGE = 15  # steps averaged at the end of a per-step curve
 WINDOW = 10  # steps in the running mean of training accuracy ("steps_to_train")
 PRIMARY = "final_accuracy"
+MAIN = ("hicra-grpo", "hicra-placebo")  # the main comparisons: one family for Holm's correction
 SECONDARY = ("auc", "steps_to", "steps_to_train", "pass_at_k", "fitted", "semantic", "semantic_cluster")
 ADDED_LATER = {  # secondary outcomes added after runs had been seen, with the reason (the page says so)
     "steps_to_train": "added after the first 26 runs, in which every run had reached the held-out threshold by its "
@@ -105,6 +109,7 @@ def comparison(a: dict[int, list[dict]], b: dict[int, list[dict]], threshold: fl
         out[key] = {"difference": asdict(paired_difference(xa, xb)), "sd": sd(diffs),
                     "constant": values.pop() if len(values) == 1 and len(xa) + len(xb) > 2 else None,
                     "mde": minimum_detectable_effect(sd(diffs), len([d for d in diffs if not math.isnan(d)])),
+                    "p": t_test_p(diffs),
                     "per_seed": dict(zip(seeds, diffs)),
                     "a": asdict(mean_ci(list(xa.values()))), "b": asdict(mean_ci(list(xb.values())))}
     return out
@@ -127,6 +132,12 @@ def analyse(cfg: StudyConfig, runs: dict | None = None) -> dict:
         base = {g: asdict(mean_ci([outcomes(r, cfg.threshold)[PRIMARY] * 100 for r in s.values()]))
                 for g, s in groups.items()}
         res["regimes"][regime] = {"comparisons": comps, "final_accuracy": base}
+    family = {f"{r}/{name}": v["comparisons"][name][PRIMARY]["p"] for r, v in res["regimes"].items()
+              for name in MAIN if name in v["comparisons"]}
+    for key, adjusted in holm(family).items():
+        regime, name = key.split("/")
+        res["regimes"][regime]["comparisons"][name][PRIMARY].update(
+            p_holm=adjusted, family=len([p for p in family.values() if not math.isnan(p)]))
     diffs = {r: list(v["comparisons"]["hicra-grpo"][PRIMARY]["per_seed"].values())
              for r, v in res["regimes"].items() if "hicra-grpo" in v["comparisons"]}
     if "multiply-planning" in diffs and "multiply-execution" in diffs:
@@ -143,5 +154,5 @@ def label(group: str) -> str:
     return GROUPS[group].label if group in GROUPS else group
 
 
-__all__ = ["Arm", "analyse", "comparison", "load", "outcomes", "label", "ADDED_LATER", "LABELS", "PRIMARY",
+__all__ = ["Arm", "analyse", "comparison", "load", "outcomes", "label", "ADDED_LATER", "LABELS", "MAIN", "PRIMARY",
            "SECONDARY", "WINDOW"]

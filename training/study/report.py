@@ -36,10 +36,14 @@ def signed(x: float, digits: int) -> str:
 
 
 def iv_text(d: dict, unit: str = "", digits: int = 1) -> str:
+    """``mean [low, high] (n=N)``; an interval that excludes zero gets the digits it needs for no end to
+    print as zero."""
     if math.isnan(d["mean"]):
         return f"no estimate yet (n={d['n']})"
     if d["n"] < 2 or math.isnan(d["low"]):
         return f"{signed(d['mean'], digits)}{unit} (n={d['n']}, no interval)"
+    while sign(d) and digits < 4 and 0.0 in (round(d["low"], digits), round(d["high"], digits)):
+        digits += 1
     return (f"{signed(d['mean'], digits)}{unit} [{signed(d['low'], digits)}, {signed(d['high'], digits)}] "
             f"(n={d['n']})")
 
@@ -60,14 +64,28 @@ def primary_sentence(name: str, c: dict) -> str:
     if d["n"] < 2:
         return (f"{what[0]} against {what[1]}: too few seeds to test yet: final held-out accuracy "
                 f"{iv_text(d, ' points')}.")
-    if sign(d) > 0:
-        return f"{what[0]} ends ahead of {what[1]}: final held-out accuracy {iv_text(d, ' points')}."
-    if sign(d) < 0:
-        return f"{what[0]} ends behind {what[1]}: final held-out accuracy {iv_text(d, ' points')}."
+    if sign(d):
+        side = "ahead of" if sign(d) > 0 else "behind"
+        p_holm = c[PRIMARY].get("p_holm", float("nan"))
+        only = " by this comparison's own interval" if p_holm >= 0.05 else ""  # False for nan
+        return f"{what[0]} ends {side} {what[1]}{only}: final held-out accuracy {iv_text(d, ' points')}" \
+               f"{family_clause(c[PRIMARY])}."
     power = "" if math.isnan(mde) else f"; with these seeds a difference of {mde:.1f} points or more would have " \
                                        f"been detected with 80% power"
     return f"No difference detected between {what[0]} and {what[1]}: final held-out accuracy " \
            f"{iv_text(d, ' points')}{power}."
+
+
+def family_clause(c: dict) -> str:
+    """For a main comparison whose interval excludes zero: whether it holds after Holm's correction across the
+    main comparisons (empty for the extras, which are not in that family)."""
+    if math.isnan(c.get("p_holm", float("nan"))):
+        return ""
+    k = c["family"]
+    if c["p_holm"] < 0.05:
+        return f"; it holds after Holm's correction for the {k} main comparisons (adjusted p {c['p_holm']:.3f})"
+    return (f"; unadjusted p {c['p']:.3f}, but after Holm's correction for the {k} main comparisons p is "
+            f"{c['p_holm']:.2f}, so the study does not count it as a difference")
 
 
 def secondary_cell(c: dict) -> str:
@@ -142,7 +160,10 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         + "".join(f" Not named in advance: {LABELS[k]}, {why}." for k, why in ADDED_LATER.items()),
         "- Intervals are 95% t intervals across seeds (paired by seed; Welch for the difference in differences "
         "between regimes). Power: the minimum detectable effect (MDE) at 80% power for the seeds run, from the "
-        "measured paired sd.",
+        "measured paired sd. The main comparisons (HICRA - GRPO and HICRA - placebo in every regime) are one "
+        "family: a main interval that excludes zero is also tested with the paired t test, its p-value "
+        "adjusted by Holm's method across the family, and counted as a difference only if that holds (this "
+        "correction was added when the first main interval excluded zero; it was not named before running).",
         f"- Seeds: the main arms on {len(cfg.list_of('seeds'))} seeds (the pilot), the extras on "
         f"{len(cfg.list_of('extra_seeds'))}. Top-up rule (added after the pilot runs of the first regimes had "
         "been seen, to meet the power target; not named before running): once a regime's pilot is complete, "
