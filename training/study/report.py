@@ -122,7 +122,7 @@ def top_up_sentence(regime: str, plan: dict | None, cfg: StudyConfig) -> str:
     sds = ", ".join(f"{name} {v:.2f}" for name, v in plan["sd"].items())
     head = f"- `{regime}`: pilot of {plan['pilot']} seeds, paired sd {sds} points: "
     if not plan["added"]:
-        return head + f"no top-up (the target needs {plan['needed']} seeds or fewer)."
+        return head + f"no top-up (the target needs {plan['needed']} seeds; the pilot has {plan['pilot']})."
     if plan["needed"] is None:
         return head + (f"the target needs more than {cfg.max_seeds} seeds; topped up to the cap of "
                        f"{plan['pilot'] + len(plan['added'])}.")
