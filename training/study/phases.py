@@ -60,7 +60,7 @@ OUTCOMES = {  # key -> (label, source, expected direction)
 
 @dataclass(frozen=True)
 class PhasesConfig:
-    tasks: tuple[str, ...] = ("multiply-planning", "multiply-intermediate")
+    tasks: tuple[str, ...] = ("multiply-planning", "multiply-intermediate", "multiply-execution")
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     steps: int = 150
     eval_every: int = 25
