@@ -142,6 +142,7 @@ def analyse(cfg: StudyConfig, runs: dict | None = None) -> dict:
              for r, v in res["regimes"].items() if "hicra-grpo" in v["comparisons"]}
     if "multiply-planning" in diffs and "multiply-execution" in diffs:
         res["boundary"]["did"] = asdict(welch_difference(diffs["multiply-planning"], diffs["multiply-execution"]))
+        res["boundary"]["did_seeds"] = [len(diffs["multiply-planning"]), len(diffs["multiply-execution"])]
     if len(diffs) >= 2:
         xs = [HARD_ERROR[r] for r, d in diffs.items() for _ in d]
         ys = [v for d in diffs.values() for v in d]

@@ -48,6 +48,16 @@ def iv_text(d: dict, unit: str = "", digits: int = 1) -> str:
             f"(n={d['n']})")
 
 
+def did_text(boundary: dict) -> str:
+    """The difference in differences with its interval and both regimes' seed counts (Welch's interval has no
+    single n)."""
+    text = iv_text(boundary["did"], " points")
+    seeds = boundary.get("did_seeds")
+    if seeds and text.endswith(f"(n={boundary['did']['n']})"):
+        text = text.rsplit("(", 1)[0] + f"({seeds[0]} and {seeds[1]} seeds)"
+    return text
+
+
 def sign(d: dict) -> int:
     """+1 / -1 when the 95% interval lies above / below zero; 0 when it includes zero or is missing."""
     if d["n"] < 2 or math.isnan(d["low"]):
@@ -212,7 +222,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         verdict = ("larger where execution is reliable, as the hypothesis expects" if sign(d) > 0 else
                    "smaller where execution is reliable, against the hypothesis" if sign(d) < 0 else
                    "not measurably different between the regimes")
-        lines.append(f"- Difference in differences (planning-bound minus execution-heavy): {iv_text(d, ' points')}: "
+        lines.append(f"- Difference in differences (planning-bound minus execution-heavy): {did_text(b)}: "
                      f"HICRA's effect is {verdict}.")
     if "slope" in b and math.isnan(b["slope"]["mean"]):
         lines.append(f"- Trend: too few seeds to fit yet (n={b['slope']['n']}).")
@@ -315,7 +325,7 @@ def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
     did = res.get("boundary", {}).get("did")
     if did:
         lines.append(f"- Boundary condition, difference in differences (planning-bound minus execution-heavy): "
-                     f"{iv_text(did, ' points')}.")
+                     f"{did_text(res['boundary'])}.")
     return "\n".join(lines)
 
 
