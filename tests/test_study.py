@@ -227,6 +227,8 @@ def test_top_up_reads_the_pilots_sd_and_never_its_mean(tmp_path, monkeypatch):
                         "multiply-execution") is None
     lines = report.top_up_sentence("multiply-execution", plan, cfg)
     assert "the target needs 13 seeds; topped up with seeds 4-12." in lines
+    res = {**analyse(cfg, {}), "top_up": {"multiply-execution": plan}}  # the page reads the plan, not the disk
+    assert "topped up with seeds 4-12" in report.render(res, cfg)
 
 
 def test_a_main_interval_that_fails_holms_correction_is_not_counted():
