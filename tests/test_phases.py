@@ -62,3 +62,20 @@ def test_a_transient_rise_is_reported_as_exploratory_only_when_it_is_there():
     assert "Exploratory" not in flat
     rising = " ".join(phases.verdicts(phases.analyse({s: records(s, +0.4, -0.3, +0.2) for s in range(5)})))
     assert "Exploratory" not in rising  # phase 2 shows: nothing transient to add
+
+
+def test_a_call_for_one_regime_keeps_the_others_on_the_page(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(phases, "ROOT", tmp_path)
+    cfg = phases.PhasesConfig(tasks=("multiply-execution",), steps=100, docs="docs")
+    for task in ("multiply-planning", "multiply-execution"):
+        for seed in (0, 1):
+            run = cfg.records_dir(task) / f"grpo-s{seed}"
+            run.mkdir(parents=True)
+            run.joinpath("metrics.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in records(seed, 0.3, -0.2, 0.3)))
+            run.joinpath("status.json").write_text(json.dumps({"state": "finished", "step": 100}))
+    page = phases.write_page(cfg).read_text()
+    headings = [line for line in page.splitlines() if line.startswith("## ")]
+    assert [h.split("`")[1] for h in headings] == ["multiply-planning", "multiply-execution"]

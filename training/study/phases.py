@@ -268,7 +268,7 @@ def write_page(cfg: PhasesConfig) -> Path:
     from training.tasks import REGIME_LABELS
 
     results, figures = {}, []
-    for task in cfg.tasks:
+    for task in PRESET_OF:  # every regime with records, whichever --tasks this call trained
         runs = {int(p.name.split("-s")[1]): read_jsonl(p / "metrics.jsonl")
                 for p in sorted(cfg.records_dir(task).glob("grpo-s*")) if _finished(p, cfg.steps)}
         if runs:
