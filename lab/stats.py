@@ -73,8 +73,7 @@ def t_test_p(values: Sequence[float]) -> float:
     n = len(vals)
     if n < 2:
         return float("nan")
-    mean = sum(vals) / n
-    spread = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    mean, spread = sum(vals) / n, sd(vals)
     if spread == 0:
         return 1.0 if mean == 0 else 0.0
     from scipy.stats import t
