@@ -38,10 +38,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab.analysis import bundled_tokenizer  # noqa: E402
-from lab.grams import SGSet, list_presets, load_preset  # noqa: E402
-from lab.matching import matcher_for  # noqa: E402
+from training.hierarchy.grams import SGSet, list_presets, load_preset  # noqa: E402
+from training.hierarchy.matching import matcher_for  # noqa: E402
 from lab.mine import MineConfig, mine  # noqa: E402
-from lab.tokens import spans_to_mask, token_mask  # noqa: E402
+from training.hierarchy.tokens import spans_to_mask, token_mask  # noqa: E402
 from training.tasks import multiply, multiply_sg_set  # noqa: E402
 
 

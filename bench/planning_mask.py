@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab.analysis import bundled_tokenizer  # noqa: E402
-from lab.grams import list_presets, load_preset  # noqa: E402
-from lab.matching import GramMatcher  # noqa: E402
-from lab.tokens import token_masks_from_ids  # noqa: E402
+from training.hierarchy.grams import list_presets, load_preset  # noqa: E402
+from training.hierarchy.matching import GramMatcher  # noqa: E402
+from training.hierarchy.tokens import token_masks_from_ids  # noqa: E402
 
 
 def phrase_set(n: int, rng: random.Random) -> list[str]:

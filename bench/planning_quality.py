@@ -4,7 +4,7 @@
 
 Scores every shipped preset (and any SG set file given) on the annotated
 reasoning traces of ``assets/planning-eval/`` (README there: how they were
-written and annotated) with :func:`lab.planning_eval.score`: a token (the
+written and annotated) with :func:`training.hierarchy.planning_eval.score`: a token (the
 bundled byte-level BPE tokenizer) is truly planning when it overlaps an
 annotated phrase, predicted planning when it overlaps an occurrence of the
 set's grams. Figures are on the held-out half unless ``--split dev``; the
@@ -29,8 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab.analysis import bundled_tokenizer  # noqa: E402
-from lab.grams import TAGS, SGSet, list_presets, load_preset, load_sg_set  # noqa: E402
-from lab.planning_eval import AnnotatedTrace, eval_split, score  # noqa: E402
+from training.hierarchy.grams import TAGS, SGSet, list_presets, load_preset, load_sg_set  # noqa: E402
+from training.hierarchy.planning_eval import AnnotatedTrace, eval_split, score  # noqa: E402
 from training.tasks import multiply, multiply_sg_set  # noqa: E402
 
 

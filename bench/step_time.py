@@ -122,8 +122,8 @@ class Ours:
         trainer, records = self.trainer, self.records[warmup:]
         rows = trainer.cfg.prompts_per_step * trainer.cfg.group_size
         # What planning masks, entropies and the HICRA transform cost, measured apart.
-        from lab.metrics import high_entropy_mask
-        from lab.tokens import token_masks_from_ids
+        from training.hierarchy.metrics import high_entropy_mask
+        from training.hierarchy.tokens import token_masks_from_ids
         from training import algos
         from training.engine import graphs, rollout
 

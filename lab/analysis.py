@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.grams import SGSet
-from lab.matching import matcher_for
-from lab.semantic import gram_counts, semantic_entropy
-from lab.tokens import token_mask
+from training.hierarchy.grams import SGSet
+from training.hierarchy.matching import matcher_for
+from training.hierarchy.semantic import gram_counts, semantic_entropy
+from training.hierarchy.tokens import token_mask
 
 MAX_TEXT_CHARS = 50_000
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "tiny-model"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from lab import colours as C
-from lab.stats import mean_ci
+from training.hierarchy.stats import mean_ci
 
 Groups = dict[str, dict[int, list[dict]]]  # arm group (algorithm) -> seed -> records
 

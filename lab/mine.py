@@ -36,7 +36,7 @@ from typing import Callable
 
 import numpy as np
 
-from lab.grams import SGSet, StrategicGram
+from training.hierarchy.grams import SGSet, StrategicGram
 
 STOP_WORDS = frozenset("""
 a an the and or but if then so of to in on at by for with from as is are was were be been being it its
@@ -328,7 +328,7 @@ def main(argv=None) -> int:
     from dataclasses import fields
 
     from lab.corpus import CorpusError, read_corpus
-    from lab.grams import save_sg_set
+    from training.hierarchy.grams import save_sg_set
 
     ap = argparse.ArgumentParser(prog="python -m lab.mine", description="Mine Strategic Grams from a corpus, "
                                  "or from a model's own responses (--from-model).")

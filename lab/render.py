@@ -85,7 +85,7 @@ def tokens_html(text: str, offsets: np.ndarray, planning: np.ndarray,
 
 def stats_markdown(analysis, top: int = 12, warning: str | None = None) -> str:
     """Figures for one analysed text, as a Markdown table; ``warning`` (a planning-coverage warning, see
-    :mod:`lab.coverage`) goes right under the planning-token ratio."""
+    :mod:`training.hierarchy.coverage`) goes right under the planning-token ratio."""
     rows = [
         ("tokens", f"{analysis.n_tokens:,}"),
         ("planning tokens", f"{analysis.n_planning:,}"),

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab.coverage import coverage_warning
-from lab.grams import SGSet, StrategicGram, load_preset, save_sg_set
+from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.grams import SGSet, StrategicGram, load_preset, save_sg_set
 
 ROOT = Path(__file__).resolve().parent.parent
 R1 = ("Okay, so I need 12 * 4. Let me try splitting: 10 * 4 = 40, 2 * 4 = 8. Wait, let me check: 48 / 4 = 12. "

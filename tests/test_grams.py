@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from lab.grams import (SGSet, SGSetError, StrategicGram, list_presets, load_preset, load_sg_set,
+from training.hierarchy.grams import (SGSet, SGSetError, StrategicGram, list_presets, load_preset, load_sg_set,
                        normalize_phrase, parse_sg_set, save_sg_set)
 
 

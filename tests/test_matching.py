@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from lab.grams import normalize_phrase
-from lab.matching import GramMatcher, find_spans
+from training.hierarchy.grams import normalize_phrase
+from training.hierarchy.matching import GramMatcher, find_spans
 
 
 def reference_spans(text, phrases):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lab.metrics import (high_entropy_mask, masked_mean, overlap_shares, relative_perplexity, role_means,
+from training.hierarchy.metrics import (high_entropy_mask, masked_mean, overlap_shares, relative_perplexity, role_means,
                          token_entropy, token_nll)
 
 

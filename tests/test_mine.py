@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lab.corpus import CorpusError, parse_corpus, read_corpus
-from lab.grams import load_sg_set, save_sg_set
+from training.hierarchy.grams import load_sg_set, save_sg_set
 from lab.mine import MineConfig, MineError, closed_ngrams, extract_ngrams, main, mine, words_in_runs
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.grams import SGSet, SGSetError, StrategicGram, load_preset, load_sg_set, parse_sg_set, save_sg_set
-from lab.matching import GramMatcher, find_spans, matcher_for, step_starts
-from lab.planning_eval import EvalSetError, eval_split, load_traces, parse_trace, score
+from training.hierarchy.grams import SGSet, SGSetError, StrategicGram, load_preset, load_sg_set, parse_sg_set, save_sg_set
+from training.hierarchy.matching import GramMatcher, find_spans, matcher_for, step_starts
+from training.hierarchy.planning_eval import EvalSetError, eval_split, load_traces, parse_trace, score
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,11 +102,12 @@ def test_shipped_evaluation_set_is_well_formed():
         assert tags == {"deduction", "branching", "backtracking", "verification", "other"}
 
 
-def test_scores_on_hand_worked_counts():
+def test_scores_on_hand_worked_counts(tokenizer):
     # bundled tokens: "N" "ow" "," " " "2" ... "," " so" " " "4" ".": "Now" (2 tokens) is annotated and
     # found, " so" (1 token) is marked but not annotated
     trace = parse_trace("⟦other: Now⟧, 2 + 2 = 4, so 4.")
-    s = score(SGSet("t", (StrategicGram("now", tag="other"), StrategicGram("so", tag="deduction"))), [trace])
+    s = score(SGSet("t", (StrategicGram("now", tag="other"), StrategicGram("so", tag="deduction"))), [trace],
+              tokenizer)
     assert (s.all.found, s.all.missed, s.all.marked_in, s.all.marked_out) == (2, 0, 2, 1)
     assert s.all.precision == pytest.approx(2 / 3) and s.all.recall == 1.0
     assert s.by_tag["other"].precision == 1.0 and s.by_tag["deduction"].precision == 0.0

@@ -28,7 +28,7 @@ def test_engine_never_imports_gradio():
 
 
 def test_analysis_imports_without_gradio():
-    code = ("import sys; import lab.grams, lab.matching, lab.tokens, lab.metrics, lab.semantic, "
+    code = ("import sys; import training.hierarchy.grams, training.hierarchy.matching, training.hierarchy.tokens, training.hierarchy.metrics, training.hierarchy.semantic, "
             "lab.analysis, lab.render, lab.ui.handlers, training.algos; "
             "assert 'gradio' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

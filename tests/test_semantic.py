@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from lab.grams import SGSet, StrategicGram
-from lab.semantic import conditional_other_entropy, gram_counts, semantic_entropy, shannon_entropy
+from training.hierarchy.grams import SGSet, StrategicGram
+from training.hierarchy.semantic import conditional_other_entropy, gram_counts, semantic_entropy, shannon_entropy
 
 
 def test_shannon_entropy_bits():

@@ -8,7 +8,8 @@ import pytest
 
 from training.study import report
 from training.study.analysis import analyse, outcomes
-from training.study.sweep import StudyConfig, arm_command, keep_records, main
+from training.study.cli import main
+from training.study.sweep import StudyConfig, arm_command, keep_records
 
 CFG = StudyConfig(seeds="0,1,2,3,4,5,6,7,8,9", extra_seeds="0,1,2", max_seeds=0)  # no top-up: the plan as set
 
@@ -171,7 +172,7 @@ def test_numbers_that_round_to_zero_carry_no_minus_sign():
 
 
 def test_a_comparison_short_of_the_power_target_says_how_many_seeds_would_reach_it():
-    from lab.stats import minimum_detectable_effect
+    from training.hierarchy.stats import minimum_detectable_effect
 
     c = {"sd": 2.31, "mde": minimum_detectable_effect(2.31, 10)}
     text = report.seeds_needed(c)

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from lab.matching import find_spans
+from training.hierarchy.matching import find_spans
 from training.tasks import get_task, multiply, multiply_sg_set
 from training.tasks.multiply import BasePolicy, Problem, classify, parse_answer, reward, write_trace
 

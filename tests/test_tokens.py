@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lab.grams import load_preset
-from lab.tokens import decode_with_offsets, spans_to_mask, token_mask, token_masks_from_ids
+from training.hierarchy.grams import load_preset
+from training.hierarchy.tokens import decode_with_offsets, spans_to_mask, token_mask, token_masks_from_ids
 
 GRAMS = ["let's double-check", "note that", "try a different approach"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from lab.analysis import MAX_TEXT_CHARS, analyse_text
-from lab.grams import load_preset
+from training.hierarchy.grams import load_preset
 from lab.render import stats_markdown, tokens_html
 from lab.ui.handlers import highlight
 

@@ -207,7 +207,7 @@ def test_mine_tab_samples_from_the_bundled_model_and_mines(lab):
     input (an unknown task, no responses, a checkpoint outside the runs) gives a message."""
     import json
 
-    from lab.grams import load_sg_set
+    from training.hierarchy.grams import load_sg_set
     from lab.ui import mine_handlers as h
 
     seen = []

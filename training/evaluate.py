@@ -16,10 +16,10 @@ from typing import Callable
 
 import torch
 
-from lab.coverage import coverage_warning
-from lab.grams import SGSet
-from lab.semantic import semantic_entropy
-from lab.tokens import token_masks_from_ids
+from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.grams import SGSet
+from training.hierarchy.semantic import semantic_entropy
+from training.hierarchy.tokens import token_masks_from_ids
 from training.engine.modeling import LoadedModel
 from training.engine.rollout import sample
 from training.tasks import Task, default_model, get_task

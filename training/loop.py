@@ -27,11 +27,11 @@ from pathlib import Path
 
 import torch
 
-from lab.coverage import coverage_warning
-from lab.matching import matcher_for
-from lab.metrics import high_entropy_mask, masked_mean, overlap_shares, role_means
-from lab.semantic import conditional_other_entropy, semantic_entropy
-from lab.tokens import span_masks_from_ids, token_masks_from_ids
+from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.matching import matcher_for
+from training.hierarchy.metrics import high_entropy_mask, masked_mean, overlap_shares, role_means
+from training.hierarchy.semantic import conditional_other_entropy, semantic_entropy
+from training.hierarchy.tokens import span_masks_from_ids, token_masks_from_ids
 from training import algos, dist, guard
 from training.config import RunConfig
 from training.evaluate import evaluate, prompt_ids, strip_eos

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 
 from lab.analysis import InputError, analyse_text
-from lab.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
-from lab.coverage import coverage_warning
+from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
+from training.hierarchy.coverage import coverage_warning
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)

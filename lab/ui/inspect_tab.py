@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from lab.grams import list_presets
+from training.hierarchy.grams import list_presets
 from lab.ui import handlers, model_handlers
 
 EXAMPLE = (

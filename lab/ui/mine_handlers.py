@@ -12,7 +12,7 @@ import numpy as np
 
 from lab.corpus import CorpusError, read_corpus
 from lab import shipped
-from lab.grams import save_sg_set
+from training.hierarchy.grams import save_sg_set
 from lab.mine import MineConfig, MineError, MineResult, mine
 from lab.ui.context import jobs, settings
 

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from lab.analysis import InputError, check_text
-from lab.coverage import coverage_warning
-from lab.grams import SGSetError
-from lab.metrics import high_entropy_mask, overlap_shares
+from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.grams import SGSetError
+from training.hierarchy.metrics import high_entropy_mask, overlap_shares
 from lab.render import legend_html, tokens_html
-from lab.tokens import token_masks_from_ids
+from training.hierarchy.tokens import token_masks_from_ids
 from lab.ui.context import PUBLIC_MODELS, jobs, settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fract
     planning = token_masks_from_ids(lm.tokenizer, [response_ids], sg_set)[0]
     high = high_entropy_mask(torch.from_numpy(entropy)[None], torch.ones(1, len(entropy), dtype=torch.bool),
                              fraction)[0].numpy()
-    from lab.tokens import decode_with_offsets
+    from training.hierarchy.tokens import decode_with_offsets
 
     text, offsets = decode_with_offsets(lm.tokenizer, response_ids)
     shares = overlap_shares(torch.from_numpy(planning)[None], torch.from_numpy(high)[None],

@@ -13,7 +13,7 @@ from pathlib import Path
 from lab.charts import COMPARE_PANELS, ERROR_TOTAL, figures
 from lab.colours import arm_label
 from lab.shipped import is_shipped, read_only_message
-from lab.stats import mean_ci, paired_difference
+from training.hierarchy.stats import mean_ci, paired_difference
 from lab.ui import records
 from lab.ui.context import jobs, settings
 from training.progress import ACTIVE, arm_folders, bar, duration, eta_text, read_progress

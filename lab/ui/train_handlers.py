@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import replace
 
-from lab.grams import list_presets, load_sg_set
+from training.hierarchy.grams import list_presets, load_sg_set
 from lab.shipped import is_shipped, read_only_message
 from lab.ui.context import PUBLIC_MAX_STEPS, PUBLIC_MODELS, jobs, settings
 from lab.ui.records import arm_records  # noqa: F401 - where runs_handlers and older callers find it

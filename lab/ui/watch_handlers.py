@@ -79,7 +79,7 @@ def status_markdown(info: dict, p: Progress, groups: dict, warnings: list | None
 
 def planning_line(groups: dict, warnings: list) -> str:
     """The planning-token ratio of each arm's latest step (mean over seeds) and any coverage warning
-    (:mod:`lab.coverage`): a HICRA run whose SG set marks almost nothing is GRPO in disguise."""
+    (:mod:`training.hierarchy.coverage`): a HICRA run whose SG set marks almost nothing is GRPO in disguise."""
     ratios = []
     for group, by_seed in groups.items():
         last = [next((r["planning/ratio"] for r in reversed(recs) if r.get("kind") == "step"

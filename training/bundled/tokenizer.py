@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from lab.grams import load_preset
+from training.hierarchy.grams import load_preset
 from training.tasks import multiply, shortcut
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"

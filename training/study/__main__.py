@@ -1,7 +1,7 @@
-"""``python -m training.study``: see :mod:`training.study.sweep`."""
+"""``python -m training.study``: see :mod:`training.study.cli`."""
 
 import sys
 
-from training.study.sweep import main
+from training.study.cli import main
 
 sys.exit(main())

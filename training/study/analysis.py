@@ -7,7 +7,7 @@ steps), steps to reach ``threshold`` above the run's step-0 accuracy
 (held-out, and on the training accuracy's ``WINDOW``-step mean), final
 pass@k, final fitted-plan share, and the semantic entropy of planning phrases (gram and cluster level, last ``EDGE`` steps).
 
-Comparisons are paired by seed (:func:`lab.stats.paired_difference`), with
+Comparisons are paired by seed (:func:`training.hierarchy.stats.paired_difference`), with
 the paired sd and the minimum detectable effect at 80% power for the seeds
 run, and the paired t test's p-value, adjusted by Holm's method across the
 main comparisons (:data:`MAIN` in every regime); the boundary condition is
@@ -24,7 +24,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from lab.stats import (holm, mean_ci, minimum_detectable_effect, paired_difference, sd, slope_ci, t_test_p,
+from training.hierarchy.stats import (holm, mean_ci, minimum_detectable_effect, paired_difference, sd, slope_ci, t_test_p,
                        welch_difference)
 from training.runs import read_jsonl
 from training.study.sweep import GROUPS, HARD_ERROR, Arm, StudyConfig, finished

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.stats import Interval, mean_ci
+from training.hierarchy.stats import Interval, mean_ci
 from training.runs import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

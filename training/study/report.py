@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from lab.stats import seeds_for_effect
+from training.hierarchy.stats import seeds_for_effect
 from training.study.analysis import ADDED_LATER, LABELS, PRIMARY, SECONDARY, analyse, label, load
 from training.study.sweep import GROUPS, HARD_ERROR, ROOT, StudyConfig, reliability, top_up
 

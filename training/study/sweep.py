@@ -36,7 +36,6 @@ redraws the report with ``--report-only``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -48,8 +47,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.stats import sd as sample_sd
-from lab.stats import seeds_for_effect
+from training.hierarchy.stats import sd as sample_sd
+from training.hierarchy.stats import seeds_for_effect
 from training.runs import RunDir, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,29 +283,3 @@ def record_runtime(cfg: StudyConfig, seconds: float, resumed: bool = False) -> N
         info.pop("train_seconds", None)  # the old, per-call record
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(info, indent=2) + "\n")
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.study", description=__doc__.split("\n\n")[0])
-    for name, f in StudyConfig.__dataclass_fields__.items():
-        ap.add_argument("--" + name.replace("_", "-"), type=type(f.default), default=f.default,
-                        help=f.metadata.get("help"))
-    ap.add_argument("--report-only", action="store_true", help="only redraw the page and figures from the records")
-    args = ap.parse_args(argv)
-    cfg = StudyConfig(**{k: v for k, v in vars(args).items() if k != "report_only"})
-    try:
-        cfg.arms()
-        if not args.report_only:
-            run_arms(cfg)
-        from training.study.report import write_report
-
-        path = write_report(cfg)
-    except (ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"report: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

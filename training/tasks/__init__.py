@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from lab.grams import SGSet, SGSetError, StrategicGram, list_presets, load_preset, load_sg_set
+from training.hierarchy.grams import SGSet, SGSetError, StrategicGram, list_presets, load_preset, load_sg_set
 from training.tasks import multiply, shortcut
 
 TASKS = ("multiply", *shortcut.REGIMES, "gsm8k", "math", "jsonl:PATH")

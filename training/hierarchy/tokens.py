@@ -27,8 +27,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from lab.grams import SGSet
-from lab.matching import GramMatcher, matcher_for
+from training.hierarchy.grams import SGSet
+from training.hierarchy.matching import GramMatcher, matcher_for
 
 # A separator that is neither whitespace nor a word character, so no phrase
 # can match across two sequences joined with it.

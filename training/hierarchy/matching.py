@@ -31,7 +31,7 @@ import re
 from functools import lru_cache
 from typing import Iterable
 
-from lab.grams import SGSet, StrategicGram, normalize_phrase
+from training.hierarchy.grams import SGSet, StrategicGram, normalize_phrase
 
 _APOS_CLASS = "['\u2019\u2018\u02bc`]"
 _END = ""  # trie key that marks the end of a phrase

@@ -7,7 +7,7 @@ compares an SG set's planning tokens with the annotation:
 
 * a token is truly planning when it overlaps an annotated span, predicted
   planning when it overlaps an SG occurrence (the rule of planning masks,
-  :mod:`lab.tokens`); precision and recall are over all tokens of all traces;
+  :mod:`training.hierarchy.tokens`); precision and recall are over all tokens of all traces;
 * per function: recall over the annotated tokens of that function, and
   precision over the tokens that the set's grams of that function (their
   ``tag``) mark.
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.grams import TAGS, SGSet, normalize_phrase
-from lab.matching import matcher_for
-from lab.tokens import spans_to_mask, token_mask
+from training.hierarchy.grams import TAGS, SGSet, normalize_phrase
+from training.hierarchy.matching import matcher_for
+from training.hierarchy.tokens import spans_to_mask, token_mask
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "assets" / "planning-eval"
+EVAL_DIR = Path(__file__).resolve().parents[2] / "assets" / "planning-eval"
 _HEADER = re.compile(r"^### (.*)$")
 _MARK = re.compile(r"⟦([a-z]+): ([^⟦⟧]+)⟧")
 
@@ -150,11 +150,13 @@ class Score:
     tokens: int = 0
 
 
-def score(sg: SGSet, traces: list[AnnotatedTrace], tokenizer=None) -> Score:
-    """Token-level precision and recall of ``sg`` against the annotation of ``traces``."""
-    from lab.analysis import bundled_tokenizer
+def score(sg: SGSet, traces: list[AnnotatedTrace], tokenizer) -> Score:
+    """Token-level precision and recall of ``sg`` against the annotation of ``traces``.
 
-    tok = tokenizer or bundled_tokenizer()
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` (the bundled one:
+    ``lab.analysis.bundled_tokenizer()``).
+    """
+    tok = tokenizer
     matcher = matcher_for(sg)
     tag_of = sg.tag_of()
     out = Score()

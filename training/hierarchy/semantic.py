@@ -6,7 +6,7 @@ entropy 0.0 (no diversity observed); the counts are returned alongside by
 :func:`gram_counts` so a caller can tell "none" from "one kind".
 
 Occurrences are counted leftmost-longest and non-overlapping
-(:meth:`lab.matching.GramMatcher.occurrences`): in "let's try a different
+(:meth:`training.hierarchy.matching.GramMatcher.occurrences`): in "let's try a different
 approach" only that longest phrase counts, not also "a different approach".
 
 Worked example (also a test)::
@@ -25,8 +25,8 @@ from bisect import bisect_left
 from collections import Counter
 from typing import Iterable, Sequence
 
-from lab.grams import SGSet, normalize_phrase
-from lab.matching import GramMatcher, matcher_for
+from training.hierarchy.grams import SGSet, normalize_phrase
+from training.hierarchy.matching import GramMatcher, matcher_for
 
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 

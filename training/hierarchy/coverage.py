@@ -12,7 +12,7 @@ The two rules (documented in the README):
 * the planning tokens are less than ``MIN_RATIO`` (1%) of the response
   tokens;
 * or every phrase the set matches sits in the closing sentence of its
-  response (no step starts after it, :func:`lab.matching.step_starts`,
+  response (no step starts after it, :func:`training.hierarchy.matching.step_starts`,
   but text without words such as ``\\boxed{42}.``): the answer sentence
   ("so the answer is"), not a plan.
 """
@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from lab.grams import SGSet
-from lab.matching import GramMatcher, matcher_for, step_starts
+from training.hierarchy.grams import SGSet
+from training.hierarchy.matching import GramMatcher, matcher_for, step_starts
 
 MIN_RATIO = 0.01
 ADVICE = "pick or mine a set that fits this model"
@@ -36,7 +36,7 @@ def coverage_warning(texts: Sequence[str], planning_ratio: float, grams: SGSet |
     ``planning_ratio``: share of response tokens that are planning tokens
     (the loop and Inspect compute it from the token masks).
 
-    >>> from lab.grams import SGSet, StrategicGram
+    >>> from training.hierarchy.grams import SGSet, StrategicGram
     >>> sg = SGSet("answers", (StrategicGram("so the answer is"),))
     >>> coverage_warning(["3 + 4 = 7. So the answer is 7."] * 4, 0.2, sg)[:45]
     'HICRA behaves like GRPO here: the SG set mark'

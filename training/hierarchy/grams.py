@@ -46,7 +46,7 @@ SCHEMA = "hicra-lab/sg-set"
 VERSION = 2
 TAGS = ("deduction", "branching", "backtracking", "verification", "other")
 POSITIONS = ("anywhere", "step-start")
-PRESET_DIR = Path(__file__).resolve().parent.parent / "assets" / "sg"
+PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "sg"
 MAX_PHRASE_CHARS = 200
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
