@@ -94,3 +94,12 @@ def test_legend_is_one_for_the_whole_app():
     legend = legend_html(("planning",))
     assert "planning token" in legend and "execution token" in legend  # execution always listed
     assert ROLE_BG["high"] != ROLE_BG["execution"] and ROLE_LINE["execution"] != ROLE_LINE["high"]
+
+
+def test_choosing_a_preset_fills_the_form_with_what_launch_will_train():
+    from lab.ui import train_handlers
+
+    note, steps, sg, model = train_handlers.preset_fields("tiny-smoke")
+    assert "10 tiny steps" in note and steps == 10 and sg == "ground-truth" and model == "tiny"
+    assert train_handlers.preset_fields("qwen0.5b-gsm8k")[2:] == ("reasoning", "Qwen/Qwen2.5-0.5B-Instruct")
+    assert train_handlers.preset_fields("nope")[1:] == (None, None, None)

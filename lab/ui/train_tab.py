@@ -43,7 +43,8 @@ def build(owner_token=None) -> dict:
                                    allow_custom_value=True)
             with gr.Row():
                 alpha = gr.Number(value=0.2, step=0.05, label="HICRA alpha (0-10)")
-                steps = gr.Number(value=100, step=1, label=f"steps (1-{PUBLIC_MAX_STEPS})" if public else "steps")
+                steps = gr.Number(value=h.preset_fields("tiny-cpu")[1], step=1,
+                                  label=f"steps (1-{PUBLIC_MAX_STEPS})" if public else "steps")
                 seeds = gr.Textbox(value="0", label="seeds (comma-separated)")
                 lora_r = gr.Number(value=16, step=1, label="LoRA rank")
             with gr.Row():
@@ -138,7 +139,13 @@ def build(owner_token=None) -> dict:
         timer.tick(on_tick_public, [*watch, last, owner_token], [*view, last], show_progress="hidden")
     demo.click(lambda: gr.update(choices=records.choices(), value=w.open_demo()), None, run)
     export.click(on_export, [run, window], [files, export_note], api_name="export_train_csv")
-    preset.change(h.preset_note, preset, preset_info, api_visibility="private")
+    def on_preset(name):
+        note, n_steps, sg, model_name = h.preset_fields(name)
+        if n_steps is None:
+            return note, gr.update(), gr.update(), gr.update()
+        return note, n_steps, gr.update(value=sg, choices=h.sg_choices()), model_name
+
+    preset.change(on_preset, preset, [preset_info, steps, sg_set, model], api_visibility="private")
     sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
     run.focus(lambda: gr.update(choices=records.choices()), None, run)
 
