@@ -126,6 +126,7 @@ def test_generate_with_the_bundled_model(page):
 
 
 def test_paste_text_and_see_planning_tokens(page):
+    page.get_by_role("tab", name="Inspect").click()  # the page opens on Start here
     page.get_by_role("tab", name="Paste text").click()
     box = page.get_by_label("Reasoning text")
     box.fill("Hmm, 17 * 6. Let's break this down: 10 * 6 = 60 and 7 * 6 = 42.\n"
@@ -152,6 +153,7 @@ R1_STYLE = ("<think>\nAlright, so I need to find the sum of the first 20 odd num
 def test_paste_r1_style_reasoning_with_the_reasoning_preset(page):
     """Issue 13: the 'reasoning' preset marks the phrases that open a step and switch or check a plan in a
     reasoning model's trace, and leaves the arithmetic alone; no coverage warning."""
+    page.get_by_role("tab", name="Inspect").click()  # the page opens on Start here
     page.get_by_role("tab", name="Paste text").click()
     page.get_by_label("Strategic Gram set").click()
     page.get_by_role("option", name="reasoning", exact=True).click()

@@ -103,3 +103,35 @@ def test_choosing_a_preset_fills_the_form_with_what_launch_will_train():
     assert "10 tiny steps" in note and steps == 10 and sg == "ground-truth" and model == "tiny"
     assert train_handlers.preset_fields("qwen0.5b-gsm8k")[2:] == ("reasoning", "Qwen/Qwen2.5-0.5B-Instruct")
     assert train_handlers.preset_fields("nope")[1:] == (None, None, None)
+
+
+R1_TRACE = ("<think>\nOkay, so I need to figure out how many apples are left after the trip. Let me think about it "
+            "step by step. First, she buys twelve apples and eats three of them.\nHmm, wait, maybe I should try a "
+            "different approach: count what is left each day.\n</think>\nNine apples are left.")
+
+
+def test_auto_picks_the_reasoning_set_for_natural_text_and_math_compact_for_arithmetic():
+    from lab.autoset import AUTO
+    from lab.ui.handlers import highlight
+
+    _, stats, _ = highlight(R1_TRACE, AUTO)
+    assert "SG set: **reasoning**" in stats and "chosen for this text: natural-language reasoning" in stats
+    _, stats, _ = highlight("Let's split: 47 * 20 = 940. 47 * 3 = 141. 940 + 141 = 1081.", AUTO)
+    assert "SG set: **math-compact**" in stats and "terse arithmetic" in stats
+
+
+def test_a_set_that_misses_a_text_s_style_says_which_fits():
+    from lab.ui.handlers import highlight
+
+    _, _, note = highlight(R1_TRACE, "math-compact")
+    assert "**math-compact** marks" in note and "fits **reasoning** better" in note
+    assert highlight(R1_TRACE, "reasoning")[2] == ""  # the fitting set: no note
+
+
+def test_scoring_prose_with_the_tiny_model_warns_that_its_numbers_mean_little():
+    from lab.ui.model_handlers import score_text
+
+    html, _, note = score_text("tiny", "", R1_TRACE, "reasoning", "")
+    assert html and "learned only multiplication" in note
+    assert score_text("tiny", "", "Let's split: 47 * 20 = 940. So the answer is 940.", "math-compact",
+                      "Q: 47 * 20 = ?\nA:")[2] == ""

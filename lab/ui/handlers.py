@@ -11,7 +11,8 @@ import json
 import logging
 from pathlib import Path
 
-from lab.analysis import InputError, analyse_text
+from lab.analysis import InputError, analyse_text, check_text
+from lab.autoset import AUTO, mismatch_note, suggest
 from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
 from training.hierarchy.coverage import coverage_warning
 from lab.render import legend_html, stats_markdown, tokens_html
@@ -49,9 +50,13 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         ``(tokens_html, stats_markdown, message)``; on bad input the first two
         are empty and ``message`` says what is wrong and what to do.
     """
+    chosen = ""
     try:
+        if preset == AUTO and not sg_file:
+            preset, chosen = suggest(check_text(text))
         sg_set = load_sg_choice(preset, sg_file)
         analysis = analyse_text(text, sg_set)
+        fit = "" if chosen or sg_file else _fit_note(analysis, sg_set)
     except (InputError, SGSetError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001 - the page must keep serving
@@ -62,12 +67,25 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         f"No Strategic Gram of **{sg_set.name}** occurs in this text; try another set."
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
     warning = coverage_warning([analysis.text], analysis.planning_ratio, sg_set)
-    return html, (f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)\n\n"
+    why = f", chosen for this text: {chosen}" if chosen else ""
+    note = "\n\n".join(n for n in (note, fit) if n)
+    return html, (f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases{why})\n\n"
                   + stats_markdown(analysis, warning=warning)), note
 
 
-def resolve_sg(name: str, task: str = "multiply") -> SGSet:
-    """An SG set by name: 'ground-truth' (the task's), a preset, or a file path."""
+def _fit_note(analysis, sg_set: SGSet) -> str:
+    """When the set that fits the text's style marks far more planning tokens than the chosen one."""
+    suggested = suggest(analysis.text)[0]
+    if sg_set.name == suggested:
+        return ""
+    other = analyse_text(analysis.text, load_preset(suggested))
+    return mismatch_note(sg_set.name, analysis.planning_ratio, suggested, other.planning_ratio)
+
+
+def resolve_sg(name: str, task: str = "multiply", text: str = "") -> SGSet:
+    """An SG set by name: 'ground-truth' (the task's), a preset, a file path, or 'auto' (follows ``text``)."""
     from training.tasks import get_task, resolve_sg_set
 
+    if name == AUTO:
+        return load_preset(suggest(text)[0])
     return resolve_sg_set(name, get_task(task))

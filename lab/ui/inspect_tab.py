@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from training.hierarchy.grams import list_presets
+from lab.autoset import AUTO
 from lab.ui import handlers, model_handlers
 
 EXAMPLE = (
@@ -40,8 +41,9 @@ def build() -> None:
                     text = gr.Textbox(label="Reasoning text", lines=8, max_lines=30, value=EXAMPLE,
                                       placeholder="Paste a model's step-by-step solution here")
                 with gr.Column(scale=2):
-                    preset = gr.Dropdown(presets, value="math-compact" if "math-compact" in presets else presets[0],
-                                         label="Strategic Gram set")
+                    preset = gr.Dropdown([AUTO] + presets, value=AUTO, label="Strategic Gram set",
+                                         info="auto: 'reasoning' for natural-language text, 'math-compact' for "
+                                              "terse arithmetic")
                     sg_file = gr.File(label="…or upload an SG set (JSON)", file_types=[".json"], type="filepath")
                     button = gr.Button("Highlight planning tokens", variant="primary")
                     score = gr.Button("Score with the model (entropies, probabilities)")
