@@ -135,3 +135,14 @@ def test_scoring_prose_with_the_tiny_model_warns_that_its_numbers_mean_little():
     assert html and "learned only multiplication" in note
     assert score_text("tiny", "", "Let's split: 47 * 20 = 940. So the answer is 940.", "math-compact",
                       "Q: 47 * 20 = ?\nA:")[2] == ""
+
+
+def test_checkpoints_are_listed_in_step_order(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from lab.ui import model_handlers
+
+    for step in (10, 100, 15):
+        (tmp_path / "r" / "checkpoints" / f"step-{step}" / "adapter").mkdir(parents=True)
+    monkeypatch.setattr(model_handlers, "settings", lambda: SimpleNamespace(runs=tmp_path))
+    assert model_handlers.checkpoint_choices() == ["r/step-10", "r/step-15", "r/step-100"]

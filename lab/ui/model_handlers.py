@@ -34,9 +34,15 @@ def checkpoint_choices() -> list[str]:
     out = []
     root = settings().runs
     if root.exists():
-        for adapter in sorted(root.rglob("checkpoints/step-*/adapter")):
+        for adapter in sorted(root.rglob("checkpoints/step-*/adapter"), key=_by_run_then_step):
             out.append(str(adapter.parent.relative_to(root)).replace("/checkpoints/", "/"))
     return out
+
+
+def _by_run_then_step(adapter) -> tuple[str, int]:
+    """step-10 before step-15 before step-100 (text order put step-100 second)."""
+    step = adapter.parent.name.removeprefix("step-")
+    return str(adapter.parent.parent), int(step) if step.isdigit() else -1
 
 
 @lru_cache(maxsize=2)
