@@ -8,9 +8,47 @@ It is one run: the text says what happened in it, not what always happens.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 EDGE = 15  # steps averaged at each end of a per-step curve
+
+# The documentation pages (docs/*.md, built into a site by mkdocs.yml) that the Guide points to, per
+# section: (page, anchor on it, words). tests/test_docs.py checks that each page and anchor exists.
+GUIDE_DOCS = {
+    "tokens": (("app.md", "inspect", "the Inspect tab"), ("sg-sets.md", "", "Strategic Gram sets"),
+               ("mining.md", "", "mining them")),
+    "phases": (("task.md", "headroom", "the example run and the command that made it"),),
+    "regimes": (("task.md", "task-regimes", "the task regimes"),
+                ("studies.md", "the-two-phases-under-grpo", "the two phases under GRPO")),
+    "hicra": (("core.md", "grpo-and-hicra", "the GRPO / HICRA functions"), ("app.md", "compare", "the Compare tab")),
+    "study": (("studies.md", "", "the studies"), ("study.md", "", "Study 2, every number")),
+}
+DOCS_URL = "HICRA_LAB_DOCS_URL"  # environment variable: the address of the built site, if it is published
+
+
+def doc_link(page: str, anchor: str = "", words: str = "", base: str | None = None) -> str:
+    """Markdown for a docs page: a link into the built site when ``HICRA_LAB_DOCS_URL`` (or ``base``) gives
+    its address (mkdocs' page URLs: ``task.md`` -> ``task/``), else the page's path in the repository, which
+    a reader of the app can open in any clone.
+
+    >>> doc_link("task.md", "headroom", "the example run", base="")
+    'the example run (`docs/task.md#headroom`)'
+    >>> doc_link("task.md", "headroom", "the example run", base="https://example.org/hicra/")
+    '[the example run](https://example.org/hicra/task/#headroom)'
+    """
+    base = os.environ.get(DOCS_URL, "") if base is None else base
+    words = words or page
+    if not base:
+        return f"{words} (`docs/{page}{'#' + anchor if anchor else ''}`)"
+    path = "" if page == "index.md" else page.removesuffix(".md") + "/"
+    return f"[{words}]({base.rstrip('/')}/{path}{'#' + anchor if anchor else ''})"
+
+
+def read_more(section: str, base: str | None = None) -> str:
+    """One line pointing to the pages of a Guide section, e.g. "More in the docs: a; b." """
+    return "More in the docs: " + "; ".join(doc_link(*ref, base=base) for ref in GUIDE_DOCS[section]) + "."
 
 
 def _mean(rows: list[dict], key: str) -> float:

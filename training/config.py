@@ -96,6 +96,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, data: dict) -> "RunConfig":
         known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k != "lab_version"}  # written by save_config, not a setting
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
@@ -202,4 +203,6 @@ def preset(name: str, **overrides) -> RunConfig:
 def save_config(cfg: RunConfig, path) -> None:
     from pathlib import Path
 
-    Path(path).write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
+    from training import __version__
+
+    Path(path).write_text(json.dumps({**cfg.to_json(), "lab_version": __version__}, indent=2) + "\n")

@@ -64,6 +64,9 @@ def create_app():
                 runs_tab.build(token)
             with gr.Tab("Guide", id="guide"):
                 guide = guide_tab.build()
+        from training import __version__
+
+        gr.Markdown(f"HICRA Lab {__version__}", elem_id="lab-version", elem_classes=["lab-note"])  # the footer
         fn, inputs, outputs = train["load"]
         app.load(fn, inputs, outputs)
         # The Guide's buttons open the shipped A/B in Train or Compare.

@@ -33,7 +33,7 @@ PHASES = """
 ## Two phases of RL training
 
 The charts below are a real GRPO run of the bundled tiny model on a laptop
-CPU (`assets/example-run`, 250 steps; the command is in the README). Read
+CPU (`assets/example-run`, 250 steps; the command is in the docs, below). Read
 them as the paper does (the numbers are computed from the run's records):
 """
 
@@ -115,8 +115,10 @@ def study_summary(folder: Path = STUDY) -> str | None:
         return None
     if not res.get("counts"):
         return None
+    from lab.guide_text import doc_link, read_more
+
     return ("## What the study has found so far\n\n`python -m training.study` (the full page with every number is "
-            "`docs/study.md` in the repository):\n\n" + summary(res, cfg))
+            f"{doc_link('study.md', words='Study 2')}):\n\n" + summary(res, cfg) + "\n\n" + read_more("study"))
 
 
 def phases_summary(folder: Path = PHASES_DIR) -> str | None:
@@ -139,31 +141,34 @@ def phases_summary(folder: Path = PHASES_DIR) -> str | None:
             continue
     if not parts:
         return None
-    return ("What GRPO did in each regime (`python -m training.study.phases`; the page is `docs/phases.md`):"
-            "\n\n" + "\n\n".join(parts))
+    from lab.guide_text import doc_link
+
+    return (f"What GRPO did in each regime (`python -m training.study.phases`; the page is "
+            f"{doc_link('phases.md', words='the two phases under GRPO')}):\n\n" + "\n\n".join(parts))
 
 
 def build() -> dict:
     from lab.charts import GUIDE_PANELS
+    from lab.guide_text import read_more
     from lab.render import legend_html
     from lab.ui.train_tab import panel_grid
     from lab.ui.watch_handlers import open_demo
 
-    gr.Markdown(TOKENS)
+    gr.Markdown(TOKENS + "\n" + read_more("tokens"))
     gr.HTML(legend_html(("planning", "high", "both", "execution")), elem_id="guide-legend")
-    gr.Markdown(PHASES + "\n" + (example_phases() or ""))
+    gr.Markdown(PHASES + "\n" + (example_phases() or "") + "\n\n" + read_more("phases"))
     figs = example_figures()
     if figs:
         with gr.Column(elem_id="guide-plot"):
             panel_grid(GUIDE_PANELS, "guide", figs)
-    gr.Markdown(REGIMES)
+    gr.Markdown(REGIMES + "\n" + read_more("regimes"))
     phases = phases_summary()
     if phases:
         gr.Markdown(phases, elem_id="guide-phases")
         png = PHASES_DIR / "multiply-planning.png"
         if png.exists():
             gr.Image(str(png), label="the phases under GRPO (planning-bound)", show_label=False, interactive=False)
-    gr.Markdown(HICRA)
+    gr.Markdown(HICRA + "\n" + read_more("hicra"))
     demo = open_demo()
     with gr.Row(visible=bool(demo)):
         to_train = gr.Button("Open the demo A/B in Train", elem_id="guide-open-train")

@@ -304,7 +304,7 @@ def write_page(cfg: PhasesConfig) -> Path:
     if cfg.docs == PhasesConfig().docs:  # the committed study: its README lines too
         from training.study.report import update_readme_summary
 
-        update_readme_summary(ROOT / "README.md", readme_summary(cfg, results), block="phases-summary")
+        update_readme_summary(ROOT / "docs" / "studies.md", readme_summary(cfg, results), block="phases-summary")
     return page
 
 
@@ -316,10 +316,10 @@ def readme_summary(cfg: PhasesConfig, results: dict) -> str:
         return "No records yet: run `python -m training.study.phases`."
     lines = [f"GRPO, {cfg.steps} steps, {cfg.eval_n} held-out problems x 4 samples every {cfg.eval_every} steps "
              f"(computed by `python -m training.study.phases`; the full page with every number is "
-             f"[`docs/phases.md`](docs/phases.md)):", ""]
+             f"[`phases.md`](phases.md)):", ""]
     for task, a in results.items():
         lines += [f"*{REGIME_LABELS.get(task, task)}* (`{task}`, seeds {', '.join(map(str, a['seeds']))}): "
-                  + " ".join(verdicts(a)), "", f"![{task}](docs/phases/{task}.png)", ""]
+                  + " ".join(verdicts(a)), "", f"![{task}](phases/{task}.png)", ""]
     return "\n".join(lines).rstrip()
 
 

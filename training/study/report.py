@@ -277,7 +277,7 @@ def write_report(cfg: StudyConfig) -> Path:
     page = ROOT / cfg.docs / "study.md"
     page.write_text(render(res, cfg, runtime, figs))
     if cfg.docs == StudyConfig().docs:  # the committed study (not a test's or a trial's folder)
-        update_readme_summary(ROOT / "README.md", summary(res, cfg, runtime))
+        update_readme_summary(ROOT / "docs" / "studies.md", summary(res, cfg, runtime))
     return page
 
 
