@@ -5,7 +5,8 @@ from __future__ import annotations
 # Tables that stay readable on a phone: Markdown tables break headers between words, never letter by letter
 # (the data tables have widths in pixels and scroll sideways); charts take the full width of a narrow screen;
 # notes in a quieter grey. System fonts throughout: the web font's semibold cut lacks glyphs ("HICRA" drew
-# as "HICRᴀ" in bold headings).
+# as "HICRᴀ" in bold headings). A component's hint text in a darker grey: Gradio's own (#bbbbc2, 1.9:1 on
+# white) vanishes on a projector; #4b5563 is 7.6:1.
 CSS = """
 .gradio-container, .gradio-container h1, .gradio-container h2, .gradio-container h3, .gradio-container strong,
 .gradio-container button {
@@ -16,6 +17,7 @@ CSS = """
 .lab-table table { width: 100%; }
 .lab-table td, .lab-table th { padding: 4px 8px; }
 .lab-note, .lab-note p { color: #6b7280; font-size: 13px; }
+.gradio-container .info-text { color: #4b5563 !important; }
 .lab-panel { min-height: 360px; }
 @media (max-width: 640px) {
   .panel-row { flex-direction: column !important; }
