@@ -6,6 +6,7 @@ unknown tag or a missing header key fails here rather than in a bench run.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from training.hierarchy.grams import TAGS
@@ -33,9 +34,10 @@ def test_every_trace_has_its_provenance():
         assert t.meta["source"].startswith("github:"), t.id
 
 
-def test_ids_are_unique_over_both_halves():
+def test_ids_are_unique_over_both_halves_and_well_formed():
     ids = [t.id for t in _all()]
     assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids), ids
 
 
 def test_no_source_on_both_sides():
