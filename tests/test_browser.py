@@ -3,7 +3,8 @@
 Skipped where chromium or playwright is missing, except under CI (CI=true),
 where .ci/run installs both and a skip would hide a broken page.
 Screenshots of every tab go to ``test-artifacts/`` (or $ARTIFACTS_DIR); the
-README's come from here (docs/screenshots/).
+docs' come from here: ``bash tests/screenshots.sh`` reruns these tests with
+ARTIFACTS_DIR=docs/screenshots.
 
 Every wait is on the page's state, with generous limits: the tests must
 pass on a loaded 2-core machine, where a step can take ten times longer.
@@ -183,6 +184,9 @@ def test_shipped_study_opens_with_no_training(browser, app_url):
     assert len(wait_legend(page, "compare-errors", "GRPO · strategy", "HICRA · execution")) == 4
     shot(page, "compare")
     page.get_by_role("tab", name="Guide").click()
+    page.wait_for_function("() => document.querySelectorAll('#guide-plot .js-plotly-plot').length === 6",
+                           timeout=LONG)
+    shot(page, "guide")
     page.locator("#guide-open-train").click()
     wait_text(page, "#train-status", "shipped record, read-only")
     page.wait_for_function("() => document.querySelectorAll('#train-samples .sample-row').length > 0",
