@@ -8,6 +8,7 @@ It is one run: the text says what happened in it, not what always happens.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -92,3 +93,50 @@ def phases_text(records: list[dict]) -> str | None:
               f"{e1['step']}){strategy}. The semantic entropy of planning phrases {_move(*sem, 1, ' bits')}, "
               f"{expected}; the lab shows it as it is.")
     return phase1 + "\n" + phase2
+
+
+def _pct_move(a: float, b: float) -> str:
+    """'rises from 1% to 24%' (percent of a share), in the words of :func:`_move`."""
+    if f"{100 * a:.0f}" == f"{100 * b:.0f}":
+        return f"stays at {100 * a:.0f}%"
+    return f"{'falls' if b < a else 'rises'} from {100 * a:.0f}% to {100 * b:.0f}%"
+
+
+def error_shift_text(groups: dict[str, dict[int, list[dict]]]) -> str | None:
+    """Why execution errors rise while accuracy rises, in words that follow the records: the held-out shares
+    of strategy and execution errors and of fitting plans at the first and last evaluation, over every arm and
+    seed (None when the records lack them)."""
+    first, last = [], []
+    for by_seed in groups.values():
+        for recs in by_seed.values():
+            evals = [r for r in recs if r.get("kind") == "eval" and "eval/errors/execution" in r]
+            if len(evals) >= 2:
+                first.append(evals[0])
+                last.append(evals[-1])
+    if not first:
+        return None
+
+    def share(rows: list[dict], key: str) -> float:
+        total = sum(sum(v for k, v in r.items() if k.startswith("eval/errors/")) for r in rows)
+        return sum(r.get(key, 0) for r in rows) / total if total else float("nan")
+
+    def mean(rows: list[dict], key: str) -> float:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return sum(vals) / len(vals) if vals else float("nan")
+
+    strat = (share(first, "eval/errors/strategy"), share(last, "eval/errors/strategy"))
+    execu = (share(first, "eval/errors/execution"), share(last, "eval/errors/execution"))
+    fit = (mean(first, "eval/plan/fitted"), mean(last, "eval/plan/fitted"))
+    acc = (mean(first, "eval/accuracy"), mean(last, "eval/accuracy"))
+    steps = (first[0]["step"], last[0]["step"])
+    text = (f"In the shipped A/B ({len(first)} runs), from step {steps[0]} to {steps[1]} the share of held-out "
+            f"samples with a strategy error {_pct_move(*strat)} and the share with an execution error "
+            f"{_pct_move(*execu)}; held-out accuracy {_pct_move(*acc)}")
+    if all(math.isfinite(v) for v in fit):
+        text += f", and the share of samples whose plan fits the problem {_pct_move(*fit)}"
+    text += "."
+    if strat[1] < strat[0] and execu[1] > execu[0] and fit[1] > fit[0]:
+        text += (" A plan that fits but slips in its arithmetic counts as an execution error: the models give up "
+                 "the shortcut, which fails wherever it does not fit, for general plans that fit every problem "
+                 "but take more steps that can slip, so strategy errors turn partly into execution errors.")
+    return text

@@ -77,8 +77,10 @@ Both algorithms train side by side on one base model, with the same prompts
 and the same random numbers, so every difference in the curves comes from
 the credit assignment (GRPO is drawn in blue, HICRA in red, in every chart).
 **Compare** then shows the mean and a 95% interval across seeds, and the
-HICRA - GRPO difference per seed: an interval that includes zero means no
-measurable difference. No time to train? The lab ships such an A/B on the
+HICRA - GRPO difference paired by seed, with final held-out accuracy as its
+one primary comparison (the other rows are Holm-corrected): an interval that
+includes zero means no difference detected, and one seed is too few to
+compare. No time to train? The lab ships such an A/B on the
 planning-bound regime (60 steps, 3 seeds, recorded on a CPU): open it below.
 """
 
@@ -149,8 +151,9 @@ def phases_summary(folder: Path = PHASES_DIR) -> str | None:
 
 def build() -> dict:
     from lab.charts import GUIDE_PANELS
-    from lab.guide_text import read_more
+    from lab.guide_text import error_shift_text, read_more
     from lab.render import legend_html
+    from lab.ui import records
     from lab.ui.train_tab import panel_grid
     from lab.ui.watch_handlers import open_demo
 
@@ -168,8 +171,9 @@ def build() -> dict:
         png = PHASES_DIR / "multiply-planning.png"
         if png.exists():
             gr.Image(str(png), label="the phases under GRPO (planning-bound)", show_label=False, interactive=False)
-    gr.Markdown(HICRA + "\n" + read_more("hicra"))
     demo = open_demo()
+    shift = error_shift_text(records.arm_records(demo)) if demo else None
+    gr.Markdown(HICRA + ("\n" + shift if shift else "") + "\n\n" + read_more("hicra"))
     with gr.Row(visible=bool(demo)):
         to_train = gr.Button("Open the demo A/B in Train", elem_id="guide-open-train")
         to_compare = gr.Button("Open the demo study in Compare", elem_id="guide-open-compare")
