@@ -12,6 +12,7 @@ from training.config import RunConfig
 from training.engine.delta import DeltaLinear
 from training.engine.modeling import enable_activation_checkpointing, enable_tf32, load_model
 from training.tasks import default_model
+from training.threads import pick_threads
 
 
 class Backbone:
@@ -33,6 +34,9 @@ class Backbone:
             torch.set_num_threads(cfg.threads)
         self.lm = lm or load_model(default_model(cfg.model, cfg.task), device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
+        if lm is None and not cfg.threads:  # threads 0: one for a bundled model on a CPU (training/threads.py)
+            torch.set_num_threads(pick_threads(0, default_model(cfg.model, cfg.task), self.device.type)
+                                  or torch.get_num_threads())
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
         self.unmerged = next(self.sampler.parameters()).dtype != torch.float32
         if self.device.type == "cuda" and cfg.tf32 and self.unmerged:  # float32 products: LoRA's only
