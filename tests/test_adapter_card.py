@@ -78,3 +78,17 @@ def test_eval_says_when_the_split_is_smaller_than_n(capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["n"] == 485
     assert "485 problems: evaluated all 485, not --n 500" in captured.err
+
+
+def test_every_arm_names_its_base_model():
+    """peft names the base only in the first adapter's config; a sweep's later arms must name it too."""
+    from training.config import preset
+    from training.engine.backbone import Backbone
+    from training.engine.modeling import load_model
+
+    backbone = Backbone(preset("tiny-smoke"), lm=load_model("tiny", device="cpu"))  # a fresh copy: adapters go in
+    arms = ("grpo-s0", "hicra-s0")
+    for arm in arms:
+        backbone.add_adapter(arm, preset("tiny-smoke"))
+    bases = {arm: c.base_model_name_or_path for arm, c in backbone.model.peft_config.items()}
+    assert bases == {arm: str(ROOT / "assets" / "tiny-model") for arm in arms}

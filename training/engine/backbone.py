@@ -55,7 +55,8 @@ class Backbone:
 
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                           target_modules=[m.strip() for m in cfg.lora_targets.split(",") if m.strip()],
-                          task_type="CAUSAL_LM")
+                          task_type="CAUSAL_LM",  # the base named for every arm (peft names only the first's)
+                          base_model_name_or_path=getattr(self.base, "name_or_path", None))
         torch.manual_seed(cfg.seed)  # the same seed gives every arm the same initial adapter
         if self.model is None:
             self.model = get_peft_model(self.base, lora, adapter_name=name)
