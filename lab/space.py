@@ -23,6 +23,7 @@ break the Space, 0 otherwise (warnings included).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -290,6 +291,9 @@ def check_public(env: Mapping[str, str]) -> list[Finding]:
         if not env.get("OAUTH_CLIENT_ID"):
             out.append(Finding("note", "public mode", "visitors own runs by a browser token; for sign-in with "
                                                       "Hugging Face add hf_oauth: true to the front matter"))
+        elif any(importlib.util.find_spec(m) is None for m in ("authlib", "itsdangerous")):
+            out.append(Finding("warn", "public mode", "hf_oauth is on but gradio's oauth extra is missing, so "
+                                                      "nobody can sign in: add gradio[oauth] to requirements.txt"))
     return out
 
 

@@ -152,6 +152,7 @@ def test_machine_findings(tmp_path):
     assert any("persistent storage" in w for w in _levels(found, "warn"))  # runs outside /data on a Space
     assert any("HICRA_LAB_MAX_QUEUE=4" in t for t in _levels(found, "ok"))  # public mode's limits, listed
     assert not (tmp_path / "data").exists()  # the check writes nothing
+    assert any("hf_oauth" in t for t in _levels(found, "note"))
     env["HICRA_LAB_MAX_QUEUE"] = "many"
     assert any("HICRA_LAB_MAX_QUEUE" in e for e in _levels(check_machine(env), "error"))
 
@@ -170,3 +171,14 @@ def test_check_runs_on_the_repository_readme(tmp_path):
     assert done.returncode == 0, done.stdout
     assert [f.level for f in check(ROOT / "README.md", env={"HICRA_LAB_DATA": str(tmp_path)})
             if f.level == "error"] == []
+
+
+def test_sign_in_without_gradio_oauth_extra_warns(monkeypatch):
+    import importlib.util
+
+    from lab.space import check_public
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "authlib" else real(name, *a))
+    found = check_public({"SPACE_ID": "me/lab", "OAUTH_CLIENT_ID": "client"})
+    assert any("gradio[oauth]" in w for w in _levels(found, "warn"))
