@@ -85,7 +85,8 @@ class RunConfig:
     checkpoint_every: int = _f(50, "checkpoint every N steps", 1, 1_000_000)
     seed: int = _f(0, "seeds prompts, sampling and LoRA init", 0, 2**31 - 1)
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
-    threads: int = _f(0, "torch CPU threads (0 = torch's default)", 0, 1024)
+    threads: int = _f(0, "torch CPU threads (0 = pick: 1 for a bundled tiny model on a CPU, torch's default "
+                         "otherwise; training/threads.py)", 0, 1024)
     report_to: str = _f("", "also log to trackers: tensorboard, trackio (comma-separated)")
     tf32: bool = _f(True, "on a GPU with a bf16 (or fp16) model, its float32 matrix products (the LoRA "
                           "factors') in TF32: tensor cores, inputs rounded to 10 bits of mantissa")

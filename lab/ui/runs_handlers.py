@@ -128,10 +128,14 @@ def push_adapter(name: str, repo_id: str, token: str) -> str:
     try:
         from huggingface_hub import HfApi
 
+        from training.adapter_card import stage_adapter
+
         api = HfApi(token=token)
         api.create_repo(repo_id, exist_ok=True)
         for arm, adapter in adapters:  # a sweep: one folder per arm in the repository
-            api.upload_folder(folder_path=str(adapter), repo_id=repo_id, path_in_repo=None if single else arm)
+            with tempfile.TemporaryDirectory() as staged:  # its base model named, and a model card
+                api.upload_folder(folder_path=str(stage_adapter(adapter, Path(staged))), repo_id=repo_id,
+                                  path_in_repo=None if single else arm)
     except Exception as err:  # noqa: BLE001 - no network, bad token: a message
         return f"⚠️ The push failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
     where = adapters[0][1].parent.name if single else ", ".join(f"{a}/ ({d.parent.name})" for a, d in adapters)
