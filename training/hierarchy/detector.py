@@ -1,0 +1,263 @@
+"""A planning detector for genuine model reasoning: an SG set plus rules that generalise beyond its phrases.
+
+An SG set's phrase list, tuned on one style of reasoning, finds about 90% of
+the planning there and far less in traces that real reasoning models wrote
+(issue 24: recall 0.40). What it misses is mostly not new *words* but new
+*shapes*: a step that starts after ``*`` or ``- *Label:*``, an apostrophe
+written ``’`` or ``‛``, a steering clause of which only the first words
+("Okay, so") are in the list, an opener built from a pronoun and a modal
+("I should also consider"). :class:`PlanningDetector` adds three rules on
+top of the set's matcher, each measured on the dev halves
+(``bench/planning_quality.py``; ``docs/planning-detector.md`` has the figures):
+
+1. **Normalisation** (:func:`normalise`): typographic apostrophes, quotes,
+   dashes and spaces become their ASCII forms, one character for one, so
+   offsets into the original text stay valid.
+2. **Wider step starts** (:data:`_STEP`): a step also starts after italics
+   (``*Wait*``), a ``*Label:*`` bullet, a lettered list item, a semicolon
+   and an em dash run, as well as where
+   :func:`training.hierarchy.matching.step_starts` says.
+3. **Generic openers and clause extension**: at a step start, a short
+   list of opener *shapes* (:data:`_GENERIC`: "Let me <verb>", "I should
+   <verb>", "How about", "Another <angle>", "For example", "Idea:", ...) as
+   well as the set's own step-start phrases; a matched opener runs on through
+   a chain of closed-class words (:data:`_CHAIN`: pronouns, modals,
+   auxiliaries, planning verbs and their particles) and stops at the first
+   word outside it, the start of the step's content. So "Okay, so I'm
+   trying to figure out how many ..." is marked up to "figure out".
+
+A guard drops a "Yes" / "No" that answers the model's own question (the
+step before ends with ``?``).
+
+Pure and deterministic: regexes only, compiled once per SG set; a batch of
+64 x 1,024 tokens takes a few milliseconds (``bench/planning_mask.py``).
+The detector has the interface of a :class:`~training.hierarchy.matching.GramMatcher`
+(``spans``, ``occurrences``), so :func:`training.hierarchy.tokens.token_masks_from_ids`,
+the coverage guard and Inspect take it in place of one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from training.hierarchy.grams import SGSet, StrategicGram, load_preset, normalize_phrase
+from training.hierarchy.matching import GramMatcher, _compile
+
+NAME = "planning-detector"
+VERSION = "1.0"
+DETECTORS = ("sg", NAME)  # "sg": the SG set's phrases as they are (the matcher of every earlier run)
+
+# One character for one: offsets into the normalised text are offsets into the original.
+_CHARS = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u3000": " ",
+})
+
+
+def normalise(text: str) -> str:
+    """Typographic apostrophes, quotes, dashes and spaces as ASCII, one character for one.
+
+    >>> normalise("Let\u201bs try \u2014 \u201cmaybe\u201d")
+    'Let\\'s try - "maybe"'
+    """
+    return text.translate(_CHARS)
+
+
+# Where a step starts (consumed by the match, which then names the opener):
+# a line start, the batch separator \x00, <think>, a sentence end / colon /
+# semicolon followed by closing marks and a space, or a spaced dash; then
+# indentation, list markers (-, *, +, >, bullets, headings, "1." "a)"),
+# opening emphasis and quotes.
+_STEP = (r"(?:^|\x00|<think>\s*|(?<=[.!?:;])[\"')\]*_]*[ \t]+|(?<=\s)--?[ \t]+)"
+         r"[ \t]*(?:(?:[-*+>\u2022]|#{1,6}|\d{1,3}[.)]|\(?[a-h][.)])[ \t]+)*"
+         r"(?:\*{1,2}|_{1,2}|[\"(\[])*")
+
+# Opener shapes at a step start, by function. Patterns, not phrase lists:
+# each names a construction ("let me" + any verb), not an instance.
+_W = r"[a-z][a-z'-]*"  # one word
+_GENERIC = {
+    "deduction": [
+        r"that (?:would|will|should|must) mean", r"(?:i|we) (?:know|remember|recall) that",
+        r"(?:so|then) (?:that|this) (?:means|gives|implies)", r"which (?:would )?(?:mean|give)s?",
+        r"(?:the )?result", r"conclusion", r"(?:in )?summary", r"so overall", r"putting (?:it|this|that) together",
+    ],
+    "branching": [
+        r"how about", r"what about", r"what if", r"or (?:maybe|perhaps|what if)",
+        r"another (?:angle|approach|way|idea|thought|option|possibility|interpretation|thing|case)",
+        r"(?:for example|for instance|e\.g\.)", r"(?:an? )?(?:idea|hypothesis|scenario|option|case|approach|possibility)"
+        r"(?: \d{1,2}| [a-d])?(?=\s*[:.)*])",
+        r"(?:scenario|option|case|hypothesis|approach|possibility) (?:\d{1,2}|[a-d])(?!\w)",
+        r"let(?:'s| me) (?:go with|assume|say|suppose|consider|try|pick|choose|guess)",
+        r"i(?:'ll| will) (?:go with|try|assume|pick|choose)", r"i (?:could|might) (?:also )?" + _W,
+        r"(?:maybe|perhaps) (?:i|we) (?:should|could|can)", r"(?:alternatively|or else|instead)",
+        r"(?:possible|potential) (?:approach|interpretation)s?",
+    ],
+    "backtracking": [
+        r"(?:but |hmm,? |oh,? |no,? )?wait", r"hold on", r"actually", r"oops", r"hmm, (?:but|no)",
+        r"(?:no,? )?that(?:'s| is) not (?:right|correct|it)", r"i (?:was|got (?:it|that)) wrong",
+        r"(?:that|this|it|something)(?:'s| is| does(?:n't| not)| can(?:'t|not)| did(?:n't| not)| is(?:n't| not))?"
+        r" (?:seems?|looks?|feels?|sounds?|be|add up|make sense|work)(?: (?:right|correct|off|wrong|quite right))?",
+        r"i (?:think i )?(?:made|make) (?:a |an )?(?:mistake|error)",
+        r"let me (?:re-?think|re-?consider|re-?do|re-?evaluate|re-?examine|correct)", r"on second thought",
+    ],
+    "verification": [
+        r"let(?:'s| me) (?:check|verify|double[- ]check|make sure|confirm|test|re-?check|sanity[- ]check)",
+        r"(?:i|we) should (?:also )?(?:check|verify|double[- ]check|make sure|confirm|test)",
+        r"(?:to )?(?:check|verify|confirm|double[- ]check)(?=\s*[:,])", r"(?:sanity|quick|final) check",
+        r"(?:checking|verifying|verification|double[- ]checking|self-check|check)(?=\s*[:.*])",
+        r"(?:yes|yep|yeah),? (?:that|this|it) (?:works|matches|checks out|is (?:right|correct))",
+        r"(?:that|this|it) (?:works|checks out|matches)", r"(?:looks|seems) (?:right|good|correct)",
+    ],
+    "other": [
+        r"(?:okay|ok|alright|all right|right|yeah|hmm+|so|now|well|oh|ah|first|next|also|finally|then)"
+        r"(?=[,.!:\s])(?:,? (?:so|now|then|first|next|also|okay|ok))?",
+        r"let(?:'s| me) " + _W, r"(?:i|we) (?:should|need to|have to|want to|must|'ll|will) (?:also )?" + _W,
+        r"(?:i|we)(?:'m| am|'re| are) (?:trying|going|supposed|asked|being asked) to " + _W,
+        r"(?:i|we) (?:think|guess|suppose|wonder|recall|remember)", r"(?:the|my) (?:goal|task|plan|question) is",
+        r"(?:the )?(?:user|problem|question) (?:wants|asks|is asking|says)",
+        r"(?:analy[sz]e|understand|re-?read|break down|identify|outline|draft|plan|review|recap)"
+        r" (?:the )?(?:request|problem|question|task|constraints?|requirements?|goal)",
+        r"(?:step|part|phase) \d{1,2}", r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*])",
+        r"(?:to (?:start|begin|summari[sz]e|recap))", r"(?:first|next|finally),? (?:i|we|let's|let me)",
+    ],
+}
+
+# Closed-class words a steering clause runs on through: openers, modals and
+# auxiliaries, adverbs of sequence, planning verbs with their particles.
+# The clause ends at the first word outside the set (its content or object),
+# and never on a subject or an auxiliary ("Okay, so I" is "Okay, so"): those
+# (_LINK) count only when a planning word follows them.
+_LINK_WORDS = "i i'm i've i'll i'd we we're we've we'll you need needs to should must can could will would " \
+    "might may am is are was be want wanted going gonna trying supposed asked also just really probably still"
+_CORE_WORDS = (
+    "let let's me us now then so first next finally okay ok alright hmm well actually maybe perhaps quickly "
+    "carefully try tried figure find think see check verify double-check make sure confirm recall remember "
+    "know consider look start begin compute calculate determine understand work go break analyze analyse "
+    "approach tackle solve list write count compare reconsider re-examine reevaluate re-evaluate test plug "
+    "substitute visualize imagine assume suppose evaluate identify outline summarize recap clarify parse read "
+    "re-read reread explore brainstorm focus trace sketch set organize recount redo rethink revisit "
+    "out about at through up down over back into"
+)
+
+
+def _words(words: str) -> str:
+    return "(?:" + "|".join(sorted(map(re.escape, set(words.split())), key=len, reverse=True)) + r")(?![\w'-])"
+
+
+_SEP = r"[ \t]*,?[ \t]+"
+_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)})*" \
+    r"(?:[ \t]+(?:that|this|it)(?=[ \t]*[.!?;:,]))?"  # "Let me double-check that." (rule 2)
+_FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
+_ANSWER = re.compile(r"\?[\"')*_\s]*$")  # the text before a step ends with a question mark
+_YES_NO = re.compile(r"(?:yes|no|yeah|yep|nope)\b")
+
+
+class PlanningDetector:
+    """Planning spans of open-language reasoning: an SG set's matcher plus the rules above.
+
+    >>> d = PlanningDetector(SGSet("t", (StrategicGram("so", at="step-start"),)))
+    >>> text = "Okay, so I\u2019m trying to figure out how many. *Wait*, let me check."
+    >>> [text[s:e] for s, e in d.spans(text)]
+    ["Okay, so I\u2019m trying to figure out", 'Wait', 'let me check']
+    """
+
+    name = NAME
+    version = VERSION
+
+    def __init__(self, sg: SGSet):
+        self.sg = sg
+        free = [g for g in sg.grams if g.at == "anywhere"]
+        self._free = GramMatcher(free) if free else None
+        self._free_tag = {normalize_phrase(g.phrase): g.tag for g in free}
+        anchored_by_tag: dict[str, dict[str, str]] = {}
+        for g in sg.grams:
+            anchored_by_tag.setdefault(g.tag, {})[normalize_phrase(g.phrase)] = g.followed_by
+        groups = []
+        for tag in ("backtracking", "verification", "branching", "deduction", "other"):
+            alts = list(_GENERIC.get(tag, []))
+            trie = _compile(anchored_by_tag[tag])[0] if anchored_by_tag.get(tag) else None
+            if trie is not None:
+                alts.insert(0, trie.pattern)
+            groups.append(f"(?P<{tag}>(?:{'|'.join(alts)})(?!\\w))")
+        opener = "(?:" + "|".join(groups) + ")"
+        plain = re.sub(r"\(\?P<\w+>", "(?:", opener)  # the same without names, to repeat
+        # An opener and its chain, then further openers and their chains: "Hmm, wait, let me check".
+        body = f"{opener}{_CHAIN}(?:[ \t]*,?[ \t]+{plain}{_CHAIN})*"
+        self._step = re.compile(_STEP + "(?P<span>" + body + ")", re.M)
+        self._step_i = re.compile(self._step.pattern, re.M | re.I)
+
+    def __repr__(self) -> str:
+        return f"PlanningDetector({self.sg.name!r}, version {VERSION})"
+
+    @property
+    def label(self) -> str:
+        """One line naming the detector, its version and its SG set."""
+        return f"{NAME} {VERSION} on {self.sg.name}"
+
+    def _step_matches(self, text: str):
+        prepared = normalise(text)
+        lowered = prepared.lower()
+        if len(lowered) == len(prepared):
+            return lowered, self._step.finditer(lowered)
+        return prepared, self._step_i.finditer(prepared)
+
+    def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Every detected phrase as ``(start, end, function tag)``, sorted, possibly overlapping."""
+        out = []
+        if self._free is not None:
+            out += [(s, e, self._free_tag.get(p, "other")) for s, e, p in self._free.occurrences(normalise(text))]
+        prepared, matches = self._step_matches(text)
+        for m in matches:
+            s, e = m.span("span")
+            if _YES_NO.match(prepared, s) and _ANSWER.search(prepared, 0, m.start()):
+                continue  # "Is it prime? No, ..." answers the model's own question
+            out.append((s, e, _tag_of(m)))
+        out.sort()
+        if "`" in text:  # drop what lies in code
+            code = [m.span() for m in _FENCE.finditer(text)]
+            out = [x for x in out if not any(a < x[1] and x[0] < b for a, b in code)]
+        return out
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Merged ``[start, end)`` character spans of planning (the mask's input)."""
+        merged: list[list[int]] = []
+        for s, e, _ in self.tagged_spans(text):
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        return [(s, e) for s, e in merged]
+
+    def occurrences(self, text: str) -> list[tuple[int, int, str]]:
+        """Non-overlapping ``(start, end, normalized phrase)``, as :meth:`GramMatcher.occurrences`."""
+        return [(s, e, normalize_phrase(text[s:e])) for s, e in self.spans(text)]
+
+
+def _tag_of(m: re.Match) -> str:
+    for tag in ("backtracking", "verification", "branching", "deduction", "other"):
+        if m.group(tag) is not None:
+            return tag
+    return "other"
+
+
+@lru_cache(maxsize=16)
+def _cached(sg: SGSet) -> PlanningDetector:
+    return PlanningDetector(sg)
+
+
+def planning_matcher(detector: str, sg: SGSet):
+    """The matcher a run's planning masks use: the SG set's own (``"sg"``) or the detector on it."""
+    if detector == "sg":
+        from training.hierarchy.matching import matcher_for
+        return matcher_for(sg)
+    if detector == NAME:
+        return _cached(sg)
+    raise ValueError(f"unknown planning detector {detector!r}; use one of {', '.join(DETECTORS)}")
+
+
+def default_detector() -> PlanningDetector:
+    """The detector on the ``reasoning`` preset: what Inspect and the bench show."""
+    return _cached(load_preset("reasoning"))
