@@ -14,6 +14,7 @@ from pathlib import Path
 from lab.analysis import InputError, analyse_text
 from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
 from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.detector import NAME as DETECTOR, default_detector
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         are empty and ``message`` says what is wrong and what to do.
     """
     try:
-        sg_set = load_sg_choice(preset, sg_file)
+        sg_set = default_detector() if preset == DETECTOR and not sg_file else load_sg_choice(preset, sg_file)
         analysis = analyse_text(text, sg_set)
     except (InputError, SGSetError) as err:
         return "", "", f"⚠️ {err}"
@@ -62,12 +63,16 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         f"No Strategic Gram of **{sg_set.name}** occurs in this text; try another set."
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
     warning = coverage_warning([analysis.text], analysis.planning_ratio, sg_set)
-    return html, (f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)\n\n"
+    what = f"Planning: **{sg_set.label}**" if preset == DETECTOR and not sg_file else \
+        f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)"
+    return html, (f"{what}\n\n"
                   + stats_markdown(analysis, warning=warning)), note
 
 
 def resolve_sg(name: str, task: str = "multiply") -> SGSet:
-    """An SG set by name: 'ground-truth' (the task's), a preset, or a file path."""
+    """An SG set by name: 'ground-truth' (the task's), a preset, a file path, or the planning detector."""
     from training.tasks import get_task, resolve_sg_set
 
+    if name == DETECTOR:  # the planning detector on the reasoning preset
+        return default_detector()
     return resolve_sg_set(name, get_task(task))

@@ -195,7 +195,7 @@ class PlanningDetector:
     @property
     def label(self) -> str:
         """One line naming the detector, its version and its SG set."""
-        return f"{NAME} {VERSION} on {self.sg.name}"
+        return planning_label(NAME, self.sg)
 
     def _step_matches(self, text: str):
         prepared = normalise(text)
@@ -256,6 +256,17 @@ def planning_matcher(detector: str, sg: SGSet):
     if detector == NAME:
         return _cached(sg)
     raise ValueError(f"unknown planning detector {detector!r}; use one of {', '.join(DETECTORS)}")
+
+
+def planning_label(detector: str, sg: SGSet) -> str:
+    """One line saying what marks a run's planning tokens (status.json, Inspect).
+
+    >>> planning_label("sg", SGSet("reasoning", (StrategicGram("so"),)))
+    'SG set reasoning (its phrases as they are)'
+    """
+    if detector == "sg":
+        return f"SG set {sg.name} (its phrases as they are)"
+    return f"{NAME} {VERSION} on SG set {sg.name}"
 
 
 def default_detector() -> PlanningDetector:
