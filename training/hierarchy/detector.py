@@ -26,8 +26,8 @@ top of the set's matcher, each measured on the dev halves
    word outside it, the start of the step's content. So "Okay, so I'm
    trying to figure out how many ..." is marked up to "figure out".
 
-A guard drops a "Yes" / "No" that answers the model's own question (the
-step before ends with ``?``).
+A guard: no step starts at a "Yes" / "No" / "Right" that answers the
+model's own question (right after a ``?``).
 
 Pure and deterministic: regexes only, compiled once per SG set; a batch of
 64 x 1,024 tokens takes a few milliseconds (``bench/planning_mask.py``).
@@ -70,8 +70,13 @@ def normalise(text: str) -> str:
 # a line start, the batch separator \x00, <think>, a sentence end / colon /
 # semicolon followed by closing marks and a space, or a spaced dash; then
 # indentation, list markers (-, *, +, >, bullets, headings, "1." "a)"),
-# opening emphasis and quotes.
-_STEP = (r"(?:^|\x00|<think>\s*|(?<=[.!?:;])[\"')\]*_]*[ \t]+|(?<=\s)--?[ \t]+)"
+# opening emphasis and quotes. After a question mark, "Yes" / "No" / "Right"
+# answer the model's own question (content, annotation rule 7), so no step
+# starts there. Every branch starts with its boundary character, which the
+# engine finds fast.
+_SELF_ANSWER = r"(?!(?:yes|no|yeah|yep|nope|right|correct)(?![\w'-]))"
+_STEP = (r"(?:\n(?<![?\n]\n)\n*|\x00|<think>\s*|[.!:;][\"')\]*_]*[ \t]+|-(?<=[ \t]-)-?[ \t]+"
+         r"|(?:\?[\"')\]*_]*[ \t]+|\n(?<=\?\n)\n*)" + _SELF_ANSWER + ")"
          r"[ \t]*(?:(?:[-*+>\u2022]|#{1,6}|\d{1,3}[.)]|\(?[a-h][.)])[ \t]+)*"
          r"(?:\*{1,2}|_{1,2}|[\"(\[])*")
 
@@ -144,15 +149,27 @@ _CORE_WORDS = (
 
 
 def _words(words: str) -> str:
-    return "(?:" + "|".join(sorted(map(re.escape, set(words.split())), key=len, reverse=True)) + r")(?![\w'-])"
+    """One of ``words`` as a whole word, as a character trie: the engine follows one path, not 100 branches."""
+    trie: dict = {}
+    for word in set(words.split()):
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie(trie) + r"(?![\w'-])"
+
+
+def _trie(node: dict) -> str:
+    branches = [re.escape(ch) + _trie(node[ch]) for ch in sorted(node) if ch]
+    if "" in node:
+        branches.append("")
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 _SEP = r"[ \t]*,?[ \t]+"
 _CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)})*" \
     r"(?:[ \t]+(?:that|this|it)(?=[ \t]*[.!?;:,]))?"  # "Let me double-check that." (rule 2)
 _FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
-_ANSWER = re.compile(r"\?[\"')*_\s]*$")  # the text before a step ends with a question mark
-_YES_NO = re.compile(r"(?:yes|no|yeah|yep|nope)\b")
 
 
 class PlanningDetector:
@@ -170,8 +187,9 @@ class PlanningDetector:
     def __init__(self, sg: SGSet):
         self.sg = sg
         free = [g for g in sg.grams if g.at == "anywhere"]
-        self._free = GramMatcher(free) if free else None
+        self._free = GramMatcher(free) if free else None  # tags, and text whose length changes under lower()
         self._free_tag = {normalize_phrase(g.phrase): g.tag for g in free}
+        self._free_re = _compile({normalize_phrase(g.phrase): g.followed_by for g in free})[0] if free else None
         anchored_by_tag: dict[str, dict[str, str]] = {}
         for g in sg.grams:
             anchored_by_tag.setdefault(g.tag, {})[normalize_phrase(g.phrase)] = g.followed_by
@@ -184,10 +202,12 @@ class PlanningDetector:
             groups.append(f"(?P<{tag}>(?:{'|'.join(alts)})(?!\\w))")
         opener = "(?:" + "|".join(groups) + ")"
         plain = re.sub(r"\(\?P<\w+>", "(?:", opener)  # the same without names, to repeat
-        # An opener and its chain, then further openers and their chains: "Hmm, wait, let me check".
-        body = f"{opener}{_CHAIN}(?:[ \t]*,?[ \t]+{plain}{_CHAIN})*"
-        self._step = re.compile(_STEP + "(?P<span>" + body + ")", re.M)
-        self._step_i = re.compile(self._step.pattern, re.M | re.I)
+        # An opener and its chain, then further openers after a comma: "Hmm, wait, let me check".
+        body = f"{opener}{_CHAIN}(?:,[ \t]+{plain}{_CHAIN})*"
+        # Each pattern starts with the boundary character, which the engine finds fast; the
+        # text gets a leading "\n" so that its start is a boundary too (offsets shift by one).
+        self._step = re.compile(_STEP + "(?P<span>" + body + ")")
+        self._step_i = re.compile(self._step.pattern, re.I)
 
     def __repr__(self) -> str:
         return f"PlanningDetector({self.sg.name!r}, version {VERSION})"
@@ -197,34 +217,34 @@ class PlanningDetector:
         """One line naming the detector, its version and its SG set."""
         return planning_label(NAME, self.sg)
 
-    def _step_matches(self, text: str):
-        prepared = normalise(text)
-        lowered = prepared.lower()
-        if len(lowered) == len(prepared):
-            return lowered, self._step.finditer(lowered)
-        return prepared, self._step_i.finditer(prepared)
-
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Every detected phrase as ``(start, end, function tag)``, sorted, possibly overlapping."""
-        out = []
-        if self._free is not None:
-            out += [(s, e, self._free_tag.get(p, "other")) for s, e, p in self._free.occurrences(normalise(text))]
-        prepared, matches = self._step_matches(text)
-        for m in matches:
-            s, e = m.span("span")
-            if _YES_NO.match(prepared, s) and _ANSWER.search(prepared, 0, m.start()):
-                continue  # "Is it prime? No, ..." answers the model's own question
-            out.append((s, e, _tag_of(m)))
-        out.sort()
-        if "`" in text:  # drop what lies in code
-            code = [m.span() for m in _FENCE.finditer(text)]
-            out = [x for x in out if not any(a < x[1] and x[0] < b for a, b in code)]
-        return out
+        normal = normalise(text)
+        out = [(s, e, self._free_tag.get(p, "other")) for s, e, p in self._free.occurrences(normal)] \
+            if self._free is not None else []
+        prepared = "\n" + normal.lower()
+        pattern = self._step
+        if len(prepared) != len(text) + 1:
+            prepared, pattern = "\n" + normal, self._step_i
+        out += [(m.start(1) - 1, m.end(1) - 1, _tag_of(m)) for m in pattern.finditer(prepared)]
+        return _outside_code(text, sorted(out))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Merged ``[start, end)`` character spans of planning (the mask's input)."""
+        """Merged ``[start, end)`` character spans of planning (the mask's input).
+
+        The training loop's path, kept lean (two regex scans, no tags): free
+        phrases by non-overlapping search (a phrase that starts inside another
+        and ends beyond it is left out, unlike :meth:`GramMatcher.spans`).
+        """
+        lowered = normalise(text).lower()
+        if len(lowered) != len(text):
+            found = [(s, e) for s, e, _ in self.tagged_spans(text)]
+        else:
+            found = [m.span() for m in self._free_re.finditer(lowered)] if self._free_re is not None else []
+            found += [(m.start(1) - 1, m.end(1) - 1) for m in self._step.finditer("\n" + lowered)]
+            found = _outside_code(text, sorted(found))
         merged: list[list[int]] = []
-        for s, e, _ in self.tagged_spans(text):
+        for s, e in found:
             if merged and s <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], e)
             else:
@@ -234,6 +254,14 @@ class PlanningDetector:
     def occurrences(self, text: str) -> list[tuple[int, int, str]]:
         """Non-overlapping ``(start, end, normalized phrase)``, as :meth:`GramMatcher.occurrences`."""
         return [(s, e, normalize_phrase(text[s:e])) for s, e in self.spans(text)]
+
+
+def _outside_code(text: str, spans: list) -> list:
+    """``spans`` less those in fenced or inline code (never planning)."""
+    if "`" not in text:
+        return spans
+    code = [m.span() for m in _FENCE.finditer(text)]
+    return [x for x in spans if not any(a < x[1] and x[0] < b for a, b in code)]
 
 
 def _tag_of(m: re.Match) -> str:
