@@ -85,28 +85,31 @@ _STEP = (r"(?:\n(?<![?\n]\n)\n*|\x00|<think>\s*|[.!:;][\"')\]*_]*[ \t]+|-(?<=[ \
 _W = r"[a-z][a-z'-]*"  # one word
 _GENERIC = {
     "deduction": [
-        r"that (?:would|will|should|must) mean", r"(?:i|we) (?:know|remember|recall) that",
+        r"(?:so )?that (?:would|will|should|must) mean", r"(?:i|we) (?:know|remember|recall) that",
         r"(?:so|then) (?:that|this) (?:means|gives|implies)", r"which (?:would )?(?:mean|give)s?",
-        r"(?:the )?result", r"conclusion", r"(?:in )?summary", r"so overall", r"putting (?:it|this|that) together",
+        r"(?:the )?result", r"conclusion", r"the key(?: here)? is(?: to)?", r"(?:in )?summary", r"so overall",
+        r"putting (?:it|this|that) together", r"this (?:suggests|led me to|establishes|established|shows|reminds me of)",
+        r"(?:logically|similarly|ultimately|consequently|overall)", r"in (?:our|this|that) case",
     ],
     "branching": [
         r"how about", r"what about", r"what if", r"or (?:maybe|perhaps|what if)",
         r"another (?:angle|approach|way|idea|thought|option|possibility|interpretation|thing|case)",
-        r"(?:for example|for instance|e\.g\.)", r"(?:an? )?(?:idea|hypothesis|scenario|option|case|approach|possibility)"
+        r"(?:for example|for instance|e\.g\.|like)", r"(?:an? )?(?:idea|hypothesis|scenario|option|case|approach|possibility)"
         r"(?: \d{1,2}| [a-d])?(?=\s*[:.)*])",
-        r"(?:scenario|option|case|hypothesis|approach|possibility) (?:\d{1,2}|[a-d])(?!\w)",
+        r"(?:scenario|option|case|hypothesis|approach|possibility|attempt) (?:\d{1,2}|[a-d])(?=\s*[:.)*])",
         r"let(?:'s| me) (?:go with|assume|say|suppose|consider|try|pick|choose|guess)",
         r"i(?:'ll| will) (?:go with|try|assume|pick|choose)", r"i (?:could|might) (?:also )?" + _W,
-        r"(?:maybe|perhaps) (?:i|we) (?:should|could|can)", r"(?:alternatively|or else|instead)",
-        r"(?:possible|potential) (?:approach|interpretation)s?",
+        r"(?:alternatively|or else|instead)", r"(?:possible|potential) (?:approach|interpretation)s?",
+        r"(?:the )?best (?:approach|way|option) (?:is|would be)(?: to)?", r"that way",
     ],
     "backtracking": [
         r"(?:but |hmm,? |oh,? |no,? )?wait", r"hold on", r"actually", r"oops", r"hmm, (?:but|no)",
         r"(?:no,? )?that(?:'s| is) not (?:right|correct|it)", r"i (?:was|got (?:it|that)) wrong",
         r"(?:that|this|it|something)(?:'s| is| does(?:n't| not)| can(?:'t|not)| did(?:n't| not)| is(?:n't| not))?"
         r" (?:seems?|looks?|feels?|sounds?|be|add up|make sense|work)(?: (?:right|correct|off|wrong|quite right))?",
-        r"i (?:think i )?(?:made|make) (?:a |an )?(?:mistake|error)",
+        r"i (?:think i )?(?:made|make) (?:a |an )?(?:mistake|error)", r"however", r"but since",
         r"let me (?:re-?think|re-?consider|re-?do|re-?evaluate|re-?examine|correct)", r"on second thought",
+        r"(?:still )?not (?:matching|quite|right|correct)", r"nope",
     ],
     "verification": [
         r"let(?:'s| me) (?:check|verify|double[- ]check|make sure|confirm|test|re-?check|sanity[- ]check)",
@@ -114,38 +117,68 @@ _GENERIC = {
         r"(?:to )?(?:check|verify|confirm|double[- ]check)(?=\s*[:,])", r"(?:sanity|quick|final) check",
         r"(?:checking|verifying|verification|double[- ]checking|self-check|check)(?=\s*[:.*])",
         r"(?:yes|yep|yeah),? (?:that|this|it) (?:works|matches|checks out|is (?:right|correct))",
-        r"(?:that|this|it) (?:works|checks out|matches)", r"(?:looks|seems) (?:right|good|correct)",
+        r"(?:that|this|it) (?:works|checks out|matches|could work|would work|should work|was consistent)",
+        r"(?:looks|seems) (?:right|good|correct)", r"(?:yep|yes),? definitely",
     ],
     "other": [
         r"(?:okay|ok|alright|all right|right|yeah|hmm+|so|now|well|oh|ah|first|next|also|finally|then)"
         r"(?=[,.!:\s])(?:,? (?:so|now|then|first|next|also|okay|ok))?",
         r"let(?:'s| me) " + _W, r"(?:i|we) (?:should|need to|have to|want to|must|'ll|will) (?:also )?" + _W,
         r"(?:i|we)(?:'m| am|'re| are) (?:trying|going|supposed|asked|being asked) to " + _W,
-        r"(?:i|we) (?:think|guess|suppose|wonder|recall|remember)", r"(?:the|my) (?:goal|task|plan|question) is",
-        r"(?:the )?(?:user|problem|question) (?:wants|asks|is asking|says)",
+        r"(?:i|we) (?:think|guess|suppose|wonder|recall|remember)", r"(?:the|my) (?:goal|task|plan|question|strategy) is",
+        r"(?:the )?(?:user|problem|question) (?:wants|asks|is asking|says|is about)",
         r"(?:analy[sz]e|understand|re-?read|break down|identify|outline|draft|plan|review|recap)"
         r" (?:the )?(?:request|problem|question|task|constraints?|requirements?|goal)",
-        r"(?:step|part|phase) \d{1,2}", r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*])",
-        r"(?:to (?:start|begin|summari[sz]e|recap))", r"(?:first|next|finally),? (?:i|we|let's|let me)",
+        r"(?:step|part|phase) \d{1,2}", r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*?])",
+        r"(?:to (?:start|begin|summari[sz]e|recap|find))", r"(?:first|next|finally),? (?:i|we|let's|let me)",
+        r"the next step (?:is|was)(?: to)?", r"here's (?:what|how|my)", r"(?:note|compute|re-?read|thinking process|task)(?=\s*[:.*])",
+        # A heading or bold label that names a move: a gerund or a process word (its colon or closing ** follows).
+        r"(?:[a-z]+ing|determine|identify|analy[sz]e|draft|refine|final polish|task|goal|plan)"
+        r"(?=[^\n.]{0,60}?(?::|\*\*))",
     ],
 }
 
-# Closed-class words a steering clause runs on through: openers, modals and
-# auxiliaries, adverbs of sequence, planning verbs with their particles.
-# The clause ends at the first word outside the set (its content or object),
-# and never on a subject or an auxiliary ("Okay, so I" is "Okay, so"): those
-# (_LINK) count only when a planning word follows them.
-_LINK_WORDS = "i i'm i've i'll i'd we we're we've we'll you need needs to should must can could will would " \
-    "might may am is are was be want wanted going gonna trying supposed asked also just really probably still"
+# Where a steering clause ends (annotation rule 1: "at the object of the
+# steering verb, or at the first word that belongs to the problem"). A
+# grammar of closed classes, not a phrase list: after an opener the clause
+# runs on through
+#   * discourse markers, planning verbs, particles, complementizers and
+#     metalanguage nouns (_CORE: "so", "figure out", "about", "if", "this
+#     problem"), a clause may end on one;
+#   * subjects, auxiliaries, determiners and a few adjectives (_LINK: "I",
+#     "need to", "a better"), only when a _CORE word or a verb follows:
+#     "Okay, so I" is "Okay, so";
+#   * a first-person subject with its auxiliaries and the verb after them,
+#     whatever the verb (_SUBJECT: "Maybe I can *incorporate*", "I'll
+#     *create*"), the verb of a steering clause being open-class;
+# and stops at the first other word: its content or object ("Let me check
+# *B's* statement").
+_LINK_WORDS = (
+    "i i'm i've i'll i'd we we're we've we'll you need needs to should must can could will would might may "
+    "am is are was be been want wanted going gonna trying supposed asked also just really probably still "
+    "the a an my our some better different other another bit good little closer quick more carefully this it there "
+    "with for in of from on by"
+)
 _CORE_WORDS = (
     "let let's me us now then so first next finally okay ok alright hmm well actually maybe perhaps quickly "
-    "carefully try tried figure find think see check verify double-check make sure confirm recall remember "
+    "try tried figure find think thinking see check verify double-check make sure confirm recall remember "
     "know consider look start begin compute calculate determine understand work go break analyze analyse "
     "approach tackle solve list write count compare reconsider re-examine reevaluate re-evaluate test plug "
     "substitute visualize imagine assume suppose evaluate identify outline summarize recap clarify parse read "
-    "re-read reread explore brainstorm focus trace sketch set organize recount redo rethink revisit "
-    "out about at through up down over back into"
+    "re-read reread explore brainstorm focus trace sketch set organize recount redo rethink revisit use apply "
+    "out about at through up down over back into like "
+    "here again problem question puzzle case terms way approach step steps idea part thing "
+    "things sense logic logical goal plan user request task options possibilities"
 )
+# A complementizer ends the clause: what follows is the proposition, content ("whether *I watered*").
+_END_WORDS = "if whether that"
+_SUBJ = r"(?:i|we|let me|let's)(?:'m|'ll|'ve|'d)?"
+_AUX = r"(?:will|can|could|should|might|must|may|would|need to|have to|want to|going to|trying to|has to|" \
+    r"also|just|now|then|first|probably|really|still|definitely|actually|to|[a-z]+ly)"
+_PARTICLE = r"(?:with|on|at|about|for|from|into|out|up|down|through|over|back|of)"
+# a determiner or a number starts content; a copula or a negation is no steering verb
+_NOT_VERB = r"(?!(?:the|a|an|my|our|their|his|her|its|this|these|those|\d|was|were|am|is|are|didn't|don't|doesn't|" \
+    r"wasn't|am|here|there|sorry|not|so)(?![\w'-]))"
 
 
 def _words(words: str) -> str:
@@ -166,9 +199,14 @@ def _trie(node: dict) -> str:
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
-_SEP = r"[ \t]*,?[ \t]+"
-_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)})*" \
-    r"(?:[ \t]+(?:that|this|it)(?=[ \t]*[.!?;:,]))?"  # "Let me double-check that." (rule 2)
+_SEP = r",?(?:[ \t]+\n?|\n)[ \t]*"  # a space or one line break (wrapped text), after an optional comma
+_VERB = f"{_NOT_VERB}[a-z][a-z'-]*(?![\\w'-])(?:{_SEP}{_PARTICLE}(?![\\w'-]))?"
+_SUBJECT = f"{_SUBJ}(?:{_SEP}{_AUX})*{_SEP}{_VERB}"
+# After a modal, "to", "let me" or "maybe", the next word is the clause's verb, whatever it is.
+_BEFORE_VERB = "|".join(f"(?<={w})" for w in ("can", "could", "should", "will", "'ll", "might", "must", "would",
+                                              " to", " me", "let's", "now"))
+_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)}|{_SEP}{_SUBJECT}|(?:{_BEFORE_VERB}){_SEP}{_VERB})*" \
+    f"(?:{_SEP}{_words(_END_WORDS)}|[ \t]+(?:that|this|it)(?=[ \t]*[.!?;:,]))?"  # "Let me double-check that."
 _FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
 
 
@@ -195,7 +233,10 @@ class PlanningDetector:
             anchored_by_tag.setdefault(g.tag, {})[normalize_phrase(g.phrase)] = g.followed_by
         groups = []
         for tag in ("backtracking", "verification", "branching", "deduction", "other"):
-            alts = list(_GENERIC.get(tag, []))
+            # spaces in the shapes match any run of spaces with at most one line break (wrapped text)
+            alts = [a.replace(" ", r"[ \t]*\n?[ \t]*(?<=\s)") for a in _GENERIC[tag]]
+            if tag == "other":
+                alts.append(_SUBJECT)  # "I laid out", "I'll create": a first-person clause opening a step
             trie = _compile(anchored_by_tag[tag])[0] if anchored_by_tag.get(tag) else None
             if trie is not None:
                 alts.insert(0, trie.pattern)
