@@ -48,8 +48,12 @@ from training.hierarchy.planning_eval import (EVAL_DIR, AnnotatedTrace, EvalSetE
 from training.tasks import multiply, multiply_sg_set  # noqa: E402
 
 GENUINE_DIR = EVAL_DIR / "genuine"
-SETS = (("genuine held-out", GENUINE_DIR / "held-out.txt"), ("genuine dev", GENUINE_DIR / "dev.txt"),
-        ("self-written held-out", EVAL_DIR / "held-out.txt"), ("self-written dev", EVAL_DIR / "dev.txt"))
+
+
+def sets(genuine_dir: Path = GENUINE_DIR) -> tuple[tuple[str, Path], ...]:
+    """The four rows: genuine held-out and dev halves, self-written held-out and dev halves."""
+    return (("genuine held-out", genuine_dir / "held-out.txt"), ("genuine dev", genuine_dir / "dev.txt"),
+            ("self-written held-out", EVAL_DIR / "held-out.txt"), ("self-written dev", EVAL_DIR / "dev.txt"))
 _MATHS = {"maths", "math", "math-word", "competition", "arithmetic", "algebra", "geometry"}
 
 
@@ -179,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bundled", type=int, default=1000, help="bundled-task solutions to score on (0 = skip)")
     ap.add_argument("--json", default=None, help="also write all figures to this JSON file")
     ap.add_argument("--results", default=None, help="write the detector's per-family figures (for the app) here")
+    ap.add_argument("--genuine-dir", default=str(GENUINE_DIR), help="folder of the genuine set's dev.txt and "
+                    "held-out.txt (default assets/planning-eval/genuine)")
     args = ap.parse_args(argv)
     tok = bundled_tokenizer()
     named = scorers(args.sg_set)
@@ -201,9 +207,9 @@ def main(argv=None) -> int:
             Path(args.json).write_text(json.dumps(_clean(result), indent=2) + "\n")
         return 0
     by_set: dict[str, dict] = {}
-    for label, path in SETS:
+    for label, path in sets(Path(args.genuine_dir)):
         if not path.exists():
-            print(f"## {label}: not found ({path.relative_to(EVAL_DIR.parents[1])}); skipped\n")
+            print(f"## {label}: not found ({path}); skipped\n")
             continue
         by_set[label] = evaluate(load_traces(path), named, tok, detail)
         print("\n".join(report(label, by_set[label], detail)))

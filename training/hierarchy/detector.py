@@ -83,6 +83,7 @@ _STEP = (r"(?:\n(?<![?\n]\n)\n*|\x00|<think>\s*|[.!:;][\"')\]*_]*[ \t]+|-(?<=[ \
 # Opener shapes at a step start, by function. Patterns, not phrase lists:
 # each names a construction ("let me" + any verb), not an instance.
 _W = r"[a-z][a-z'-]*"  # one word
+_TAGS = ("backtracking", "verification", "branching", "deduction", "other")  # the order openers are tried in
 _GENERIC = {
     "deduction": [
         r"(?:so )?that (?:would|will|should|must) mean", r"(?:i|we) (?:know|remember|recall) that",
@@ -131,7 +132,7 @@ _GENERIC = {
         r" (?:the )?(?:request|problem|question|task|constraints?|requirements?|goal)",
         r"(?:step|part|phase) \d{1,2}", r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*?])",
         r"(?:to (?:start|begin|summari[sz]e|recap|find))", r"(?:first|next|finally),? (?:i|we|let's|let me)",
-        r"the next step (?:is|was)(?: to)?", r"here's (?:what|how|my)", r"(?:note|compute|re-?read|thinking process|task)(?=\s*[:.*])",
+        r"the next step (?:is|was)(?: to)?", r"but(?=\s+(?:i|we|let's|let me|maybe|perhaps|actually|wait)(?![\w'-]))", r"here's (?:what|how|my)", r"(?:note|compute|re-?read|thinking process|task)(?=\s*[:.*])",
         # A heading or bold label that names a move: a gerund or a process word (its colon or closing ** follows).
         r"(?:[a-z]+ing|determine|identify|analy[sz]e|draft|refine|final polish|task|goal|plan)"
         r"(?=[^\n.]{0,60}?(?::|\*\*))",
@@ -157,7 +158,7 @@ _LINK_WORDS = (
     "i i'm i've i'll i'd we we're we've we'll you need needs to should must can could will would might may "
     "am is are was be been want wanted going gonna trying supposed asked also just really probably still "
     "the a an my our some better different other another bit good little closer quick more carefully this it there "
-    "with for in of from on by"
+    "with for in of from on by but"
 )
 _CORE_WORDS = (
     "let let's me us now then so first next finally okay ok alright hmm well actually maybe perhaps quickly "
@@ -178,7 +179,7 @@ _AUX = r"(?:will|can|could|should|might|must|may|would|need to|have to|want to|g
 _PARTICLE = r"(?:with|on|at|about|for|from|into|out|up|down|through|over|back|of)"
 # a determiner or a number starts content; a copula or a negation is no steering verb
 _NOT_VERB = r"(?!(?:the|a|an|my|our|their|his|her|its|this|these|those|\d|was|were|am|is|are|didn't|don't|doesn't|" \
-    r"wasn't|am|here|there|sorry|not|so)(?![\w'-]))"
+    r"wasn't|am|here|there|sorry|not|so|someone|something|another|they|they're|it|it's|that|there's)(?![\w'-]))"
 
 
 def _words(words: str) -> str:
@@ -204,9 +205,10 @@ _VERB = f"{_NOT_VERB}[a-z][a-z'-]*(?![\\w'-])(?:{_SEP}{_PARTICLE}(?![\\w'-]))?"
 _SUBJECT = f"{_SUBJ}(?:{_SEP}{_AUX})*{_SEP}{_VERB}"
 # After a modal, "to", "let me" or "maybe", the next word is the clause's verb, whatever it is.
 _BEFORE_VERB = "|".join(f"(?<={w})" for w in ("can", "could", "should", "will", "'ll", "might", "must", "would",
-                                              " to", " me", "let's", "now"))
-_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)}|{_SEP}{_SUBJECT}|(?:{_BEFORE_VERB}){_SEP}{_VERB})*" \
-    f"(?:{_SEP}{_words(_END_WORDS)}|[ \t]+(?:that|this|it)(?=[ \t]*[.!?;:,]))?"  # "Let me double-check that."
+                                              " to", " me", "let's", "now", "maybe", "perhaps"))
+_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)}|{_SEP}{_SUBJECT}|(?:{_BEFORE_VERB}){_SEP}{_VERB})*"
+# What may close the whole clause, after any further openers: a complementizer, or a pronoun before punctuation.
+_CLOSE = f"(?:{_SEP}{_words(_END_WORDS)}|[ \\t]+(?:that|this|it)(?=[ \\t]*[.!?;:,]))?"  # "Let me double-check that."
 _FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
 
 
@@ -231,24 +233,25 @@ class PlanningDetector:
         anchored_by_tag: dict[str, dict[str, str]] = {}
         for g in sg.grams:
             anchored_by_tag.setdefault(g.tag, {})[normalize_phrase(g.phrase)] = g.followed_by
+        shapes = {tag: [a.replace(" ", r"\s+") for a in _GENERIC[tag]] for tag in _TAGS}  # wrapped text too
+        shapes["other"].append(_SUBJECT)  # "I laid out", "I'll create": a first-person clause opening a step
+        # Tagged (Inspect, the bench's per-function figures): one named group per function.
         groups = []
-        for tag in ("backtracking", "verification", "branching", "deduction", "other"):
-            # spaces in the shapes match any run of spaces with at most one line break (wrapped text)
-            alts = [a.replace(" ", r"[ \t]*\n?[ \t]*(?<=\s)") for a in _GENERIC[tag]]
-            if tag == "other":
-                alts.append(_SUBJECT)  # "I laid out", "I'll create": a first-person clause opening a step
-            trie = _compile(anchored_by_tag[tag])[0] if anchored_by_tag.get(tag) else None
-            if trie is not None:
-                alts.insert(0, trie.pattern)
-            groups.append(f"(?P<{tag}>(?:{'|'.join(alts)})(?!\\w))")
-        opener = "(?:" + "|".join(groups) + ")"
-        plain = re.sub(r"\(\?P<\w+>", "(?:", opener)  # the same without names, to repeat
+        for tag in _TAGS:
+            trie = [_compile(anchored_by_tag[tag])[0].pattern] if anchored_by_tag.get(tag) else []
+            groups.append(f"(?P<{tag}>(?:{'|'.join(trie + shapes[tag])})(?!\\w))")
+        tagged = "(?:" + "|".join(groups) + ")"
+        # Untagged (the training loop's masks): the set's phrases of every function in one trie, then
+        # the shapes; faster, and the same spans but where two functions' openers overlap.
+        trie = _compile({k: v for by_tag in anchored_by_tag.values() for k, v in by_tag.items()})[0].pattern
+        plain = f"(?:(?:{'|'.join([trie] + [a for tag in _TAGS for a in shapes[tag]])})(?!\\w))"
         # An opener and its chain, then further openers after a comma: "Hmm, wait, let me check".
-        body = f"{opener}{_CHAIN}(?:,[ \t]+{plain}{_CHAIN})*"
         # Each pattern starts with the boundary character, which the engine finds fast; the
         # text gets a leading "\n" so that its start is a boundary too (offsets shift by one).
-        self._step = re.compile(_STEP + "(?P<span>" + body + ")")
+        self._step_tagged = re.compile(f"{_STEP}({tagged}{_CHAIN}(?:,[ \t]+{plain}{_CHAIN})*{_CLOSE})")
+        self._step = re.compile(f"{_STEP}({plain}{_CHAIN}(?:,[ \t]+{plain}{_CHAIN})*{_CLOSE})")
         self._step_i = re.compile(self._step.pattern, re.I)
+        self._step_tagged_i = re.compile(self._step_tagged.pattern, re.I)
 
     def __repr__(self) -> str:
         return f"PlanningDetector({self.sg.name!r}, version {VERSION})"
@@ -264,9 +267,9 @@ class PlanningDetector:
         out = [(s, e, self._free_tag.get(p, "other")) for s, e, p in self._free.occurrences(normal)] \
             if self._free is not None else []
         prepared = "\n" + normal.lower()
-        pattern = self._step
+        pattern = self._step_tagged
         if len(prepared) != len(text) + 1:
-            prepared, pattern = "\n" + normal, self._step_i
+            prepared, pattern = "\n" + normal, self._step_tagged_i
         out += [(m.start(1) - 1, m.end(1) - 1, _tag_of(m)) for m in pattern.finditer(prepared)]
         return _outside_code(text, sorted(out))
 
@@ -306,7 +309,7 @@ def _outside_code(text: str, spans: list) -> list:
 
 
 def _tag_of(m: re.Match) -> str:
-    for tag in ("backtracking", "verification", "branching", "deduction", "other"):
+    for tag in _TAGS:
         if m.group(tag) is not None:
             return tag
     return "other"

@@ -27,7 +27,7 @@ FAMILIES = (
     ("marco-o1", ("marco-o1",)),
     ("sky-t1", ("sky-t1",)),
     ("openthinker", ("openthinker",)),
-    ("phi4-reasoning", ("phi-4-reasoning", "phi4-reasoning")),
+    ("phi4-reasoning", ("phi-4-reasoning", "phi4-reasoning", "phi-4-mini-reasoning", "phi4-mini-reasoning")),
     ("limo", ("limo",)),
     ("s1", ("simplescaling/s1", "/s1-", "/s1.")),
     ("qwen3", ("qwen3",)),
