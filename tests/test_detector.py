@@ -170,7 +170,7 @@ def test_within_the_mask_budget():
 def test_family_of_model_names():
     assert family_of("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "deepseek-r1"
     assert family_of("Qwen/QwQ-32B") == "qwq"
-    assert family_of("Qwen/Qwen3-8B") == "qwen3"
+    assert family_of("Qwen/Qwen3-8B") == "qwen3" and family_of("Qwen/Qwen3.5-0.8B") == "qwen3.5"
     assert family_of("microsoft/Phi-4-mini-reasoning") == "phi4-reasoning"
     assert family_of("Qwen/Qwen2.5-0.5B-Instruct") == "qwen2.5"
     assert family_of("gpt2") is None and family_of("") is None

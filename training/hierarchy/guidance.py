@@ -30,6 +30,7 @@ FAMILIES = (
     ("phi4-reasoning", ("phi-4-reasoning", "phi4-reasoning", "phi-4-mini-reasoning", "phi4-mini-reasoning")),
     ("limo", ("limo",)),
     ("s1", ("simplescaling/s1", "/s1-", "/s1.")),
+    ("qwen3.5", ("qwen3.5", "qwen3_5")),
     ("qwen3", ("qwen3",)),
     ("gemini", ("gemini",)),
     ("claude", ("claude",)),
