@@ -212,3 +212,14 @@ def test_bench_eval_file_reports_a_bad_file(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "planning_quality.py"), "--eval-file", str(bad)],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 2 and "header" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_inspect_highlights_with_the_detector_and_names_it():
+    from lab.ui import handlers
+
+    html, stats, message = handlers.highlight("Okay, so I need to find x. Wait, let me check: x = 2.", NAME)
+    assert stats.startswith(f"Planning: **{NAME} {VERSION} on SG set reasoning**") and message == ""
+    assert 'class="tok planning' in html or "planning" in html
+    assert handlers.resolve_sg(NAME) is default_detector()
+    _, stats, _ = handlers.highlight("Let's check x.", "reasoning")
+    assert stats.startswith("SG set: **reasoning**")  # the presets as before
