@@ -32,7 +32,8 @@ def build() -> None:
             with gr.Row():
                 prompt = gr.Textbox(value=PROMPT, label="prompt", lines=2, scale=3)
                 with gr.Column(scale=1):
-                    gen_sg = gr.Dropdown(["ground-truth"] + presets + [DETECTOR], value="ground-truth", label="SG set")
+                    gen_sg = gr.Dropdown(["ground-truth"] + presets + [DETECTOR], value="ground-truth",
+                                         label="SG set")
                     temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.1, label="temperature")
                     seed = gr.Number(value=0, precision=0, label="seed")
             generate = gr.Button("Generate", variant="primary")
@@ -44,7 +45,8 @@ def build() -> None:
                     text = gr.Textbox(label="Reasoning text", lines=8, max_lines=30, value=EXAMPLE,
                                       placeholder="Paste a model's step-by-step solution here")
                 with gr.Column(scale=2):
-                    preset = gr.Dropdown(presets + [DETECTOR], value="math-compact" if "math-compact" in presets else presets[0],
+                    preset = gr.Dropdown(presets + [DETECTOR],
+                                         value="math-compact" if "math-compact" in presets else presets[0],
                                          label="Strategic Gram set (or the planning detector)")
                     sg_file = gr.File(label="…or upload an SG set (JSON)", file_types=[".json"], type="filepath")
                     button = gr.Button("Highlight planning tokens", variant="primary")

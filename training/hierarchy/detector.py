@@ -6,7 +6,7 @@ the planning there and far less in traces that real reasoning models wrote
 *shapes*: a step that starts after ``*`` or ``- *Label:*``, an apostrophe
 written ``’`` or ``‛``, a steering clause of which only the first words
 ("Okay, so") are in the list, an opener built from a pronoun and a modal
-("I should also consider"). :class:`PlanningDetector` adds three rules on
+("I should also consider"). :class:`PlanningDetector` adds these rules on
 top of the set's matcher, each measured on the dev halves
 (``bench/planning_quality.py``; ``docs/planning-detector.md`` has the figures):
 
@@ -26,11 +26,13 @@ top of the set's matcher, each measured on the dev halves
    word outside it, the start of the step's content. So "Okay, so I'm
    trying to figure out how many ..." is marked up to "figure out".
 
-A guard: no step starts at a "Yes" / "No" / "Right" that answers the
-model's own question (right after a ``?``).
+Two guards: no step starts at a "Yes" / "No" / "Right" that answers the
+model's own question (right after a ``?``), and nothing in fenced or
+inline code is planning.
 
-Pure and deterministic: regexes only, compiled once per SG set; a batch of
-64 x 1,024 tokens takes a few milliseconds (``bench/planning_mask.py``).
+Pure and deterministic: regexes only, compiled once per SG set; masks for
+a batch of 64 x 1,024 tokens cost about twice the SG matcher's, within the
+loop's 20 ms budget (``bench/planning_mask.py``).
 The detector has the interface of a :class:`~training.hierarchy.matching.GramMatcher`
 (``spans``, ``occurrences``), so :func:`training.hierarchy.tokens.token_masks_from_ids`,
 the coverage guard and Inspect take it in place of one.
@@ -89,13 +91,15 @@ _GENERIC = {
         r"(?:so )?that (?:would|will|should|must) mean", r"(?:i|we) (?:know|remember|recall) that",
         r"(?:so|then) (?:that|this) (?:means|gives|implies)", r"which (?:would )?(?:mean|give)s?",
         r"(?:the )?result", r"conclusion", r"the key(?: here)? is(?: to)?", r"(?:in )?summary", r"so overall",
-        r"putting (?:it|this|that) together", r"this (?:suggests|led me to|establishes|established|shows|reminds me of)",
+        r"putting (?:it|this|that) together",
+        r"this (?:suggests|led me to|establishes|established|shows|reminds me of)",
         r"(?:logically|similarly|ultimately|consequently|overall)", r"in (?:our|this|that) case",
     ],
     "branching": [
         r"how about", r"what about", r"what if", r"or (?:maybe|perhaps|what if)",
         r"another (?:angle|approach|way|idea|thought|option|possibility|interpretation|thing|case)",
-        r"(?:for example|for instance|e\.g\.|like)", r"(?:an? )?(?:idea|hypothesis|scenario|option|case|approach|possibility)"
+        r"(?:for example|for instance|e\.g\.|like)",
+        r"(?:an? )?(?:idea|hypothesis|scenario|option|case|approach|possibility)"
         r"(?: \d{1,2}| [a-d])?(?=\s*[:.)*])",
         r"(?:scenario|option|case|hypothesis|approach|possibility|attempt) (?:\d{1,2}|[a-d])(?=\s*[:.)*])",
         r"let(?:'s| me) (?:go with|assume|say|suppose|consider|try|pick|choose|guess)",
@@ -126,13 +130,17 @@ _GENERIC = {
         r"(?=[,.!:\s])(?:,? (?:so|now|then|first|next|also|okay|ok))?",
         r"let(?:'s| me) " + _W, r"(?:i|we) (?:should|need to|have to|want to|must|'ll|will) (?:also )?" + _W,
         r"(?:i|we)(?:'m| am|'re| are) (?:trying|going|supposed|asked|being asked) to " + _W,
-        r"(?:i|we) (?:think|guess|suppose|wonder|recall|remember)", r"(?:the|my) (?:goal|task|plan|question|strategy) is",
+        r"(?:i|we) (?:think|guess|suppose|wonder|recall|remember)",
+        r"(?:the|my) (?:goal|task|plan|question|strategy) is",
         r"(?:the )?(?:user|problem|question) (?:wants|asks|is asking|says|is about)",
         r"(?:analy[sz]e|understand|re-?read|break down|identify|outline|draft|plan|review|recap)"
         r" (?:the )?(?:request|problem|question|task|constraints?|requirements?|goal)",
-        r"(?:step|part|phase) \d{1,2}", r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*?])",
+        r"(?:step|part|phase) \d{1,2}",
+        r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*?])",
         r"(?:to (?:start|begin|summari[sz]e|recap|find))", r"(?:first|next|finally),? (?:i|we|let's|let me)",
-        r"the next step (?:is|was)(?: to)?", r"but(?=\s+(?:i|we|let's|let me|maybe|perhaps|actually|wait)(?![\w'-]))", r"here's (?:what|how|my)", r"(?:note|compute|re-?read|thinking process|task)(?=\s*[:.*])",
+        r"the next step (?:is|was)(?: to)?", r"here's (?:what|how|my)",
+        r"but(?=\s+(?:i|we|let's|let me|maybe|perhaps|actually|wait)(?![\w'-]))",
+        r"(?:note|compute|re-?read|thinking process|task)(?=\s*[:.*])",
         # A heading or bold label that names a move: a gerund or a process word (its colon or closing ** follows).
         r"(?:[a-z]+ing|determine|identify|analy[sz]e|draft|refine|final polish|task|goal|plan)"
         r"(?=[^\n.]{0,60}?(?::|\*\*))",
@@ -206,7 +214,8 @@ _SUBJECT = f"{_SUBJ}(?:{_SEP}{_AUX})*{_SEP}{_VERB}"
 # After a modal, "to", "let me" or "maybe", the next word is the clause's verb, whatever it is.
 _BEFORE_VERB = "|".join(f"(?<={w})" for w in ("can", "could", "should", "will", "'ll", "might", "must", "would",
                                               " to", " me", "let's", "now", "maybe", "perhaps"))
-_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)}|{_SEP}{_SUBJECT}|(?:{_BEFORE_VERB}){_SEP}{_VERB})*"
+_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)}" \
+    f"|{_SEP}{_SUBJECT}|(?:{_BEFORE_VERB}){_SEP}{_VERB})*"
 # What may close the whole clause, after any further openers: a complementizer, or a pronoun before punctuation.
 _CLOSE = f"(?:{_SEP}{_words(_END_WORDS)}|[ \\t]+(?:that|this|it)(?=[ \\t]*[.!?;:,]))?"  # "Let me double-check that."
 _FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
@@ -216,9 +225,9 @@ class PlanningDetector:
     """Planning spans of open-language reasoning: an SG set's matcher plus the rules above.
 
     >>> d = PlanningDetector(SGSet("t", (StrategicGram("so", at="step-start"),)))
-    >>> text = "Okay, so I\u2019m trying to figure out how many. *Wait*, let me check."
+    >>> text = "Okay, so I\u2019m trying to figure out how many. *Wait*, 3 is odd. Let me check B."
     >>> [text[s:e] for s, e in d.spans(text)]
-    ["Okay, so I\u2019m trying to figure out", 'Wait', 'let me check']
+    ['Okay, so I\u2019m trying to figure out', 'Wait', 'Let me check']
     """
 
     name = NAME
