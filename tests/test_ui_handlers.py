@@ -110,12 +110,12 @@ R1_TRACE = ("<think>\nOkay, so I need to figure out how many apples are left aft
             "different approach: count what is left each day.\n</think>\nNine apples are left.")
 
 
-def test_auto_picks_the_reasoning_set_for_natural_text_and_math_compact_for_arithmetic():
+def test_auto_picks_the_planning_detector_for_natural_text_and_math_compact_for_arithmetic():
     from lab.autoset import AUTO
     from lab.ui.handlers import highlight
 
     _, stats, _ = highlight(R1_TRACE, AUTO)
-    assert "SG set: **reasoning**" in stats and "chosen for this text: natural-language reasoning" in stats
+    assert "Planning: **planning-detector" in stats and "chosen for this text: natural-language reasoning" in stats
     _, stats, _ = highlight("Let's split: 47 * 20 = 940. 47 * 3 = 141. 940 + 141 = 1081.", AUTO)
     assert "SG set: **math-compact**" in stats and "terse arithmetic" in stats
 
@@ -124,8 +124,8 @@ def test_a_set_that_misses_a_text_s_style_says_which_fits():
     from lab.ui.handlers import highlight
 
     _, _, note = highlight(R1_TRACE, "math-compact")
-    assert "**math-compact** marks" in note and "fits **reasoning** better" in note
-    assert highlight(R1_TRACE, "reasoning")[2] == ""  # the fitting set: no note
+    assert "**math-compact** marks" in note and "fits **planning-detector** better" in note
+    assert highlight(R1_TRACE, "planning-detector")[2] == ""  # the fitting choice: no note
 
 
 def test_scoring_prose_with_the_tiny_model_warns_that_its_numbers_mean_little():

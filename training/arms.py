@@ -136,7 +136,8 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
             if resume:
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
-            run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training")
+            run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training",
+                           planning=trainer.planning)
             if cfg.eval_every and trainer.step == 0:
                 yield from _evaluate(i, trainer, run, reporters[i], main)
         tell_sweep()

@@ -17,6 +17,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from training.hierarchy.detector import DETECTORS
+
 ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-entropy-matched", "hicra-placebo")
 MAX_RESPONSES_PER_STEP = 65_536  # prompts_per_step x group_size
 
@@ -35,6 +37,9 @@ class RunConfig:
     algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
     alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)", 0, 10)
     sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
+    detector: str = _f("sg", "planning mask: 'sg' (the SG set's phrases as they are) or 'planning-detector' (the SG "
+                             "set plus rules for genuine model reasoning: docs/planning-detector.md)",
+                       choices=DETECTORS)
     # sampling
     prompts_per_step: int = _f(8, "prompts per step", 1, 1024)
     group_size: int = _f(8, "responses per prompt (G)", 1, 512)

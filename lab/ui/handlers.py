@@ -15,6 +15,7 @@ from lab.analysis import InputError, analyse_text, check_text
 from lab.autoset import AUTO, mismatch_note, suggest
 from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
 from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.detector import NAME as DETECTOR, default_detector
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
     try:
         if preset == AUTO and not sg_file:
             preset, chosen = suggest(check_text(text))
-        sg_set = load_sg_choice(preset, sg_file)
+        sg_set = default_detector() if preset == DETECTOR and not sg_file else load_sg_choice(preset, sg_file)
         analysis = analyse_text(text, sg_set)
         fit = "" if chosen or sg_file else _fit_note(analysis, sg_set)
     except (InputError, SGSetError) as err:
@@ -68,24 +69,33 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
     warning = coverage_warning([analysis.text], analysis.planning_ratio, sg_set)
     why = f", chosen for this text: {chosen}" if chosen else ""
+    what = f"Planning: **{sg_set.label}**{why}" if preset == DETECTOR and not sg_file else \
+        f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases{why})"
     note = "\n\n".join(n for n in (note, fit) if n)
-    return html, (f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases{why})\n\n"
-                  + stats_markdown(analysis, warning=warning)), note
+    return html, f"{what}\n\n" + stats_markdown(analysis, warning=warning), note
 
 
-def _fit_note(analysis, sg_set: SGSet) -> str:
+def _named(name: str):
+    """A preset by name, or the planning detector (on the reasoning preset)."""
+    return default_detector() if name == DETECTOR else load_preset(name)
+
+
+def _fit_note(analysis, sg_set) -> str:
     """When the set that fits the text's style marks far more planning tokens than the chosen one."""
     suggested = suggest(analysis.text)[0]
     if sg_set.name == suggested:
         return ""
-    other = analyse_text(analysis.text, load_preset(suggested))
+    other = analyse_text(analysis.text, _named(suggested))
     return mismatch_note(sg_set.name, analysis.planning_ratio, suggested, other.planning_ratio)
 
 
-def resolve_sg(name: str, task: str = "multiply", text: str = "") -> SGSet:
-    """An SG set by name: 'ground-truth' (the task's), a preset, a file path, or 'auto' (follows ``text``)."""
+def resolve_sg(name: str, task: str = "multiply", text: str = ""):
+    """An SG set by name: 'ground-truth' (the task's), a preset, a file path, the planning detector, or
+    'auto' (follows ``text``)."""
     from training.tasks import get_task, resolve_sg_set
 
     if name == AUTO:
-        return load_preset(suggest(text)[0])
+        name = suggest(text)[0]
+    if name == DETECTOR:  # the planning detector on the reasoning preset
+        return default_detector()
     return resolve_sg_set(name, get_task(task))

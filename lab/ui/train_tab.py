@@ -9,6 +9,7 @@ from lab.ui import records
 from lab.ui import train_handlers as h
 from lab.ui import watch_handlers as w
 from lab.ui.context import PUBLIC_MAX_STEPS, settings
+from training.hierarchy.guidance import detector_guidance
 
 
 def panel_grid(panel_ids, elem_prefix: str, values: list | None = None, per_row: int = 3) -> list[gr.Plot]:
@@ -53,6 +54,8 @@ def build(owner_token=None) -> dict:
                 model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)")
                 name = gr.Textbox(label="run name (optional)", placeholder="auto")
             preset_info = gr.Markdown(h.preset_note("tiny-cpu"), elem_classes=["lab-note"], elem_id="train-preset-note")
+            guide = gr.Markdown(detector_guidance("tiny"), elem_classes=["lab-note"], elem_id="train-detector-note")
+            model.change(detector_guidance, model, guide, api_visibility="private")
             launch = gr.Button("Launch", variant="primary")
         with gr.Column(scale=1):
             run = gr.Dropdown(records.choices(), value=None, label="run (demo: … are shipped records, read-only)",

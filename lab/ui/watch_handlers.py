@@ -149,6 +149,7 @@ def samples_html(name: str, limit: int = SAMPLE_PROBLEMS) -> str:
     highlighted, each marked correct or with its error type."""
     from lab.analysis import analyse_text
     from lab.ui.handlers import resolve_sg
+    from training.hierarchy.detector import planning_matcher
 
     try:
         step, by_arm = records.latest_samples(name)
@@ -159,6 +160,7 @@ def samples_html(name: str, limit: int = SAMPLE_PROBLEMS) -> str:
     cfg = records._read(records.arms(name)[0][2] / "config.json")
     try:
         sg = resolve_sg(cfg.get("sg_set", "ground-truth"), cfg.get("task", "multiply"))
+        sg = planning_matcher(cfg.get("detector", "sg"), sg)  # what the run's masks used
     except Exception:  # noqa: BLE001 - a removed SG file: plain text
         sg = None
     problems = sorted({s.get("problem", i) for _, samples in by_arm for i, s in enumerate(samples)})[:limit]
