@@ -57,6 +57,18 @@ def sets(genuine_dir: Path = GENUINE_DIR) -> tuple[tuple[str, Path], ...]:
 _MATHS = {"maths", "math", "math-word", "competition", "arithmetic", "algebra", "geometry"}
 
 
+UNSEEN = "genuine held-out, repositories not in dev"
+
+
+def unseen_repositories(held_out: list[AnnotatedTrace], dev_file: Path) -> list[AnnotatedTrace]:
+    """The held-out traces from repositories that no dev trace came from (the split is by source file, and
+    some repositories give a file to each half)."""
+    if not dev_file.exists():
+        return []
+    seen = {t.meta.get("repo") for t in load_traces(dev_file)}
+    return [t for t in held_out if t.meta.get("repo") and t.meta["repo"] not in seen]
+
+
 def bundled_traces(n: int = 1000, seed: int = 1) -> list[AnnotatedTrace]:
     """Base-policy solutions to held-out problems, with their exact planning spans (no leading space)."""
     rng = random.Random(seed)
@@ -213,6 +225,11 @@ def main(argv=None) -> int:
             continue
         by_set[label] = evaluate(load_traces(path), named, tok, detail)
         print("\n".join(report(label, by_set[label], detail)))
+        if label == "genuine held-out":  # the strictest row: no repository that a dev trace came from
+            unseen = unseen_repositories(load_traces(path), Path(args.genuine_dir) / "dev.txt")
+            if unseen:
+                by_set[UNSEEN] = evaluate(unseen, named, tok, detail)
+                print("\n".join(report(UNSEEN, by_set[UNSEEN], detail)))
     if args.bundled:
         bundled = bundled_traces(args.bundled)
         print(f"## Bundled task: {args.bundled} base-policy solutions with exact planning spans\n")

@@ -182,21 +182,26 @@ def test_the_studies_summaries_are_what_the_study_commands_write():
     assert int(planned) == len(cfg.arms())
 
 
-def test_the_planning_quality_table_is_what_the_benchmark_prints():
+def test_the_planning_quality_tables_are_what_the_benchmark_prints():
+    """docs/planning-detector.md pastes the bench's tables and summary; sg-sets.md quotes figures of them."""
     printed = subprocess.run([sys.executable, "bench/planning_quality.py"], cwd=ROOT, capture_output=True,
-                             text=True, check=True, timeout=300).stdout
-    bench = {}
-    for row in re.findall(r"^\| ([\w-]+) \| \d+ \| (.+) \|$", printed, re.M):
-        bench.setdefault(row[0], [c.strip() for c in row[1].split("|")])
-    page = (DOCS / "sg-sets.md").read_text().split("## How well each set finds planning")[1]
-    names = {"`reasoning`": "reasoning", "`math-compact`": "math-compact", "`paper-appendix`": "paper-appendix",
-             "bundled task's ground truth": "multiply-ground-truth"}
-    for label, name in names.items():
-        row = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", page, re.M).group(1)
-        assert [c.strip() for c in row.split("|")] == bench[name], name
-    by_function = re.search(r"^\| reasoning \| (\d\.\d+ / .+) \|$", printed, re.M).group(1).split(" | ")
-    functions = ("deduction", "branching", "backtracking", "verification", "other")
-    assert ", ".join(f"{f} {v}" for f, v in zip(functions, by_function)) in page.replace("\n", " ")
+                             text=True, check=True, timeout=600).stdout
+    page = (DOCS / "planning-detector.md").read_text()
+    tables = re.findall(r"^(## [^\n]+ traces[^\n]*\n\n\| scorer \|[^\n]*\n(?:\|[^\n]*\n)+)", printed, re.M)
+    assert len(tables) >= 4
+    for table in tables:
+        assert table in page, table.splitlines()[0]
+    summary = printed.split("Summary (token level):\n")[1].strip()
+    assert summary in page
+    rows = {}
+    for table in tables:
+        head = table.split(":")[0].removeprefix("## ")
+        for name, p, r in re.findall(r"^\| ([\w.-]+) \| ([\d.-]+) \| ([\d.-]+) \|", table, re.M):
+            rows[head, name] = f"{p} / {r}"
+    sg = (DOCS / "sg-sets.md").read_text().replace("\n", " ")
+    assert "precision {}, recall {}".format(*rows["self-written held-out", "reasoning"].split(" / ")) in sg
+    assert f"at {rows['genuine held-out', 'reasoning']}" in sg
+    assert f"reaches {rows['genuine held-out', 'planning-detector-1.0']} there" in sg
 
 
 HEADLINES = [  # (words in the README, the page they come from, the same figure there)
@@ -204,7 +209,12 @@ HEADLINES = [  # (words in the README, the page they come from, the same figure 
      "`multiply-planning`: No difference detected between HICRA and GRPO: final held-out accuracy "
      "+0.2 points [-0.7, +1.0] (n=10)"),
     ("Study 2, 124 runs", "studies.md", "Runs with records: 124 of 124."),
-    ("precision 0.975 and recall 0.897", "sg-sets.md", "| `reasoning` | 0.975 | 0.897 |"),
+    ("precision 0.83 and recall 0.53", "planning-detector.md",
+     "genuine held-out: planning-detector-1.0 P=0.83 R=0.53"),
+    ("preset alone: 0.89 / 0.23", "planning-detector.md", "| reasoning | 0.886 | 0.227 |"),
+    ("dev half 0.86 / 0.72", "planning-detector.md", "genuine dev: planning-detector-1.0 P=0.86 R=0.72"),
+    ("hand-written held-out traces\n  0.81 / 0.96", "planning-detector.md",
+     "self-written held-out: planning-detector-1.0 P=0.81 R=0.96"),
     ("token precision 1.000\n  and recall 0.707", "mining.md", "| mined, KMeans seed 0 | 1.000 | 0.707 |"),
     ("2.2-2.5x faster than TRL 1.16's", "speed.md", "**2.25x** | **2.40x** | **2.49x**"),
 ]
