@@ -176,7 +176,10 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
             if (stop["flag"] or max_steps is not None) and trainer.step < trainer.cfg.steps:
                 if main and not (run.checkpoints / f"step-{trainer.step}" / "state.pt").exists():
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
-                run.set_status("stopped", step=trainer.step, phase=None, ended=time.time())
+                if stop["flag"]:
+                    run.set_status("stopped", step=trainer.step, phase=None, ended=time.time())
+                else:  # the end of a chunk: the run goes on in the next one
+                    run.set_status("running", step=trainer.step, phase="between chunks")
             else:
                 run.set_status("finished", step=trainer.step, phase=None, ended=time.time())
         if diverged:

@@ -153,12 +153,21 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
         sweep.set_status("running", pid=os.getpid(), started=sweep.status().get("started") or time.time(),
                          ended=None, step=start, steps=arms[0][0].steps, arms=names,
                          arm_steps={n: start for n in names})
+    started = {out: RunDir(out).status().get("started") for _, out in arms}  # the run's start, not the chunk's
     measured, error = 0.0, None
     try:
         for _, record in train_arms(arms, resume=True, sweep=sweep, max_steps=n_steps):
             measured += record.get("time/step_s", 0.0) if record.get("kind") == "step" else record.get("time/eval_s", 0.0)
     except Diverged as err:  # that arm's status says "failed" with this message; the others took their steps
         error = str(err)
+    except Exception as err:  # the arms say "failed" (train_arms); so does the sweep, then the caller hears it
+        if sweep is not None:
+            sweep.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
+        raise
+    for _, out in arms:
+        run = RunDir(out)
+        if started[out] and run.status().get("state"):
+            run.set_status(run.status()["state"], started=started[out])
     states = {RunDir(out).status().get("state") for _, out in arms}
     state = "failed" if error else "finished" if states == {"finished"} else "running"
     end = steps_done(path)
