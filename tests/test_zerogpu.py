@@ -251,3 +251,30 @@ def test_settings_from_the_environment(monkeypatch):
 
 def test_next_run_with_nothing_waiting():
     assert next_run([], {}) is None
+
+
+# ------------------------------------------------------------------------------- the Space's preset
+
+def test_the_space_preset_fits_public_mode_and_a_zerogpu_call():
+    from lab.ui.context import PUBLIC_MAX_STEPS, PUBLIC_MODELS
+    from training.tasks import get_task, resolve_sg_set
+
+    cfg = preset("space-qwen0.5b")
+    assert cfg.model in PUBLIC_MODELS and cfg.steps <= PUBLIC_MAX_STEPS
+    assert cfg.activation_checkpointing and cfg.sg_set == "reasoning"
+    assert cfg.prompts_per_step * cfg.group_size <= 32 and cfg.max_new_tokens <= 256  # a step in one call
+    assert resolve_sg_set(cfg.sg_set, get_task("multiply")).phrases  # the preset's planning phrases load offline
+
+
+def test_the_space_presets_code_path_on_the_tiny_model_in_chunks(tmp_path):
+    # The preset as it is but for what needs the hub (the model, GSM8K) and sizes cut for a CPU test:
+    # 2 prompts, 16 tokens, 2 steps, an evaluation of 2 problems. LoRA r 32, micro-batches of 2 groups and
+    # activation checkpointing stay the preset's.
+    cfg = preset("space-qwen0.5b", model="tiny", task="multiply", prompts_per_step=2, max_new_tokens=16, steps=2,
+                 eval_every=2, eval_n=2, eval_samples=1, threads=1)
+    jobs = manager(tmp_path)
+    jobs.submit("space", cfg)
+    assert drive(jobs) == ["space", "space"]  # a first chunk of one step (it measures), then the rest
+    assert jobs.info("space")["state"] == "finished"
+    records = read_jsonl(jobs.path_of("space") / "metrics.jsonl")
+    assert [r["kind"] for r in records] == ["eval", "step", "step", "eval"]
