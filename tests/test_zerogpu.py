@@ -278,3 +278,20 @@ def test_the_space_presets_code_path_on_the_tiny_model_in_chunks(tmp_path):
     assert jobs.info("space")["state"] == "finished"
     records = read_jsonl(jobs.path_of("space") / "metrics.jsonl")
     assert [r["kind"] for r in records] == ["eval", "step", "step", "eval"]
+
+
+def test_the_space_benchmark_dry_runs_on_a_cpu(tmp_path):
+    """bench/space_step.py (bash bench/space_check.sh on a GPU) on the bundled model's shapes: every figure written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "space.json"
+    subprocess.run([sys.executable, "bench/space_step.py", "--arch", "tiny", "--device", "cpu", "--max-new", "8",
+                    "--steps", "1", "--warmup", "0", "--eval-n", "2", "--prompt-tokens", "20", "--json", str(out)],
+                   check=True, cwd=Path(__file__).resolve().parent.parent, capture_output=True, timeout=600)
+    figures = json.loads(out.read_text())
+    assert figures["settings"]["preset"] == "space-qwen0.5b" and figures["settings"]["group_size"] == 8
+    for key in ("load_s", "step_s", "eval_s", "checkpoint_s"):
+        assert figures[key] > 0, key
+    assert set(figures["chunk_steps"]) == {"60", "120"}
