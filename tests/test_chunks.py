@@ -103,20 +103,60 @@ def test_a_first_chunk_cut_off_starts_over_without_a_second_step_0_evaluation(tm
     same(results(folder), one_go)
 
 
-def test_a_sweep_in_chunks_is_the_sweep_in_one_go(tmp_path):
+SWEEP = {**SMALL, "steps": 3, "eval_every": 0}
+
+
+def steps_of(folder):
+    return [{k: v for k, v in r.items() if k not in CLOCK} for r in read_jsonl(folder / "metrics.jsonl")]
+
+
+def queued_sweep(folder):
+    folder = queued(folder, preset("tiny-cpu", **SWEEP))
+    (folder / "job.json").write_text(json.dumps({"kind": "compare", "algos": ["grpo", "hicra"], "seeds": [0]}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sweep_one_go(tmp_path_factory):
     from training.arms import compare_arms, train_arms
+
+    folder = tmp_path_factory.mktemp("sweep-one-go")
+    list(train_arms(compare_arms(preset("tiny-cpu", **SWEEP), ["grpo", "hicra"], [0], folder)))
+    return folder
+
+
+def test_a_sweep_in_chunks_is_the_sweep_in_one_go(tmp_path, sweep_one_go):
     from training.runs import RunDir
 
-    cfg = preset("tiny-cpu", **{**SMALL, "steps": 3, "eval_every": 0})
-    list(train_arms(compare_arms(cfg, ["grpo", "hicra"], [0], tmp_path / "one-go")))
-    folder = queued(tmp_path / "sweep", cfg)
-    (folder / "job.json").write_text(json.dumps({"kind": "compare", "algos": ["grpo", "hicra"], "seeds": [0]}))
+    folder = queued_sweep(tmp_path / "sweep")
     assert [run_chunk(folder, 2)["state"] for _ in range(2)] == ["running", "finished"]
     for arm in ("grpo-s0", "hicra-s0"):
-        a = [{k: v for k, v in r.items() if k not in CLOCK} for r in read_jsonl(tmp_path / "one-go" / arm / "metrics.jsonl")]
-        b = [{k: v for k, v in r.items() if k not in CLOCK} for r in read_jsonl(folder / arm / "metrics.jsonl")]
-        assert a == b and len(a) == 3
+        assert steps_of(sweep_one_go / arm) == steps_of(folder / arm) and len(steps_of(folder / arm)) == 3
     assert RunDir(folder).status()["state"] == "finished"
+
+
+def test_a_diverged_arm_stops_alone_and_the_sweep_fails_when_the_others_are_done(tmp_path, sweep_one_go,
+                                                                                 monkeypatch):
+    from training.guard import Diverged
+    from training.loop import Trainer
+    from training.runs import RunDir
+
+    real = Trainer.train_step
+
+    def hicra_diverges_at_step_1(self):
+        if self.cfg.algo == "hicra" and self.step == 1:
+            raise Diverged(1, "the loss (loss/policy)", self.cfg.lr, torch.float32)
+        return real(self)
+
+    monkeypatch.setattr(Trainer, "train_step", hicra_diverges_at_step_1)
+    folder = queued_sweep(tmp_path / "sweep")
+    first = run_chunk(folder, 2)
+    assert first["state"] == "running" and list(first["diverged"]) == ["hicra-s0"]
+    last = run_chunk(folder, 2)  # grpo's last step; hicra is left out
+    assert last["state"] == "failed" and "diverged at step 1" in last["error"]
+    assert steps_of(folder / "grpo-s0") == steps_of(sweep_one_go / "grpo-s0")  # the other arm, undisturbed
+    assert len(steps_of(folder / "hicra-s0")) == 1
+    assert RunDir(folder).status()["state"] == "failed" and RunDir(folder / "grpo-s0").status()["state"] == "finished"
 
 
 def test_pace_is_measured_from_the_run(tmp_path):

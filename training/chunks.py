@@ -111,9 +111,21 @@ def measure_pace(path: str | Path) -> Pace:
                 overhead_s=max(chunks) if chunks else None)
 
 
-def steps_done(path: str | Path) -> int:
-    """Steps every arm has behind a checkpoint (what a chunk resumes from)."""
+def diverged_arms(path: str | Path) -> dict[str, str]:
+    """Arms of a sweep that diverged in an earlier chunk, name -> message: later chunks leave them out, as a
+    sweep on the command line goes on without them."""
+    out: dict[str, str] = {}
+    for chunk in read_jsonl(Path(path) / CHUNKS_FILE):
+        out.update(chunk.get("diverged") or {})
+    return out
+
+
+def steps_done(path: str | Path, gone: dict | None = None) -> int:
+    """Steps every arm still training has behind a checkpoint (what a chunk resumes from); ``gone``: the
+    diverged arms (default: those ``chunks.jsonl`` names)."""
     arms, _ = arms_of(path)
+    gone = diverged_arms(path) if gone is None else gone
+    arms = [a for a in arms if a[1].name not in gone] or arms
     done = []
     for _, out in arms:
         ckpt = RunDir(out).latest_checkpoint()
@@ -126,9 +138,12 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
 
     The run folder is as the job manager made it (``config.json``, and
     ``job.json`` for a sweep). Returns ``{"start", "end", "steps", "state",
-    "seconds", "overhead_s", "error"}``: ``state`` is ``"running"`` while
-    steps are left, else ``"finished"`` or ``"failed"`` (a diverged arm; the
-    run's status says why). Also appends that to ``chunks.jsonl``.
+    "seconds", "overhead_s", "error", "diverged"}``: ``state`` is
+    ``"running"`` while steps are left, else ``"finished"`` or ``"failed"``
+    (a diverged arm; its status says why). An arm of a sweep that diverges
+    (``diverged``: name -> message) stops alone: later chunks train the
+    others, and the sweep fails, with that message, once they are done, as
+    on the command line. Also appends the summary to ``chunks.jsonl``.
 
     An arm with no checkpoint starts over: whatever a chunk cut off before
     its first checkpoint wrote is removed first, so its step-0 evaluation is
@@ -142,7 +157,9 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
     t0 = time.time()
     path = Path(path)
     arms, is_sweep = arms_of(path)
-    for _, out in arms:
+    before = diverged_arms(path) if is_sweep else {}
+    live = [(c, out) for c, out in arms if out.name not in before]
+    for _, out in live:
         if RunDir(out).latest_checkpoint() is None:
             for name in ("metrics.jsonl", "samples.jsonl"):
                 (Path(out) / name).unlink(missing_ok=True)
@@ -153,10 +170,10 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
         sweep.set_status("running", pid=os.getpid(), started=sweep.status().get("started") or time.time(),
                          ended=None, step=start, steps=arms[0][0].steps, arms=names,
                          arm_steps={n: start for n in names})
-    started = {out: RunDir(out).status().get("started") for _, out in arms}  # the run's start, not the chunk's
+    started = {out: RunDir(out).status().get("started") for _, out in live}  # the run's start, not the chunk's
     measured, error = 0.0, None
     try:
-        for _, record in train_arms(arms, resume=True, sweep=sweep, max_steps=n_steps):
+        for _, record in train_arms(live, resume=True, sweep=sweep, max_steps=n_steps) if live else ():
             measured += record.get("time/step_s", 0.0) if record.get("kind") == "step" else record.get("time/eval_s", 0.0)
     except Diverged as err:  # that arm's status says "failed" with this message; the others took their steps
         error = str(err)
@@ -164,18 +181,24 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
         if sweep is not None:
             sweep.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
         raise
-    for _, out in arms:
+    for _, out in live:
         run = RunDir(out)
         if started[out] and run.status().get("state"):
             run.set_status(run.status()["state"], started=started[out])
-    states = {RunDir(out).status().get("state") for _, out in arms}
-    state = "failed" if error else "finished" if states == {"finished"} else "running"
-    end = steps_done(path)
+    states = {out.name: RunDir(out).status() for _, out in live}
+    now = {name: s.get("error") or "" for name, s in states.items() if error and s.get("state") == "failed"}
+    left = [name for name, s in states.items() if name not in now and s.get("state") != "finished"]
+    error = error or next(iter(before.values()), None)
+    if is_sweep:  # a diverged arm stops alone; the sweep fails (saying why) once the others are done
+        state = "running" if left else "failed" if error else "finished"
+    else:
+        state = "failed" if error else "running" if left else "finished"
+    end = steps_done(path, {**before, **now})
     if sweep is not None and state != "running":
         sweep.set_status(state, ended=time.time(), step=end, **({"error": error} if error else {}))
     seconds = time.time() - t0
     summary = {"start": start, "end": end, "steps": n_steps, "state": state, "seconds": seconds,
-               "overhead_s": max(0.0, seconds - measured), "error": error, "time": time.time()}
+               "overhead_s": max(0.0, seconds - measured), "error": error, "diverged": now, "time": time.time()}
     append_jsonl(path / CHUNKS_FILE, summary)
     return summary
 
