@@ -228,6 +228,19 @@ def test_stop_ends_a_waiting_run_at_once_and_resume_queues_it_again(tmp_path):
     assert jobs.info("r")["state"] == "finished" and served == ["r"] * 3
 
 
+def test_stop_during_a_chunk_takes_effect_at_its_end(tmp_path):
+    served = []
+
+    def stopped_meanwhile(path, k, d):
+        assert jobs.stop("r")["state"] == "running"  # a visitor clicks Stop while the chunk is on the GPU
+        return fake(path, k, d, served)
+
+    jobs = manager(tmp_path, call=stopped_meanwhile)
+    jobs.submit("r", preset("tiny-cpu", **SMALL))
+    assert drive(jobs) == ["r"]
+    assert jobs.info("r")["state"] == "stopped" and served == ["r"]
+
+
 def test_public_modes_check_before_a_start_applies(tmp_path):
     jobs = manager(tmp_path)
 
