@@ -185,6 +185,16 @@ PRESETS: dict[str, RunConfig] = {
     "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="reasoning",
                                max_new_tokens=1024, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                lora_alpha=64, steps=500, activation_checkpointing=True),
+    # A Hugging Face Space on ZeroGPU (docs/zerogpu.md): the 0.5B model of qwen0.5b-gsm8k, with its learning
+    # rate, LoRA and planning phrases, cut so that a step and a chunk of steps fit one ZeroGPU call (the lab
+    # asks 120 s a call): half the prompts (4 x 8 = 32 responses a step), half the response length (256
+    # tokens; a longer solution is cut and scored wrong), a quarter of the held-out samples (100 problems x 2)
+    # and 200 steps, under public mode's 300. Step time and peak memory on the GPU: not yet measured
+    # (bash bench/space_check.sh measures them).
+    "space-qwen0.5b": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning",
+                                prompts_per_step=4, group_size=8, max_new_tokens=256, lr=1e-5, lora_r=32,
+                                lora_alpha=64, steps=200, eval_every=20, eval_n=100, eval_samples=2,
+                                checkpoint_every=50, activation_checkpointing=True),
 }
 
 
@@ -197,6 +207,7 @@ PRESET_HELP = {
     "qwen0.5b-gsm8k": "Qwen2.5-0.5B-Instruct on GSM8K, GPU, hub access needed",
     "qwen1.5b-math": "Qwen2.5-1.5B-Instruct on MATH, GPU, hub access needed",
     "tiny-smoke": "the whole pipeline on the bundled model, 10 tiny steps",
+    "space-qwen0.5b": "Qwen2.5-0.5B-Instruct on GSM8K sized for a ZeroGPU Space (docs/zerogpu.md), hub access needed",
 }
 
 
