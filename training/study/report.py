@@ -140,6 +140,28 @@ def top_up_sentence(regime: str, plan: dict | None, cfg: StudyConfig) -> str:
                   f"{plan['added'][-1]}."
 
 
+def posthoc_lines(ph: dict) -> list[str]:
+    """Study 2 before convergence (:mod:`training.study.posthoc`): labelled post hoc, as the reason for Study 3."""
+    if not ph or not ph.get("regimes"):
+        return []
+    lines = ["## Before convergence (post hoc: the reason for Study 3)", "",
+             "Not named before running, computed after every run had been seen, p-values uncorrected: leads, not "
+             "findings. Study 3 ([plan](study3-plan.md), [page](study3.md)) tests the step-50 difference on fresh "
+             "seeds. Paired by seed; 95% t intervals.", "",
+             "| regime | comparison | training fitting-plan share, mean of steps 0-49 (points) | p | held-out "
+             "accuracy at step 50 (points) | p |", "|---|---|---|---|---|---|"]
+    for regime, comps in by_reliability(ph["regimes"]):
+        for name, c in comps.items():
+            f, a = c["fitted_early"], c["accuracy_50"]
+            lines.append(f"| `{regime}` | {name} | {iv_text(f)} | {f['p']:.2g} | {iv_text(a)} | {a['p']:.2g} |")
+    if ph.get("dose"):
+        lines += ["", "Alpha dose-response (`multiply-planning`, each arm minus GRPO): steps until the 10-step mean "
+                  "of the training fitting-plan share reaches 0.8:", ""]
+        lines += [f"- alpha {d['alpha']}: {iv_text(d, ' steps')}" for d in
+                  sorted(ph["dose"].values(), key=lambda d: d["alpha"])]
+    return lines + [""]
+
+
 def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: dict | None = None) -> str:
     figures = figures or {}
     planned: dict[str, dict[str, int]] = {}
@@ -209,7 +231,9 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
               "differences above, on a two-digit multiplication task with a tiny model, so they test the mechanism, "
               "not the paper's numbers.", ""]
     if figures.get("accuracy"):
-        lines += [f"![held-out accuracy per regime]({figures['accuracy']})", ""]
+        lines += ["![held-out accuracy (top, at its evaluations) and training accuracy (bottom, every step, 10-step "
+                  f"mean) per regime]({figures['accuracy']})", ""]
+    lines += posthoc_lines(res.get("posthoc", {}))
     lines += ["## The boundary condition", "",
               "Hypothesis (the paper's, not established here): HICRA helps once execution is reliable, so HICRA - "
               "GRPO should be larger in the planning-bound regime than in the execution-heavy one.", ""]
@@ -258,8 +282,11 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
 def write_report(cfg: StudyConfig) -> Path:
     from training.study import figures as F
 
+    from training.study import posthoc
+
     runs = load(cfg)
     res = analyse(cfg, runs)
+    res["posthoc"] = posthoc.analyse(runs)
     out = ROOT / cfg.docs / "study"
     out.mkdir(parents=True, exist_ok=True)
     figs = {}

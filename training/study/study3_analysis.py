@@ -25,6 +25,7 @@ import numpy as np
 
 from training.hierarchy.stats import holm, mean_ci, minimum_detectable_effect, sd, t_test_p
 from training.runs import read_jsonl
+from training.study.posthoc import steps_to_share
 from training.study.sweep import Arm, StudyConfig, finished
 
 PLAN_FILE = "docs/study3-plan.md"
@@ -106,9 +107,7 @@ def outcomes(records: list[dict], step: int) -> dict[str, float]:
     out["auc"] = 100 * float(np.trapezoid(ys, xs) / (xs[-1] - xs[0])) if len(xs) > 1 else float("nan")
     fitted = np.array([r.get("plan/fitted", np.nan) for r in steps], dtype=float)
     out["fitted_train"] = 100 * float(np.nanmean(fitted)) if len(fitted) else float("nan")
-    means = np.convolve(fitted, np.ones(WINDOW) / WINDOW, mode="valid") if len(fitted) >= WINDOW else np.array([])
-    hits = np.flatnonzero(means >= FIT_TARGET)
-    out["steps_to_fit"] = float(steps[hits[0] + WINDOW - 1]["step"]) if len(hits) else float("nan")
+    out["steps_to_fit"] = steps_to_share(steps, "plan/fitted", FIT_TARGET, WINDOW)
     row = next((r for r in evals if r.get("step") == step), {})
     total = sum(row.get(f"eval/errors/{k}", 0) for k in ("correct", "execution", "strategy"))
     for kind in ("execution", "strategy"):

@@ -228,6 +228,56 @@ def classify(problem: Problem, response: str) -> str:
     return "execution" if statements_false(response) else "strategy"
 
 
+TAXONOMY_VERSION = 2  # classify_v2; the records' ``errors/*`` keep version 1 (:func:`classify`)
+
+
+def plan_cost(problem: Problem, plan: str) -> tuple[int, int]:
+    """``(products by 7, 8 or 9 of a number >= 10, statements)`` that a fitting ``plan`` writes on ``problem``,
+    executed without error: what it risks. The shortcut writes one product and two sums; a general plan two
+    products and a sum (after a swap, on swapped factors).
+
+    >>> plan_cost(Problem(47, 48), "shortcut"), plan_cost(Problem(47, 48), "split")
+    ((0, 3), (1, 3))
+    """
+    x, y = problem.a, problem.b
+    if plan == "shortcut":
+        return (int((x // 10) in HARD_DIGITS), 3)
+    if plan.startswith("swap"):
+        x, y, plan = y, x, plan[len("swap_"):]
+    if plan == "split":
+        digits = [y // 10, y % 10]
+    else:
+        up = (y // 10 + 1) * 10
+        digits = [up // 10 if up < 100 else 1, up - y]
+    return (sum(d in HARD_DIGITS for d in digits), 3)
+
+
+def best_plans(problem: Problem) -> tuple[str, ...]:
+    """The fitting plans of least cost (:func:`plan_cost`): the shortcut alone where it fits (same tens digit;
+    the bundled models run it most reliably, see their cards' forced-plan accuracies), else the general plans
+    that meet the fewest hard products."""
+    if same_tens(problem.a, problem.b):
+        return ("shortcut",)
+    costs = {s: plan_cost(problem, s) for s in GENERAL}
+    least = min(costs.values())
+    return tuple(s for s in GENERAL if costs[s] == least)
+
+
+def classify_v2(problem: Problem, response: str) -> str:
+    """Error taxonomy version 2: version 1 (:func:`classify`), except that a failure after a first plan that
+    fits but is worse than the best plan for the problem (:func:`best_plans`) is a strategy (planning) error,
+    whatever happened next: choosing the worse plan was the mistake that exposed the slip.
+
+    >>> text = " Let's split the second number: 48 = 40 + 8. 47 * 40 = 1880. 47 * 8 = 366. 1880 + 366 = 2246."
+    >>> classify(Problem(47, 48), text + " So the answer is 2246."), classify_v2(Problem(47, 48), text + " So the answer is 2246.")
+    ('execution', 'strategy')
+    """
+    kind = classify(problem, response)
+    if kind == "execution" and plan_of(response) not in best_plans(problem):
+        return "strategy"
+    return kind
+
+
 def plan_of(response: str) -> str | None:
     """The first plan a response commits to (one of ``STRATEGIES``), or None."""
     moves = moves_of(response)
