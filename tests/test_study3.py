@@ -146,3 +146,37 @@ def test_report_only_writes_the_page_without_records(tmp_path):
     text = path.read_text()
     assert path == docs / "study3.md" and "**Incomplete**: 0 of 51" in text
     assert json.loads((docs / "study3" / "results.json").read_text())["results"]["seeds"] == []
+
+
+def test_study2_post_hoc_summary_from_the_committed_records():
+    """The post hoc reason for Study 3 (training/study/posthoc.py) on Study 2's committed records: the early
+    fitting-plan share is higher under HICRA in all six main comparisons, and steps to 80% fitting plans fall
+    with alpha."""
+    from training.study import posthoc
+    from training.study.analysis import load
+    from training.study.sweep import StudyConfig
+
+    ph = posthoc.analyse(load(StudyConfig()))
+    early = [c["fitted_early"] for comps in ph["regimes"].values() for c in comps.values()]
+    assert len(early) == 6 and all(e["low"] > 0 for e in early)
+    assert ph["regimes"]["multiply-execution"]["hicra-grpo"]["accuracy_50"]["mean"] == pytest.approx(2.32, abs=0.01)
+    dose = [d["mean"] for d in sorted(ph["dose"].values(), key=lambda d: d["alpha"])]
+    assert dose == sorted(dose, reverse=True) and dose[-1] < -5
+
+
+def test_taxonomy_v2_counts_a_worse_than_best_plan_as_planning():
+    """Version 2 differs from version 1 only on a failure inside a fitting plan that is not the best one."""
+    from training.tasks import get_task
+    from training.tasks.multiply import Problem
+    from training.tasks.shortcut import best_plans, classify, classify_v2
+
+    task = get_task("multiply-execution")
+    same, other = Problem(47, 48), Problem(47, 23)
+    slip = " Let's split the second number: 48 = 40 + 8. 47 * 40 = 1880. 47 * 8 = 366. 1880 + 366 = 2246."
+    assert best_plans(same) == ("shortcut",)
+    assert classify(same, slip + " So the answer is 2246.") == "execution"
+    assert task.classify_v2(same, slip + " So the answer is 2246.") == "strategy"
+    short = " Let's use the same-tens trick: 47 + 8 = 55. 55 * 40 = 2200. 7 * 8 = 56. 2200 + 56 = 2250."
+    assert classify(same, short + " So the answer is 2250.") == classify_v2(same, short + " So the answer is 2250.") \
+        == "execution"  # the best plan, slipped: still execution
+    assert "shortcut" not in best_plans(other) and best_plans(other)
