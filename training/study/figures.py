@@ -110,7 +110,7 @@ def alpha_sweep(res: dict, path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("alpha")
     ax.set_ylabel("HICRA - GRPO, final accuracy (points)")
-    ax.set_title("planning-bound regime: the alpha sweep", fontsize=10)
+    ax.set_title("multiply-planning: the alpha sweep", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

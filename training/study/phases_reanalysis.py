@@ -102,7 +102,8 @@ def lines(a: dict) -> list[str]:
            f"[{sw['low']:.1f}, {sw['high']:.1f}].", "",
            "| measure | level | change | ceiling of the change |", "|---|---|---|---|",
            f"| phase 1: execution errors, % of samples (after the switch to the last {EDGE} steps) | "
-           f"{a['exec_error_after']['mean']:.2f} | {_iv(a['exec_error_change'], 2)} | {c['exec_error']:+.2f} (to zero) |",
+           f"{a['exec_error_after']['mean']:.2f} | {_iv(a['exec_error_change'], 2)} | "
+           f"{c['exec_error']:+.2f} (to zero) |",
            f"| phase 1: execution-token entropy, nats (same window) | {a['exec_entropy_after']['mean']:.4f} | "
            f"{_iv(a['exec_entropy_change'], 4)} | {c['exec_entropy']:+.4f} (to zero) |",
            f"| phase 2: plan-choice entropy, bits (last minus first {EDGE} steps) | "

@@ -66,7 +66,8 @@ def analyse(runs: dict) -> dict:
         comps = {}
         for base in ("grpo", "placebo"):
             if base in per and "hicra" in per:
-                comps[f"hicra-{base}"] = {k: paired(per[base], per["hicra"], k) for k in ("fitted_early", "accuracy_50")}
+                comps[f"hicra-{base}"] = {k: paired(per[base], per["hicra"], k)
+                                          for k in ("fitted_early", "accuracy_50")}
         out["regimes"][regime] = comps
         if regime == "multiply-planning" and "grpo" in per:
             out["dose"] = {g: {"alpha": ALPHAS[g], **paired(per["grpo"], per[g], "steps_to_fit")}

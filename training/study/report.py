@@ -140,6 +140,21 @@ def top_up_sentence(regime: str, plan: dict | None, cfg: StudyConfig) -> str:
                   f"{plan['added'][-1]}."
 
 
+def regime_names_clause() -> str:
+    """What the regimes are, measured: Study 2 named them planning-bound / intermediate / execution-heavy; the
+    forced-plan accuracies (``assets/forced-plans.json``, :mod:`training.bundled.forced`) say how far that holds."""
+    path = ROOT / "assets" / "forced-plans.json"
+    entries = {e["regime"]: e for e in json.loads(path.read_text())} if path.exists() else {}
+    e = entries.get("multiply-planning")
+    if e is None:
+        return ""
+    general = [p["accuracy_where_fits"] for name, p in e["plans"].items() if name != "shortcut"]
+    return (f" Study 2 called `multiply-planning` *planning-bound*; it is not: forced to use a general plan, its "
+            f"model is right on {min(general):.0%}-{max(general):.0%} of samples (the shortcut, where it fits: "
+            f"{e['plans']['shortcut']['accuracy_where_fits']:.0%}), so the regimes differ in the base policy's "
+            "carry errors, not in whether execution is reliable ([forced-plan accuracies](../assets/forced-plans.md)).")
+
+
 def posthoc_lines(ph: dict) -> list[str]:
     """Study 2 before convergence (:mod:`training.study.posthoc`): labelled post hoc, as the reason for Study 3."""
     if not ph or not ph.get("regimes"):
@@ -178,10 +193,11 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "## Design (named before running, except where marked)", "",
         "- Task regimes: " + ", ".join(f"`{r}` (hard-product error {HARD_ERROR[r]})"
                                        for r in sorted(planned, key=reliability)) + ": the same "
-        "plans and habits, only execution reliability differs (README, \"Task regimes\"). Each run starts from "
-        "its regime's bundled model and preset.",
+        "plans and habits; only the base policy's carry errors in products by 7, 8 or 9 differ. Each run starts "
+        "from "
+        "its regime's bundled model and preset." + regime_names_clause(),
         f"- Arms: {'; '.join(f'{label(g)}' for g in GROUPS if g in cfg.groups.split(','))}. The main arms (GRPO, "
-        "HICRA, placebo) run on the main seeds; the others in the planning-bound regime on the extra seeds. The "
+        "HICRA, placebo) run on the main seeds; the others in `multiply-planning` on the extra seeds. The "
         "placebo amplifies random spans with the planning mask's token budget; the entropy-only arm the "
         "highest-entropy tokens, as many as the planning tokens.",
         f"- Each run: {cfg.steps} steps; held-out evaluation every {cfg.eval_every} steps and at the end, on the "
@@ -204,7 +220,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         f"{cfg.max_seeds} in all). It reads the pilot's sd only, never its mean difference, so it cannot "
         "steer the result toward either arm; the intervals below are the usual fixed-sample ones.",
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
-        "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
+        "the extras on fewer seeds than the main arms, the placebo outside `multiply-planning` last.",
         "", f"Progress: {done} of {total} planned runs have records"
         + runtime_clause(runtime) + "." + (" **Interim**: every figure below is from the runs with records so far, "
                                            "not the study's result." if done < total else ""), "",
@@ -236,7 +252,8 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
     lines += posthoc_lines(res.get("posthoc", {}))
     lines += ["## The boundary condition", "",
               "Hypothesis (the paper's, not established here): HICRA helps once execution is reliable, so HICRA - "
-              "GRPO should be larger in the planning-bound regime than in the execution-heavy one.", ""]
+              "GRPO should be larger where the base policy's carries are reliable (`multiply-planning`) than "
+              "where they fail half the time (`multiply-execution`).", ""]
     b = res.get("boundary", {})
     for regime, d in by_reliability(b.get("per_regime", {})):
         lines.append(f"- HICRA - GRPO in `{regime}` (hard-product error {HARD_ERROR[regime]}): "
@@ -246,7 +263,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         verdict = ("larger where execution is reliable, as the hypothesis expects" if sign(d) > 0 else
                    "smaller where execution is reliable, against the hypothesis" if sign(d) < 0 else
                    "not measurably different between the regimes")
-        lines.append(f"- Difference in differences (planning-bound minus execution-heavy): {did_text(b)}: "
+        lines.append(f"- Difference in differences (`multiply-planning` minus `multiply-execution`): {did_text(b)}: "
                      f"HICRA's effect is {verdict}.")
     if "slope" in b and math.isnan(b["slope"]["mean"]):
         lines.append(f"- Trend: too few seeds to fit yet (n={b['slope']['n']}).")
@@ -271,7 +288,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
     comps = res["regimes"].get("multiply-planning", {}).get("comparisons", {})
     extras = [n for n in comps if n not in ("hicra-grpo", "hicra-placebo")]
     if extras:
-        lines += ["## Planning-bound extras: ablations and the alpha sweep (primary outcome against GRPO)", ""]
+        lines += ["## `multiply-planning` extras: ablations and the alpha sweep (primary outcome against GRPO)", ""]
         lines += [f"- {primary_sentence(n, comps[n])}" for n in extras]
         if figures.get("alpha"):
             lines += ["", f"![alpha sweep]({figures['alpha']})"]
@@ -350,7 +367,8 @@ def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
                 lines.append(f"- `{regime}`: {primary_sentence(name, r['comparisons'][name])}")
     did = res.get("boundary", {}).get("did")
     if did:
-        lines.append(f"- Boundary condition, difference in differences (planning-bound minus execution-heavy): "
+        lines.append("- Boundary condition, difference in differences (`multiply-planning` minus "
+                     f"`multiply-execution`): "
                      f"{did_text(res['boundary'])}.")
     return "\n".join(lines)
 

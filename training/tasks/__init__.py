@@ -12,9 +12,9 @@ each with its own bundled model in ``assets/``:
 task                        regime                bundled model
 ==========================  ====================  ==========================
 ``multiply``                execution-bound       ``assets/tiny-model``
-``multiply-planning``       planning-bound        ``assets/tiny-planning``
-``multiply-intermediate``   intermediate          ``assets/tiny-intermediate``
-``multiply-execution``      execution-heavy       ``assets/tiny-execution``
+``multiply-planning``       carry-safe            ``assets/tiny-planning``
+``multiply-intermediate``   15%-carry-error       ``assets/tiny-intermediate``
+``multiply-execution``      50%-carry-error       ``assets/tiny-execution``
 ==========================  ====================  ==========================
 """
 
