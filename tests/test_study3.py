@@ -180,3 +180,20 @@ def test_taxonomy_v2_counts_a_worse_than_best_plan_as_planning():
     assert classify(same, short + " So the answer is 2250.") == classify_v2(same, short + " So the answer is 2250.") \
         == "execution"  # the best plan, slipped: still execution
     assert "shortcut" not in best_plans(other) and best_plans(other)
+
+
+def test_forced_plan_ceilings_by_class_and_by_problem():
+    """training/bundled/forced.py's ceilings on hand-made 0/1 results: two problems (one same-tens), 2 samples."""
+    from training.bundled.forced import ceilings
+    from training.tasks.multiply import Problem
+    from training.tasks.shortcut import STRATEGIES
+
+    problems = [Problem(47, 48), Problem(47, 23)]
+    correct = {s: np.zeros((2, 2)) for s in STRATEGIES}
+    correct["shortcut"][0] = [1, 1]  # right on the same-tens problem
+    correct["split"][1] = [1, 0]  # half right on the other
+    c = ceilings(correct, problems)
+    assert c["best_by_class"] == {"same tens": "shortcut", "other": "split"}
+    assert c["class"] == pytest.approx((1.0 + 0.5) / 2)
+    # per problem: chosen on sample 0, scored on sample 1 (and back): problem 1 scores 0 one way, 0 the other
+    assert c["problem"] == pytest.approx((1.0 + 0.0) / 2)

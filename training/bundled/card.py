@@ -3,6 +3,7 @@
     python -m training.bundled.card [--model assets/tiny-model] [--task multiply] [--n 500]
     python -m training.bundled.card --model assets/tiny-planning --task multiply-planning
     python -m training.bundled.card --model assets/tiny-planning --forced-only   # only its forced-plan section
+    python -m training.bundled.card --model assets/tiny-planning --from-scores   # text from its scores.json
 
 Every figure in the card comes from this script's own run (seeded), so
 rerunning it reproduces the card within sampling noise. The card states the
@@ -99,7 +100,7 @@ def target_lines(m: dict) -> list[str]:
          f"{c['strategy_share_of_failures']:.1%}"),
         (f"base accuracy between {lo:.0%} and {hi:.0%}", lo <= acc <= hi, f"{acc:.1%}"),
     ]
-    return ["Targets of the planning-bound regime (T=0.6, avg@4):", ""] + \
+    return ["Targets set for this regime when it was called planning-bound (T=0.6, avg@4):", ""] + \
         [f"- {what}: {value}, {'met' if ok else 'NOT met'}" for what, ok, value in checks]
 
 
@@ -121,8 +122,9 @@ def forced_lines(task: str) -> list[str]:
     lines += ["", f"Best-plan ceiling {r['ceiling_class']:.3f} (best plan per class: {best}); the model's own "
               f"choice {r['own_accuracy']:.3f}: a planning gap of {r['gap_own']:+.3f}."]
     if r.get("study2_grpo_final") is not None:
-        lines.append(f"After GRPO (Study 2's final held-out accuracy, {r['study2_grpo_final']:.3f}) the gap is "
-                     f"{r['gap_after_rl']:+.3f}.")
+        lines.append(f"For reference, Study 2's GRPO arm ends at {r['study2_grpo_final']:.3f} held-out accuracy "
+                     f"({r['gap_after_rl']:+.3f} from this ceiling; not a bound on the trained policy, whose "
+                     "execution RL changes too).")
     return lines + [FORCED_END, ""]
 
 
@@ -142,13 +144,18 @@ def update_forced(card: Path, task: str) -> Path:
     return card
 
 
-def write_card(out: str | Path, cfg=None, n: int = 500, task: str | None = None) -> Path:
+def write_card(out: str | Path, cfg=None, n: int = 500, task: str | None = None, from_scores: bool = False) -> Path:
+    """Measure the model (or, with ``from_scores``, reuse its ``scores.json``: no model run, the same numbers)
+    and write its card."""
     out = Path(out)
     log = json.loads((out / "pretrain_log.json").read_text()) if (out / "pretrain_log.json").exists() else {}
     pc = log.get("config", {})
     task = task or pc.get("task", "multiply")
-    m = measure(str(out), task, n)
-    (out / "scores.json").write_text(json.dumps(m, indent=2) + "\n")
+    if from_scores:
+        m = json.loads((out / "scores.json").read_text())
+    else:
+        m = measure(str(out), task, n)
+        (out / "scores.json").write_text(json.dumps(m, indent=2) + "\n")
     size_mb = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
     s, g, t1 = m["t06"], m["greedy"], m["train_t1"]
     init = f" --init {pc['init']}" if pc.get("init") else ""
@@ -221,8 +228,12 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--forced-only", action="store_true", help="only rewrite the card's forced-plan section from "
                                                                "assets/forced-plans.json (no model run)")
+    ap.add_argument("--from-scores", action="store_true", help="rewrite the card from its scores.json (no model "
+                                                               "run): the text changes, the numbers do not")
     args = ap.parse_args()
-    if args.forced_only:
+    if args.from_scores:
+        write_card(args.model, task=args.task, from_scores=True)
+    elif args.forced_only:
         log = Path(args.model) / "pretrain_log.json"
         task = args.task or (json.loads(log.read_text()).get("config", {}).get("task") if log.exists() else None)
         print(f"wrote {update_forced(Path(args.model) / 'README.md', task or 'multiply')}")

@@ -16,7 +16,9 @@ fits and on all of them. Then:
 * the model's **own accuracy** (free choice, same problems and settings) and,
   from Study 2's committed records, its GRPO arm's final accuracy (the first
   ``n`` held-out problems are Study 2's evaluation set);
-* the **planning gap**: the ceiling minus each.
+* the **planning gap**: the ceiling minus the model's own accuracy (and,
+  for reference only, minus the RL arm's: RL changes execution too, so the
+  base model's ceiling does not bound the trained policy).
 
 The problems are the first ``n`` held-out problems (400: Study 2's). Seeded
 and CPU-only, so a rerun reproduces the numbers; about a minute per model.
@@ -151,7 +153,8 @@ def render(results: list[dict]) -> str:
                   f"{r['gap_own']:+.3f}."]
         if rl is not None:
             lines.append(f"- Study 2's GRPO arm after RL (final held-out accuracy, its committed records): "
-                         f"{rl:.3f}; planning gap {r['gap_after_rl']:+.3f} (ceiling minus it).")
+                         f"{rl:.3f}, {r['gap_after_rl']:+.3f} from this ceiling. Not a bound on the trained policy: "
+                         "RL changes execution as well as the choice, and the ceiling is the base model's.")
         lines.append("")
     return "\n".join(lines)
 
@@ -163,7 +166,12 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=2, help="samples per problem and plan (even: half choose, "
                                                            "half score)")
     ap.add_argument("--out", default="assets/forced-plans", help="writes OUT.json and OUT.md")
+    ap.add_argument("--render-only", action="store_true", help="only rewrite OUT.md from OUT.json (no model run)")
     args = ap.parse_args(argv)
+    out = ROOT / args.out
+    if args.render_only:
+        out.with_suffix(".md").write_text(render(json.loads(out.with_suffix(".json").read_text())))
+        return 0
     regimes = [r.strip() for r in args.regimes.split(",") if r.strip()]
     bad = [r for r in regimes if r not in MODELS]
     if bad or args.n < 1 or args.samples < 2 or args.samples % 2:
@@ -171,7 +179,6 @@ def main(argv=None) -> int:
         return 2
     torch.set_num_threads(max(1, torch.get_num_threads()))
     results = [measure(r, MODELS[r], args.n, args.samples) for r in regimes]
-    out = ROOT / args.out
     out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     out.with_suffix(".md").write_text(render(results))
     print(render(results))

@@ -150,8 +150,8 @@ def regime_names_clause() -> str:
         return ""
     general = [p["accuracy_where_fits"] for name, p in e["plans"].items() if name != "shortcut"]
     return (f" Study 2 called `multiply-planning` *planning-bound*; it is not: forced to use a general plan, its "
-            f"model is right on {min(general):.0%}-{max(general):.0%} of samples (the shortcut, where it fits: "
-            f"{e['plans']['shortcut']['accuracy_where_fits']:.0%}), so the regimes differ in the base policy's "
+            f"model is right on {min(general):.1%}-{max(general):.1%} of samples (the shortcut, where it fits: "
+            f"{e['plans']['shortcut']['accuracy_where_fits']:.1%}), so the regimes differ in the base policy's "
             "carry errors, not in whether execution is reliable ([forced-plan accuracies](../assets/forced-plans.md)).")
 
 
