@@ -15,7 +15,7 @@ import math
 import subprocess
 from pathlib import Path
 
-from training.study.report import iv_text, signed
+from training.study.report import iv_text, runtime_clause, signed
 from training.study.study3_analysis import (COMPARISONS, FAMILY, LABELS, PLAN_FILE, SECONDARY, Study3Config, analyse,
                                             configs, deviations, load)
 from training.study.sweep import GROUPS, ROOT
@@ -92,7 +92,8 @@ def secondary_sentence(name: str, c: dict) -> str:
     return f"{treated} - {base} at step 50: {iv_text(d, ' points')}: {seen}{mde}."
 
 
-def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: dict | None = None) -> str:
+def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: dict | None = None,
+           runtime: dict | None = None) -> str:
     n_plan, n_done = len(res["planned_seeds"]), len(res["seeds"])
     total = len(cfg.arms())
     done = sum(res["counts"].values())
@@ -111,7 +112,11 @@ def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: d
              "(the smaller p at 0.025, the other at 0.05 if the first holds). MDE at 80% power, two-sided alpha "
              "0.025, from the measured paired sd. Dose arm (HICRA alpha 1.0) and the rest: secondary, uncorrected.",
              "", f"Progress: {done} of {total} planned runs have records; {n_done} of {n_plan} seeds are complete "
-                 "(all four arms).", ""]
+                 f"(all four arms){runtime_clause(runtime)}.", "",
+             "Run (resumable; a call may stop anywhere, the next one continues): `python -m training.study.study3 "
+             "--workers 2` (add `--max-runs N` to stop after N runs; `--dry-run` lists what would train). Commit "
+             "`docs/study3/runs/` after each call; `python -m training.study.study3 --report-only` redraws this "
+             "page from the committed records on a fresh clone.", ""]
     lines += ["## Primary and co-primary", ""]
     if not res["complete"]:
         lines.append(f"**Incomplete**: {n_done} of {n_plan} planned seeds are complete. The pre-registered "
@@ -164,5 +169,7 @@ def write_report(cfg: Study3Config) -> Path:
     (out / "results.json").write_text(json.dumps({"results": safe, "deviations": devs, "provenance": prov},
                                                  indent=2, default=str) + "\n")
     page = cfg.folder.parent / "study3.md"
-    page.write_text(render(res, cfg, devs, prov, figs))
+    runtime_path = out / "runtime.json"
+    runtime = json.loads(runtime_path.read_text()) if runtime_path.exists() else None
+    page.write_text(render(res, cfg, devs, prov, figs, runtime))
     return page
