@@ -205,7 +205,7 @@ def test_the_planning_quality_tables_are_what_the_benchmark_prints():
 
 
 HEADLINES = [  # (words in the README, the page they come from, the same figure there)
-    ("planning-bound +0.2 points [-0.7, +1.0] (n=10)", "studies.md",
+    ("carry-safe regime +0.2 points [-0.7, +1.0] (n=10)", "studies.md",
      "`multiply-planning`: No difference detected between HICRA and GRPO: final held-out accuracy "
      "+0.2 points [-0.7, +1.0] (n=10)"),
     ("Study 2, 124 runs", "studies.md", "Runs with records: 124 of 124."),

@@ -202,9 +202,9 @@ PRESETS: dict[str, RunConfig] = {
 # One line per preset, for the CLI's --help.
 PRESET_HELP = {
     "tiny-cpu": "the bundled model and task on a laptop CPU, 1-2 s a step",
-    "tiny-planning": "tiny-cpu on the planning-bound task regime, with its bundled model",
-    "tiny-intermediate": "tiny-cpu on the intermediate task regime, with its bundled model",
-    "tiny-execution": "tiny-cpu on the execution-heavy task regime, with its bundled model",
+    "tiny-planning": "tiny-cpu on the carry-safe task regime (multiply-planning), with its bundled model",
+    "tiny-intermediate": "tiny-cpu on the 15%-carry-error task regime (multiply-intermediate), with its bundled model",
+    "tiny-execution": "tiny-cpu on the 50%-carry-error task regime (multiply-execution), with its bundled model",
     "qwen0.5b-gsm8k": "Qwen2.5-0.5B-Instruct on GSM8K, GPU, hub access needed",
     "qwen1.5b-math": "Qwen2.5-1.5B-Instruct on MATH, GPU, hub access needed",
     "tiny-smoke": "the whole pipeline on the bundled model, 10 tiny steps",

@@ -12,7 +12,7 @@ STUDY = ROOT / "docs" / "study"
 PHASES_DIR = ROOT / "docs" / "phases"
 STUDY_FIGURES = (("accuracy", "held-out accuracy per regime"),  # the committed study's figures, main first
                  ("boundary", "HICRA - GRPO across execution reliability"),
-                 ("alpha", "the alpha sweep (planning-bound)"))
+                 ("alpha", "the alpha sweep (carry-safe regime)"))
 
 TOKENS = """
 ## Planning tokens and execution tokens
@@ -47,14 +47,19 @@ same multiplication task, each with its own bundled model (presets
 `tiny-planning`, `tiny-intermediate`, `tiny-execution`; tasks
 `multiply-planning`, `multiply-intermediate`, `multiply-execution`):
 
-- **planning-bound**: execution is reliable; the base model habitually takes
-  a *shortcut* plan that looks applicable but silently gives a wrong answer
-  where it does not fit the problem. Most failures are strategy failures, and
-  the plans that fit are rare in the base policy: RL has to widen the plan
-  repertoire - the paper's second phase.
-- **intermediate** and **execution-heavy**: the same, with the hard step
-  failing 15% and 50% of the time, so the paper's boundary condition (HICRA
-  helps once execution is reliable) can be tested as a trend.
+- **carry-safe** (first called planning-bound): the base model never drops a
+  carry, and it habitually takes a *shortcut* plan that looks applicable but
+  silently gives a wrong answer where it does not fit the problem. Most
+  failures are strategy failures, and the plans that fit are rare in the
+  base policy: RL has to widen the plan repertoire - the paper's second
+  phase. But the model runs the general plans far less reliably than the
+  shortcut (forced to use one, it is right on 68-74% of samples, against
+  99.6% for the shortcut where it fits: `assets/forced-plans.md`), so
+  choosing a plan is not the only thing to learn.
+- **15%-carry-error** and **50%-carry-error** (first called intermediate and
+  execution-heavy): the same, with the hard step failing 15% and 50% of the
+  time, so the paper's boundary condition (HICRA helps once execution is
+  reliable) can be tested as a trend.
 
 A failure after a plan that does not fit the problem is a *strategy* error
 whatever happened next; the Train tab's plan panels show the plan shares
@@ -81,7 +86,7 @@ HICRA - GRPO difference paired by seed, with final held-out accuracy as its
 one primary comparison (the other rows are Holm-corrected): an interval that
 includes zero means no difference detected, and one seed is too few to
 compare. No time to train? The lab ships such an A/B on the
-planning-bound regime (60 steps, 3 seeds, recorded on a CPU): open it below.
+carry-safe regime (60 steps, 3 seeds, recorded on a CPU): open it below.
 """
 
 
@@ -170,7 +175,7 @@ def build() -> dict:
         gr.Markdown(phases, elem_id="guide-phases")
         png = PHASES_DIR / "multiply-planning.png"
         if png.exists():
-            gr.Image(str(png), label="the phases under GRPO (planning-bound)", show_label=False, interactive=False)
+            gr.Image(str(png), label="the phases under GRPO (carry-safe regime)", show_label=False, interactive=False)
     demo = open_demo()
     shift = error_shift_text(records.arm_records(demo)) if demo else None
     gr.Markdown(HICRA + ("\n" + shift if shift else "") + "\n\n" + read_more("hicra"))

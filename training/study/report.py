@@ -152,7 +152,7 @@ def regime_names_clause() -> str:
     return (f" Study 2 called `multiply-planning` *planning-bound*; it is not: forced to use a general plan, its "
             f"model is right on {min(general):.1%}-{max(general):.1%} of samples (the shortcut, where it fits: "
             f"{e['plans']['shortcut']['accuracy_where_fits']:.1%}), so the regimes differ in the base policy's "
-            "carry errors, not in whether execution is reliable ([forced-plan accuracies](../assets/forced-plans.md)).")
+            "carry errors, not in whether execution is reliable (forced-plan accuracies: `assets/forced-plans.md`).")
 
 
 def posthoc_lines(ph: dict) -> list[str]:
