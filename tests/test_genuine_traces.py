@@ -75,3 +75,55 @@ def test_at_least_forty_traces_and_both_halves_sizeable():
     halves = _halves()
     assert len(_all()) >= 40
     assert min(len(traces) for traces in halves.values()) >= 15
+
+
+# --- held-out-2: the fresh, blind set gathered after detector 1.0's held-out score was seen ---
+
+
+def _held_out_2():
+    return load_traces(GENUINE / "held-out-2.txt")
+
+
+def test_held_out_2_parses_and_is_sizeable():
+    traces = _held_out_2()
+    assert len(traces) >= 20
+    assert len({t.meta["family"] for t in traces}) >= 4
+    non_maths = sum(t.meta["domain"] == "non-maths" for t in traces)
+    assert 3 * non_maths >= len(traces)
+
+
+def test_held_out_2_metadata_is_complete():
+    for t in _held_out_2():
+        missing = [k for k in REQUIRED if not t.meta.get(k)]
+        assert not missing, f"{t.id}: missing {missing}"
+        assert t.meta["domain"] in ("maths", "non-maths"), t.id
+        assert t.meta["trimmed"] in ("yes", "no"), t.id
+        assert t.meta["think"] in ("yes", "no"), t.id
+        assert t.meta["source"].startswith(t.meta["repo"] + ":"), t.id
+        assert re.fullmatch(r"[0-9a-f]{40}", t.meta["commit"]), t.id
+
+
+def test_held_out_2_shares_no_repository_with_the_first_two_halves():
+    # Why: the set exists to be text nobody tuned on; a shared repository
+    # would carry a source's style (and often its tasks) across.
+    seen = {t.meta["repo"] for t in _all()}
+    fresh = {t.meta["repo"] for t in _held_out_2()}
+    assert not seen & fresh, seen & fresh
+
+
+def test_held_out_2_ids_are_unique_over_all_three_files():
+    ids = [t.id for t in _all()] + [t.id for t in _held_out_2()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)
+
+
+def test_held_out_2_spans_are_non_empty_and_well_formed():
+    for t in _held_out_2():
+        assert t.spans, t.id
+        last_end = 0
+        for start, end, tag in t.spans:
+            assert tag in TAGS
+            assert 0 <= last_end <= start < end <= len(t.text), t.id
+            inner = t.text[start:end]
+            assert inner == inner.strip(), (t.id, inner)
+            last_end = end
