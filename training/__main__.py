@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import warnings
@@ -132,7 +133,8 @@ def _run_folder(out: str, resume: bool, overwrite: bool, arms: list[str] = ()) -
         if not path.is_dir():
             raise ValueError(f"--out {out}: exists and is not a folder")
         status = RunDir(path).status()
-        if status.get("state") == "running" and _alive(status.get("pid")):
+        pid = status.get("pid")
+        if status.get("state") == "running" and pid != os.getpid() and _alive(pid):  # the job manager's: this one
             raise ValueError(f"--out {out}: a run is running there now (pid {status['pid']}); stop it first")
         if has_records(path) and not resume and not overwrite:
             raise ValueError(f"--out {out} already holds a run's records: add --resume to continue it, "

@@ -216,6 +216,9 @@ def cause_of_exit(returncode: int | None, log_tail: str) -> tuple[str, str]:
     if returncode == -signal.SIGKILL:
         return "killed", ("the training process was killed (SIGKILL): most often the system's out-of-memory "
                           "killer, or kill -9; resume continues from the last checkpoint")
+    said = [line[len("error: "):] for line in log_tail.splitlines() if line.startswith("error: ")]
+    if said:  # the process's own one-line message (training/__main__.py)
+        return "failed", said[-1]
     how = f" (exit status {returncode})" if returncode is not None else ""
     return "crashed", (f"the training process ended without finishing (killed or crashed){how}; see log.txt; "
                        "resume continues from the last checkpoint")
