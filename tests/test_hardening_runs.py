@@ -261,7 +261,7 @@ def test_the_collapse_watch_rules():
         watch.check(step, {"entropy/all": entropy, "reward/mean": 0.0})
     with pytest.raises(Collapsed, match=r"collapsed at step 6: the mean token entropy \(4.50 nats\) has been at "
                                         r"least 3.33 nats \(0.5 of the uniform maximum, ln 783 = 6.66\) for 3 "
-                                        r"steps since step 4.*gradient clipping is off"):
+                                        r"steps since step 4.*gradient clipping off"):
         watch.check(6, {"entropy/all": 4.5, "reward/mean": 0.0})
     off = CollapseWatch(0.0, 1, 0, vocab_size=783, lr=1.0, max_grad_norm=1.0)
     off.check(0, {"entropy/all": 6.6, "reward/mean": 0.0})  # collapse_entropy 0: off

@@ -130,12 +130,12 @@ class Collapsed(RunFailed):
         super().__init__(self.explain())
 
     def explain(self, checkpoint: Path | None = None, checkpoint_every: int | None = None, arm: str = "") -> str:
-        clip = "gradient clipping is off (--max-grad-norm 0)" if not self.max_grad_norm else \
-            f"--max-grad-norm {self.max_grad_norm:g}"
+        clip = "with gradient clipping off, --max-grad-norm 0" if not self.max_grad_norm else \
+            f"with --max-grad-norm {self.max_grad_norm:g}"
         last = _last(checkpoint, checkpoint_every, "last checkpoint")
         return (f"{arm or 'the run'} collapsed at step {self.step}: {self.what} since step {self.since}. The policy "
                 f"no longer writes answers; likely cause: the learning rate (lr {self.lr:g}) is too high "
-                f"({clip}); lower --lr and keep --max-grad-norm on. Checkpoints from step {self.since} on hold "
+                f"({clip}); lower --lr and keep --max-grad-norm on. Checkpoints from step-{self.since} on hold "
                 f"the collapsing policy; {last}. The guard's settings: --collapse-entropy, --collapse-steps, "
                 "--collapse-reward-steps.")
 
