@@ -206,6 +206,20 @@ def test_a_vanished_process_gets_its_cause_from_its_exit_and_log(tmp_path):
     assert cause_of_exit(2, "error: unknown task 'x'\n") == ("failed", "unknown task 'x'")
 
 
+def test_out_of_memory_is_named_as_such():
+    """A real allocation the machine cannot make (4 PiB: refused at once, nothing is allocated)."""
+    import torch
+
+    from training.guard import failure_cause
+
+    with pytest.raises(RuntimeError) as caught:
+        torch.empty(2**50, dtype=torch.float32)
+    cause, message = failure_cause(caught.value)
+    assert cause == "out-of-memory" and message.startswith("out of memory (RuntimeError: ")
+    assert failure_cause(OSError(errno.ENOSPC, "No space left on device", "m.jsonl"))[0] == "disk-full"
+    assert failure_cause(KeyError("x")) == ("crashed", "KeyError: 'x'")
+
+
 def test_a_status_the_disk_will_not_take_is_kept_until_it_can_be_written(tmp_path, monkeypatch):
     import training.runs
 

@@ -31,7 +31,6 @@ from pathlib import Path
 from training.engine.modeling import ModelLoadError
 from training.guard import RunFailed, failure_cause
 
-RECORDS = ("metrics.jsonl", "samples.jsonl", "checkpoints", "status.json", "retention.json", "tensorboard")
 
 
 def _eval(args) -> int:
@@ -107,13 +106,6 @@ def check_device(device: str) -> None:
                          f"({kind}:0 to {kind}:{count - 1})")
 
 
-def has_records(path: Path) -> bool:
-    """Does ``path`` hold a run's (or a sweep's arms') records: metrics, samples or a checkpoint?"""
-    folders = [path, *(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())] if path.is_dir() else []
-    return any((f / "metrics.jsonl").exists() or (f / "samples.jsonl").exists() or any(f.glob("checkpoints/step-*"))
-               for f in folders)
-
-
 def _run_folder(out: str, resume: bool, overwrite: bool, arms: list[str] = ()) -> bool:
     """Check and create the run folder before any model loads; True when this command made it.
 
@@ -123,7 +115,7 @@ def _run_folder(out: str, resume: bool, overwrite: bool, arms: list[str] = ()) -
     there is refused either way. A ValueError or OSError says why not.
     """
     from training.jobs import _alive
-    from training.runs import RunDir, check_run_folder
+    from training.runs import RunDir, check_run_folder, has_records, remove_records
 
     path = check_run_folder(out)
     made = not path.exists()
@@ -140,19 +132,15 @@ def _run_folder(out: str, resume: bool, overwrite: bool, arms: list[str] = ()) -
             raise ValueError(f"--out {out} already holds a run's records: add --resume to continue it, "
                              "--overwrite to replace it, or pick another folder")
         if overwrite:
-            for item in [*(path / n for n in RECORDS), *(path / a for a in arms)]:
-                if item.is_dir() and not item.is_symlink():
-                    shutil.rmtree(item)
-                elif item.exists() or item.is_symlink():
-                    item.unlink()
-            for arm in (p for p in path.iterdir() if p.is_dir() and (p / "config.json").exists()):
-                shutil.rmtree(arm)  # an arm of an earlier sweep
+            remove_records(path, arms)
     RunDir(path).create()
     return made
 
 
 def _unmake(out: str, made: bool) -> None:
     """Remove a folder this command made when the run failed before writing any record."""
+    from training.runs import has_records
+
     path = Path(out)
     if made and path.is_dir() and not has_records(path):
         shutil.rmtree(path, ignore_errors=True)

@@ -184,7 +184,7 @@ class CollapseWatch:
 
 # ------------------------------------------------------------- other causes
 
-OOM_WORDS = ("out of memory", "outofmemoryerror", "memoryerror", "cannot allocate memory")
+OOM_WORDS = ("out of memory", "outofmemoryerror", "memoryerror", "cannot allocate memory", "can't allocate memory")
 
 
 def failure_cause(err: BaseException) -> tuple[str, str]:

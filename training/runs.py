@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -123,6 +124,27 @@ def check_run_folder(path: str | Path) -> Path:
         raise ValueError(f"run folder path too long: {len(str(full).encode())} bytes, and its files must stay "
                          f"under the file system's {path_max}")
     return Path(raw)
+
+
+RECORDS = ("metrics.jsonl", "samples.jsonl", "checkpoints", "status.json", "retention.json", "tensorboard")
+
+
+def has_records(path: Path) -> bool:
+    """Does ``path`` hold a run's (or a sweep's arms') records: metrics, samples or a checkpoint?"""
+    folders = [path, *(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())] if path.is_dir() else []
+    return any((f / "metrics.jsonl").exists() or (f / "samples.jsonl").exists() or any(f.glob("checkpoints/step-*"))
+               for f in folders)
+
+
+def remove_records(path: Path, arms: list[str] = ()) -> None:
+    """Delete a run's records (``RECORDS``, the named ``arms`` and any folder with a config.json: an earlier
+    sweep's arms); other files stay (the job manager's job.json and log.txt). Links go as links."""
+    for item in [*(path / n for n in RECORDS), *(path / a for a in arms),
+                 *(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.json").exists())]:
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        elif item.exists() or item.is_symlink():
+            item.unlink()
 
 
 def _limit(path: Path, name: str, default: int) -> int:
