@@ -162,7 +162,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
             if main:
                 save_config(cfg, run.path / "config.json")
             run.set_status("running", step=0, steps=cfg.steps, start_step=0, phase="loading", pid=os.getpid(),
-                           started=time.time(), ended=None, step_s=None)
+                           started=time.time(), ended=None, step_s=None, error=None, cause=None)
             reporters.append(Reporter(cfg.report_to if main else "", run.path, run.path.name, cfg.to_json()))
         backbone = Backbone(arms[0][0])
         pace = _Pace(len(arms))
@@ -180,7 +180,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
             run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training",
-                           **({"resume_note": note} if note else {}))
+                           **({"resume_note": note} if resume else {}))
             if cfg.eval_every and trainer.step == 0:
                 yield from _evaluate(i, trainer, run, reporters[i], main)
         tell_sweep()
