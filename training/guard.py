@@ -32,7 +32,8 @@ The collapse guard (:class:`CollapseWatch`) catches what stays finite but
 is no longer a policy: ``--lr 1 --max-grad-norm 0`` on the bundled model
 takes the mean token entropy from 0.09 nats to 3.8-4.7 nats (ln 783 = 6.66
 is uniform over its vocabulary) within one step and the reward to 0, and
-the run would end "finished". It fails the run when, for
+the run would end "finished"; a healthy run stays at 0.08-0.10 nats
+(``python bench/collapse_entropy.py`` prints both, step by step). It fails the run when, for
 ``collapse_steps`` consecutive steps, the mean token entropy of the step's
 responses is at least ``collapse_entropy`` of the uniform maximum
 ln(vocabulary size); and, where ``collapse_reward_steps`` is set, when the
