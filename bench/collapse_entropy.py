@@ -39,9 +39,9 @@ def main(argv=None) -> int:
         for _ in range(args.steps):
             record = trainer.train_step()
             entropies.append(record["entropy/all"])
-            print(f"{name:>10} step {record['step']:3d}: entropy {record['entropy/all']:.3f} nats "
-                  f"({record['entropy/all'] / uniform:.3f} of ln V = {uniform:.2f}), reward {record['reward/mean']:.3f}",
-                  flush=True)
+            entropy = record["entropy/all"]
+            print(f"{name:>10} step {record['step']:3d}: entropy {entropy:.3f} nats ({entropy / uniform:.3f} of "
+                  f"ln V = {uniform:.2f}), reward {record['reward/mean']:.3f}", flush=True)
         later = entropies[1:] or entropies
         print(f"{name:>10}: entropy {min(entropies):.3f}-{max(entropies):.3f} nats over all steps, "
               f"{min(later):.3f}-{max(later):.3f} after step 0 ({min(later) / uniform:.3f}-{max(later) / uniform:.3f} "
