@@ -385,6 +385,33 @@ def test_a_run_that_cannot_start_leaves_no_half_made_folder(args, message, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_batch_the_task_or_the_memory_cannot_hold_is_one_line(tmp_path, capsys, monkeypatch):
+    """More prompts a step than the task has problems: a message, not 'Sample larger than population'. Out of
+    memory (a 1024 x 64 batch on a laptop; stood in for here, a real one would take the machine's memory):
+    one line and exit 1 (and the folder goes: the run wrote no record)."""
+    from training.__main__ import main
+    from training.loop import Trainer
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+                          for i in range(10)))
+    small = ["--threads", "1", "--eval-every", "0", "--group-size", "2", "--max-new-tokens", "8"]
+    assert main(["run", "--out", str(tmp_path / "qa"), "--task", f"jsonl:{qa}", "--sg-set", "reasoning",
+                 "--prompts-per-step", "64", *small]) == 2
+    assert "prompts_per_step (64) is more than the " in capsys.readouterr().err
+    assert not (tmp_path / "qa").exists()
+
+    def no_memory(self):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 85899345920 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(Trainer, "train_step", no_memory)
+    assert main(["run", "--out", str(tmp_path / "big"), "--prompts-per-step", "2", *small]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: out of memory (RuntimeError: [enforce fail"), err
+    assert list(tmp_path.iterdir()) == [qa]
+
+
 def test_summary_of_a_damaged_run_prints_what_it_can(tmp_path, capsys):
     from training.__main__ import main
 

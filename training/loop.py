@@ -86,6 +86,9 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      fused=self.device.type == "cuda" or None)
         self.train_problems = self.task.problems("train")
+        if cfg.prompts_per_step > len(self.train_problems):  # a step samples its prompts without repeats
+            raise ValueError(f"prompts_per_step ({cfg.prompts_per_step}) is more than the {len(self.train_problems)} "
+                             f"training problems of task {cfg.task!r}")
         self.rank, self.world = dist.world()
         if cfg.prompts_per_step % self.world:
             raise ValueError(f"prompts_per_step ({cfg.prompts_per_step}) must be a multiple of the number of "
