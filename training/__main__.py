@@ -340,18 +340,19 @@ def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
         flag = "--" + f.name.replace("_", "-")
         if kind is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f.metadata.get("help"))
+                                help=(f.metadata.get("help") or "").replace("%", "%%"))
         else:
             lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
             span = f"; {range_text(lo, hi)}" if hi is not None else ""
             parser.add_argument(flag, dest=f.name, type=kind, default=None, choices=f.metadata.get("choices"),
-                                help=f"{f.metadata.get('help')} (default {f.default!r}{span})")
+                                help=f"{f.metadata.get('help')} (default {f.default!r}{span})".replace("%", "%%"))
 
 
 def _preset_flag(parser) -> None:
     from training.config import PRESET_HELP, PRESETS
 
-    listing = "; ".join(f"{name}: {PRESET_HELP.get(name, '')}" for name in PRESETS)
+    # argparse formats help strings with %: a preset's "15%-carry-error" must reach it as "%%"
+    listing = "; ".join(f"{name}: {PRESET_HELP.get(name, '')}" for name in PRESETS).replace("%", "%%")
     parser.add_argument("--preset", default="tiny-cpu", choices=list(PRESETS), metavar="NAME",
                         help=f"named configuration, one of {listing} (default tiny-cpu); flags override its fields")
 

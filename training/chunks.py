@@ -175,7 +175,7 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
     try:
         for _, record in train_arms(live, resume=True, sweep=sweep, max_steps=n_steps) if live else ():
             measured += record.get("time/step_s", 0.0) if record.get("kind") == "step" else record.get("time/eval_s", 0.0)
-    except RunFailed as err:  # diverged or collapsed: that arm's status says "failed" with this message; the others took their steps
+    except RunFailed as err:  # diverged or collapsed: that arm says "failed" with this message; others took steps
         error = str(err)
     except Exception as err:  # the arms say "failed" (train_arms); so does the sweep, then the caller hears it
         if sweep is not None:
