@@ -91,6 +91,11 @@ def test_no_options_is_version_1_0():
     assert old.options == frozenset() and default_detector().options == OPTIONS
     assert set(OPTIONS) <= set(OPTION_NAMES)
     assert marked("I tried to deduce the owner.", old) == ["I tried"]
+    # leadin (measured, not kept): a short clause whose colon ends the line introduces a sub-list
+    leadin = PlanningDetector(sg, options=OPTIONS | {"leadin"})
+    assert marked("2. The pattern should match:\n   - Any letter\nThe pattern: x = 2.", leadin) == \
+        ["The pattern should match"]
+    assert marked("2. The pattern should match:\n   - Any letter\n") == []
     with pytest.raises(ValueError, match="unknown detector option"):
         PlanningDetector(sg, options=("magic",))
 

@@ -228,7 +228,7 @@ _CLOSE = f"(?:{_SEP}{_words(_END_WORDS)}|[ \\t]+(?:that|this|it)(?=[ \\t]*[.!?;:
 # Version 1.1: options on top of 1.0, each measured by cross-validation over the genuine dev half grouped by
 # source repository (bench/detector_cv.py; docs/planning-detector.md); OPTIONS are the ones that won.
 # ``PlanningDetector(sg, options=())`` is version 1.0.
-#   order:     (not kept: +0.002 recall for 1-2 ms of the 20 ms budget) a function's opener shapes are tried
+#   order:     (not kept: +0.002 recall, and the mask then took 18.8-20.0 ms) a function's opener shapes are tried
 #              before the SG set's phrases ("So that would mean", not "So")
 #   label:     a label may carry a parenthesis before its colon ("*Option 1 (Too brief):*"); "Alternative:"
 #   chain:     the clause runs on through "to <verb>", "how to <verb>" ("I tried to deduce")
@@ -236,6 +236,8 @@ _CLOSE = f"(?:{_SEP}{_words(_END_WORDS)}|[ \\t]+(?:that|this|it)(?=[ \\t]*[.!?;:
 #   ordinal:   "First" / "Second" / "Last" + a word other than a subject is content ("First sentence sets")
 #   narrative: narrative summaries' plan statements ("My plan is to", "Ultimately, the goal is to")
 #   gerund:    a gerund after "on", "by", "about", "with" ("focusing on pinpointing", "start by brainstorming")
+#   leadin:    (not kept, see the docs) a clause of 2-7 words that introduces a sub-list, its colon ending the
+#              line ("The pattern should match:")
 #   heading:   (not kept: precision) a bold or heading label that opens with a move, marked up to its colon
 #   moves:     (not kept: no effect on dev) more move words as labels ("*Critique:*", "**Formulate ...:**")
 _LABEL_END = r"(?=\s*(?:\([^)\n]{0,40}\)\s*)?[:.)*])"  # "*Option 1 (Too brief):*"
@@ -260,8 +262,11 @@ _MOVE_1_0 = r"(?:[a-z]+ing|determine|identify|analy[sz]e|draft|refine|final poli
 _HEADING = _MOVE + r"(?:[ \t-]+[a-z0-9/'&-]+){0,5}(?=[ \t]*(?::|\*\*))"
 _GERUND = f"(?:(?<= by)|(?<= on)|(?<=about)|(?<=with)|{_SEP}(?:by|on|about|with)){_SEP}[a-z]{{3,}}ing(?![\\w'-])"
 _SUBJ_WIDE = r"(?:i|we|let me|let's|they|the user)(?:'m|'ll|'ve|'d|'re)?"
-OPTION_NAMES = ("order", "label", "chain", "user", "ordinal", "narrative", "heading", "moves", "gerund", "they")
-OPTIONS = frozenset(("label", "chain", "user", "ordinal", "narrative", "gerund"))  # not "order": it costs 1-2 ms
+# A short clause that introduces a sub-list (ends in a colon at the end of its line): "The pattern should match:"
+_LEADIN = r"[a-z][a-z'-]*(?:,?[ \t]+[a-z][a-z'-]*){1,6}(?=:(?:\*{1,2})?[ \t]*\n)"
+OPTION_NAMES = ("order", "label", "chain", "user", "ordinal", "narrative", "heading", "moves", "gerund", "they",
+                "leadin")
+OPTIONS = frozenset(("label", "chain", "user", "ordinal", "narrative", "gerund"))
 _FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
 
 
@@ -313,6 +318,8 @@ class PlanningDetector:
             chain, subject = chain.replace(_SUBJ, _SUBJ_WIDE), _SUBJECT.replace(_SUBJ, _SUBJ_WIDE)
         step = _STEP + (_NOT_ORDINAL if "ordinal" in opts else "")
         order = (lambda trie, sh: sh + trie) if "order" in opts else (lambda trie, sh: trie + sh)
+        if "leadin" in opts:
+            shapes["other"].append(_LEADIN)
         shapes["other"].append(subject)  # "I laid out", "I'll create": a first-person clause opening a step
         # Tagged (Inspect, the bench's per-function figures): one named group per function.
         groups = []
