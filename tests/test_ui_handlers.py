@@ -146,3 +146,11 @@ def test_checkpoints_are_listed_in_step_order(tmp_path, monkeypatch):
         (tmp_path / "r" / "checkpoints" / f"step-{step}" / "adapter").mkdir(parents=True)
     monkeypatch.setattr(model_handlers, "settings", lambda: SimpleNamespace(runs=tmp_path))
     assert model_handlers.checkpoint_choices() == ["r/step-10", "r/step-15", "r/step-100"]
+
+
+def test_generate_with_the_tiny_model_highlights_its_answer():
+    from lab.ui.inspect_tab import PROMPT
+    from lab.ui.model_handlers import generate
+
+    html, stats, message = generate("tiny", None, PROMPT, 1.0, "ground-truth", 0)
+    assert message == "" and 'class="tok' in html and stats

@@ -132,7 +132,7 @@ def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_na
         prompt = check_text(prompt)
         if len(prompt) > MAX_PROMPT_CHARS:
             raise InputError(f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
-        sg = resolve_sg(sg_name or "ground-truth", text=text)
+        sg = resolve_sg(sg_name or "ground-truth")
         lm = load(model, checkpoint)
         ids = lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         gen = torch.Generator(device=lm.device).manual_seed(int(seed or 0))
