@@ -21,6 +21,7 @@ def test_inspect_highlights_a_genuine_held_out_trace_with_the_detector(page):  #
     text = trace.text[:3000]  # the opening: the box holds it all, the page stays quick
     expected = [text[s:e] for s, e in default_detector().spans(text)]
     assert expected, "the detector marks something in the opening of the trace"
+    page.get_by_role("tab", name="Inspect").click()  # the page opens on Start here
     page.get_by_role("tab", name="Paste text").click()
     page.get_by_label("Strategic Gram set").click()
     page.get_by_role("option", name=NAME, exact=True).click()
