@@ -11,7 +11,14 @@ Environment variables:
   runs belong to whoever started them, a fair share of the queue and a
   bounded disk (``training/public.py``: ``HICRA_LAB_MAX_RUNS_PER_OWNER``,
   ``HICRA_LAB_MAX_QUEUE``, ``HICRA_LAB_KEEP_RUNS``,
-  ``HICRA_LAB_KEEP_CHECKPOINTS``, ``HICRA_LAB_MIN_FREE_GB``).
+  ``HICRA_LAB_KEEP_CHECKPOINTS``, ``HICRA_LAB_MIN_FREE_GB``,
+  ``HICRA_LAB_MAX_RUNS_PER_NETWORK``, ``HICRA_LAB_TRUSTED_PROXIES``). Visitors
+  name SG sets only by file name, in their own folder
+  ``sg-sets/visitors/<owner id>``; no server path is read or named.
+* ``HICRA_LAB_ALLOWED_ROOTS``: a private lab reads SG set files and model
+  folders only inside the data folder, the repository, the temporary folder,
+  the home folder and these extra folders (``os.pathsep``-separated); see
+  ``training/paths.py``.
 """
 
 from __future__ import annotations
@@ -40,6 +47,20 @@ class Settings:
     @property
     def sg_sets(self) -> Path:
         return self.data / "sg-sets"
+
+    def visitor_sg_sets(self, owner_id: str) -> Path:
+        """A public visitor's own SG sets (``owner_id``: an opaque hex id from training/public.py)."""
+        return self.sg_sets / "visitors" / owner_id
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """Folders a private lab reads user-named files from (training/paths.py); a public lab reads no
+        path a visitor names, only file names in the visitor's own folder."""
+        import tempfile
+
+        extra = [Path(p).expanduser() for p in os.environ.get("HICRA_LAB_ALLOWED_ROOTS", "").split(os.pathsep)
+                 if p.strip()]
+        return (self.data, ROOT, Path(tempfile.gettempdir()), Path.home(), *extra)
 
 
 @lru_cache(maxsize=1)

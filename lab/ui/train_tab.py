@@ -139,7 +139,12 @@ def build(owner_token=None) -> dict:
     demo.click(lambda: gr.update(choices=records.choices(), value=w.open_demo()), None, run)
     export.click(on_export, [run, window], [files, export_note], api_name="export_train_csv")
     preset.change(h.preset_note, preset, preset_info, api_visibility="private")
-    sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
+    if owner_token is None:
+        sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
+    else:  # a visitor sees their own saved sets, by name
+        from lab.ui import visitors as v
+
+        sg_set.focus(v.sg_choices, owner_token, sg_set, api_visibility="private")
     run.focus(lambda: gr.update(choices=records.choices()), None, run)
 
     def on_load():
