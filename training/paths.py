@@ -184,7 +184,8 @@ def read_json_file(path: Path, what: str, max_bytes: int = MAX_CONFIG_BYTES):
     return parse_json(read_capped(path, max_bytes, what), what)
 
 
-def check_model(value: object, public: bool, allowed: Iterable[str], roots: Iterable[Path]) -> str:
+def check_model(value: object, public: bool, allowed: Iterable[str], roots: Iterable[Path],
+                verb: str = "runs") -> str:
     """The model a caller named, checked before anything loads: ``"tiny"`` when empty.
 
     Public: only the names in ``allowed`` (the message names no path). Private: a bundled name, a hub id
@@ -194,7 +195,7 @@ def check_model(value: object, public: bool, allowed: Iterable[str], roots: Iter
     allowed = tuple(allowed)
     if public:
         if name not in allowed:
-            raise PathError(f"this public lab runs only {', '.join(allowed)}")
+            raise PathError(f"this public lab {verb} only {', '.join(allowed)}")
         return name
     if name in BUNDLED_MODELS:
         return name

@@ -6,8 +6,8 @@ Environment variables:
   repository); runs live in ``$HICRA_LAB_DATA/runs``, mined SG sets in
   ``$HICRA_LAB_DATA/sg-sets``.
 * ``HICRA_LAB_PUBLIC=1``: public-hosting mode (a shared Space): at most
-  ``PUBLIC_MAX_STEPS`` steps and one run at a time, only the bundled model
-  or models up to ``PUBLIC_MAX_PARAMS`` parameters, no pushes to the Hub;
+  ``PUBLIC_MAX_STEPS`` steps and one run at a time, only the models in
+  ``PUBLIC_MODELS`` (checked before anything loads), no pushes to the Hub;
   runs belong to whoever started them, a fair share of the queue and a
   bounded disk (``training/public.py``: ``HICRA_LAB_MAX_RUNS_PER_OWNER``,
   ``HICRA_LAB_MAX_QUEUE``, ``HICRA_LAB_KEEP_RUNS``,

@@ -120,7 +120,7 @@ def sample_from_model(model, checkpoint, task, n, temperature, progress=None) ->
 
     from lab.ui.context import PUBLIC_MODELS
 
-    model = check_model(model, settings().public, PUBLIC_MODELS, settings().roots)
+    model = check_model(model, settings().public, PUBLIC_MODELS, settings().roots, verb="samples from")
     task = task.strip() if isinstance(task, str) else ""
     if task not in SAMPLE_TASKS:
         raise ValueError(f"pick a task: {', '.join(SAMPLE_TASKS)}")

@@ -122,7 +122,7 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
         alpha, steps, lora_r = number(alpha, "alpha"), whole(steps, "steps"), whole(lora_r, "LoRA rank")
         name = _text(name, "run name")
         public = settings().public
-        model = check_model(model, public, PUBLIC_MODELS, settings().roots)
+        model = check_model(model, public, PUBLIC_MODELS, settings().roots, verb="trains")
         if public and steps > PUBLIC_MAX_STEPS:
             raise ValueError(f"this public lab allows at most {PUBLIC_MAX_STEPS} steps per run")
         sg_set = sg_source(sg_set, public, sg_dirs)  # a bad file fails here, with its message
