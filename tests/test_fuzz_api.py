@@ -142,7 +142,7 @@ def test_the_running_app_never_answers_error_null(app_url, app_data):
     assert "Traceback" not in new, new[-3000:]
 
 
-def test_nan_never_passes_a_slider(lab_app_private=None):
+def test_nan_never_passes_a_slider():
     """Every comparison with NaN is false, so Gradio's own range check lets it by; ours does not."""
     from lab.ui.inputs import problem
 

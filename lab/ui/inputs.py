@@ -77,7 +77,7 @@ def problem(block, value, strict: bool = False) -> str | None:
         if block.multiselect:
             if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
                 return f"must be {expects(block)}, got {_short(value)}"
-        elif value is not None and not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        elif isinstance(value, bool) or (value is not None and not isinstance(value, (str, int, float))):
             return f"must be {expects(block)}, got {_short(value)}"
     elif isinstance(block, gr.Textbox):
         if value is not None and not isinstance(value, str):
