@@ -168,7 +168,8 @@ def test_item4_public_uploads_are_checked_and_kept_per_visitor(lab, tmp_path):
     assert json.loads((alice_dir / "set.json").read_text())["name"] == "alice"  # bob's did not overwrite it
     assert "set.json" in ph.sg_choices(ALICE) and "set.json" in ph.sg_choices(BOB)
     assert "set.json" not in ph.sg_choices({"session": "someone-else"})
-    assert "another-visitors.json" not in ph.sg_choices(ALICE)
+    policy()._disk_free = lambda: 0  # a full disk: the runs' floor holds, no set is kept
+    assert "keeps no new SG sets" in ph.use_sg_set(str(mine), BOB)
 
 
 def test_item4_a_saved_set_is_never_overwritten(lab, tmp_path):

@@ -271,6 +271,10 @@ class PublicPolicy:
                                f"{self.limits.max_queue}; try again when one ends")
             self.make_room()
 
+    def free_bytes(self) -> int:
+        """Free space on the disk that holds the runs (what the disk checks compare with)."""
+        return self._disk_free()
+
     def record_network(self, name: str, visitor: Visitor) -> None:
         """Note which network started run ``name`` (an opaque id, in ``network.json`` beside its job)."""
         if visitor.network is not None:

@@ -14,7 +14,7 @@ import time
 from lab.ui import mine_handlers, runs_handlers, train_handlers, watch_handlers
 from lab.ui.context import policy, settings
 from training.jobs import JobError
-from training.public import n_runs
+from training.public import GB, n_runs
 
 
 PUBLIC_MAX_SG_SETS = 20  # SG sets one visitor may save (each at most training.paths.MAX_SG_SET_BYTES)
@@ -65,6 +65,10 @@ def use_sg_set(sg_file, who: dict | None) -> str:
         return f"⚠️ {err}"
     if visitor.owner is None:
         return "⚠️ This public lab could not tell who is asking, so it cannot keep a set for you."
+    p = policy()
+    if p.free_bytes() < p.limits.min_free_gb * GB:  # the runs' own floor: saved sets never eat into it
+        return (f"⚠️ The lab's disk has less than {p.limits.min_free_gb:g} GiB free; it keeps no new SG sets "
+                "until runs end and space returns.")
     return mine_handlers.use_in_runs(sg_file, settings().visitor_sg_sets(visitor.owner),
                                      max_sets=PUBLIC_MAX_SG_SETS)
 
@@ -168,8 +172,9 @@ def notice(who: dict | None) -> str:
         "**Public lab.** Everyone can watch and compare every run; only the visitor who started a run can "
         f"stop, resume or delete it or download its adapter. Runs you start belong to {you}. Your runs: {mine}.",
         "",
-        f"**Queue.** At most {n_runs(limits.max_runs_per_owner)} queued or running per visitor and "
-        f"{limits.max_queue} waiting in all; now {s['running']} running, {s['queued']} waiting.",
+        f"**Queue.** At most {n_runs(limits.max_runs_per_owner)} queued or running per visitor, "
+        f"{limits.max_runs_per_network} per network address or signed-in account, and {limits.max_queue} "
+        f"waiting in all; now {s['running']} running, {s['queued']} waiting.",
         "",
         "**What is kept.** Checkpoints (to resume a run or download its adapter) for the newest "
         f"{limits.keep_checkpoints} ended runs: a run's adapter lasts until {limits.keep_checkpoints} later "
