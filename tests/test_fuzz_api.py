@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import urllib.request
 
 import pytest
@@ -58,28 +59,39 @@ def lab_app(tmp_path, monkeypatch, request):
     ctx.settings.cache_clear()
 
 
-def endpoints(app):
+def endpoints(app, only_public_mode: bool = False):
     """Every endpoint a client can call that takes inputs; the same function on the same inputs (the
-    Compare tab's button, slider and checkbox) once."""
+    Compare tab's button, slider and checkbox) once. ``only_public_mode``: those a public lab routes
+    through its own functions (lab/ui/visitors.py and the Train tab's public wrappers); the others are
+    the private lab's, fuzzed there."""
     out, seen = [], set()
     for f in app.fns.values():
         key = (f.fn, tuple(b._id for b in f.inputs))
-        if f.api_name and f.api_visibility == "public" and f.inputs and key not in seen:
-            seen.add(key)
-            out.append(f)
+        if not (f.api_name and f.api_visibility == "public" and f.inputs) or key in seen:
+            continue
+        if only_public_mode and not (f.fn.__module__ == "lab.ui.visitors" or "public" in f.fn.__name__):
+            continue
+        seen.add(key)
+        out.append(f)
     return out
 
 
 @pytest.mark.parametrize("lab_app", ["private", "public"], indirect=True)
 def test_every_endpoint_answers_bad_input_with_a_message(lab_app, caplog, tmp_path):
     caplog.set_level(logging.WARNING)
-    named = {f.api_name for f in endpoints(lab_app)}
-    assert {"highlight", "generate", "score_text", "mine", "mine_from_model", "use_sg_set", "launch", "stop",
-            "resume", "refresh", "export_train_csv", "compare", "export_compare_csv", "delete"} <= named
+    from lab.ui.context import settings
+
+    public = settings().public
+    named = {f.api_name for f in endpoints(lab_app, only_public_mode=public)}
+    if public:
+        assert {"launch", "stop", "resume", "refresh", "delete", "download_adapter", "use_sg_set"} <= named
+    else:
+        assert {"highlight", "generate", "score_text", "mine", "mine_from_model", "use_sg_set", "launch", "stop",
+                "resume", "refresh", "export_train_csv", "compare", "export_compare_csv", "delete"} <= named
 
     async def fuzz():
         calls = refused = 0
-        for fn in endpoints(lab_app):
+        for fn in endpoints(lab_app, only_public_mode=public):
             base = [neutral(b) for b in fn.inputs]
             for i, block in enumerate(fn.inputs):
                 if getattr(block, "stateful", False):
@@ -98,7 +110,7 @@ def test_every_endpoint_answers_bad_input_with_a_message(lab_app, caplog, tmp_pa
         return calls, refused
 
     calls, refused = asyncio.run(fuzz())
-    assert calls > 300 and refused > 100, (calls, refused)
+    assert calls > (60 if public else 300) and refused > (10 if public else 100), (calls, refused)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not errors, [(r.name, r.getMessage()[:200]) for r in errors[:5]]
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/job.json"))
@@ -120,11 +132,11 @@ def test_the_running_app_never_answers_error_null(app_url, app_data):
     log = app_data / "app.log"
     start = log.stat().st_size
     info = gradio_client.Client(app_url, verbose=False).view_api(return_format="dict", print_info=False)
-    values = [None, float("nan"), "x" * 20_000, {}, "/dev/zero", DEEP]
+    values = [None, float("nan"), DEEP, "/dev/zero"]  # the in-process pass above tries the rest
     seen = 0
     for name, endpoint in info["named_endpoints"].items():
         params = endpoint["parameters"]
-        if not params:
+        if not params or re.search(r"_\d+$", name):  # compare_1, on_change_1: the same function again
             continue
         base = [p.get("parameter_default") if p.get("parameter_has_default") else None for p in params]
         for i in range(len(params)):
@@ -135,7 +147,7 @@ def test_the_running_app_never_answers_error_null(app_url, app_data):
                 seen += 1
                 assert "event: complete" in stream or "event: error" in stream, (name, i, stream[:300])
                 assert '"error": null' not in stream, (name, i, repr(value)[:40], stream[:300])
-    assert seen > 100
+    assert seen > 60
     with open(log, encoding="utf-8", errors="replace") as f:
         f.seek(start)
         new = f.read()
