@@ -111,7 +111,8 @@ class LabBlocks(gr.Blocks):
         blocks = list(getattr(block_fn, "inputs", []) or [])
         if not isinstance(inputs, list) or len(inputs) < len(blocks):
             got = len(inputs) if isinstance(inputs, list) else 0
-            raise _error(f"{where}expected {len(blocks)} inputs, got {got}")
+            names = ", ".join(str(getattr(b, "label", None) or type(b).__name__) for b in blocks)
+            raise _error(f"{where}expected {len(blocks)} inputs ({names}), got {got}")
         for i, block in enumerate(blocks):
             if getattr(block, "stateful", False):
                 continue
