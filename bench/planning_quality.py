@@ -1,20 +1,32 @@
-"""Planning detection in open-language reasoning: token precision and recall per SG set and function.
+"""Planning detection in reasoning traces: token precision and recall per set, detector, function and family.
 
-    python bench/planning_quality.py [--split held-out|dev] [--sg-set FILE ...] [--json OUT]
+    python bench/planning_quality.py [--sg-set FILE ...] [--bundled N] [--json OUT] [--results OUT]
+    python bench/planning_quality.py --eval-file PATH [--sg-set FILE ...]
 
-Scores every shipped preset (and any SG set file given) on the annotated
-reasoning traces of ``assets/planning-eval/`` (README there: how they were
-written and annotated) with :func:`training.hierarchy.planning_eval.score`: a token (the
+Scores every shipped SG preset, the bundled task's ground-truth set and the
+planning detector (``training/hierarchy/detector.py``, on the ``reasoning``
+preset) with :func:`training.hierarchy.planning_eval.score`: a token (the
 bundled byte-level BPE tokenizer) is truly planning when it overlaps an
-annotated phrase, predicted planning when it overlaps an occurrence of the
-set's grams. Figures are on the held-out half unless ``--split dev``; the
-presets were tuned on the dev half only.
+annotated phrase, predicted planning when it overlaps what the scorer marks.
 
-Next to them, the same sets on the bundled task (1,000 base-policy
-solutions to held-out problems with their exact planning spans, as in
-``bench/mine_quality.py``), where the task's ground-truth set scores 1.0 /
-1.0 by construction: an SG set is domain-specific, and this shows how each
-one transfers.
+Without ``--eval-file``, on four sets, one row each: the genuine traces that
+real reasoning models wrote (``assets/planning-eval/genuine/``, held-out and
+dev halves, split by source; ANNOTATION.md and SOURCES.md there) and the
+self-written traces (``assets/planning-eval/``, held-out and dev). The
+detector and the presets were tuned on dev halves only. Then, on each set,
+the detector and the ``reasoning`` preset per function, per model family
+and maths vs non-maths, and the share of annotated phrases touched (a token
+marked) and fully covered; and every scorer on the bundled task (1,000
+base-policy solutions with their exact planning spans), where the task's
+ground-truth set scores 1.0 / 1.0 by construction.
+
+``--results OUT`` writes the detector's figures per model family (held-out
+half where the family is there, else dev, marked so) as the JSON that the
+app's Train and Inspect tabs read (``assets/planning-eval/results.json``).
+
+With ``--eval-file PATH`` (any file in the annotation format of
+``assets/planning-eval/README.md``), the same figures on that file, ending
+with one line per scorer: ``NAME P=0.xx R=0.xx`` (token level).
 """
 
 from __future__ import annotations
@@ -29,9 +41,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab.analysis import bundled_tokenizer  # noqa: E402
-from training.hierarchy.grams import TAGS, SGSet, list_presets, load_preset, load_sg_set  # noqa: E402
-from training.hierarchy.planning_eval import AnnotatedTrace, eval_split, score  # noqa: E402
+from training.hierarchy.detector import NAME, VERSION, PlanningDetector  # noqa: E402
+from training.hierarchy.grams import TAGS, list_presets, load_preset, load_sg_set  # noqa: E402
+from training.hierarchy.planning_eval import (EVAL_DIR, AnnotatedTrace, EvalSetError, Score,  # noqa: E402
+                                              load_traces, score)
 from training.tasks import multiply, multiply_sg_set  # noqa: E402
+
+GENUINE_DIR = EVAL_DIR / "genuine"
+
+
+def sets(genuine_dir: Path = GENUINE_DIR) -> tuple[tuple[str, Path], ...]:
+    """The four rows: genuine held-out and dev halves, self-written held-out and dev halves."""
+    return (("genuine held-out", genuine_dir / "held-out.txt"), ("genuine dev", genuine_dir / "dev.txt"),
+            ("self-written held-out", EVAL_DIR / "held-out.txt"), ("self-written dev", EVAL_DIR / "dev.txt"))
+_MATHS = {"maths", "math", "math-word", "competition", "arithmetic", "algebra", "geometry"}
+
+
+UNSEEN = "genuine held-out, repositories not in dev"
+
+
+def unseen_repositories(held_out: list[AnnotatedTrace], dev_file: Path) -> list[AnnotatedTrace]:
+    """The held-out traces from repositories that no dev trace came from (the split is by source file, and
+    some repositories give a file to each half)."""
+    if not dev_file.exists():
+        return []
+    seen = {t.meta.get("repo") for t in load_traces(dev_file)}
+    return [t for t in held_out if t.meta.get("repo") and t.meta["repo"] not in seen]
 
 
 def bundled_traces(n: int = 1000, seed: int = 1) -> list[AnnotatedTrace]:
@@ -49,63 +84,172 @@ def bundled_traces(n: int = 1000, seed: int = 1) -> list[AnnotatedTrace]:
     return out
 
 
-def _fmt(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.3f}"
+def scorers(extra: list[str] = ()) -> dict[str, object]:
+    """Name -> SG set or detector: every preset, files given, the task's ground truth, the detector."""
+    out: dict[str, object] = {n: load_preset(n) for n in list_presets()}
+    for path in extra:
+        sg = load_sg_set(path)
+        out[sg.name] = sg
+    gt = multiply_sg_set()
+    out[gt.name] = gt
+    out[f"{NAME}-{VERSION}"] = PlanningDetector(load_preset("reasoning"))
+    return out
 
 
-def run(split: str = "held-out", extra: list[str] = (), bundled_n: int = 1000) -> dict:
-    sets: list[SGSet] = [load_preset(n) for n in list_presets()] + [load_sg_set(p) for p in extra] + \
-        [multiply_sg_set()]
-    traces = eval_split(split)
-    tok = bundled_tokenizer()
-    bundled = bundled_traces(bundled_n)
-    rows = {}
-    for sg in sets:
-        s, b = score(sg, traces, tok), score(sg, bundled, tok)
-        rows[sg.name] = {
-            "grams": len(sg.grams),
-            "precision": s.all.precision, "recall": s.all.recall,
+def family(meta: dict) -> str:
+    """The model family of a trace (``family=``; the self-written set's ``style=``), or ``unknown``."""
+    return meta.get("family") or (f"style:{meta['style']}" if meta.get("style") else "unknown")
+
+
+def maths(meta: dict) -> str:
+    domain = meta.get("domain", "")
+    if not domain:
+        return "unknown"
+    return "maths" if domain in _MATHS else "non-maths"
+
+
+def figures(s: Score) -> dict:
+    return {"precision": s.all.precision, "recall": s.all.recall, "tokens": s.tokens, "phrases": s.phrases,
+            "touched": s.touched / s.phrases if s.phrases else float("nan"),
+            "covered": s.covered / s.phrases if s.phrases else float("nan"),
             "by_function": {t: {"precision": c.precision, "recall": c.recall,
-                                "annotated_tokens": c.found + c.missed} for t, c in s.by_tag.items()},
-            "bundled_precision": b.all.precision, "bundled_recall": b.all.recall,
-        }
-    return {"split": split, "traces": len(traces), "spans": sum(len(t.spans) for t in traces),
-            "tokens": score(sets[0], traces, tok).tokens, "bundled_solutions": bundled_n, "sets": rows}
+                                "annotated_tokens": c.found + c.missed} for t, c in s.by_tag.items()}}
 
 
-def table(result: dict) -> str:
-    lines = [f"Annotated traces: {result['traces']} ({result['split']} half), {result['spans']} planning "
-             f"phrases, {result['tokens']:,} tokens (bundled tokenizer).", "",
-             "| SG set | grams | precision | recall | bundled task: precision | recall |",
-             "|---|---|---|---|---|---|"]
-    for name, r in result["sets"].items():
-        lines.append(f"| {name} | {r['grams']} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
-                     f"{_fmt(r['bundled_precision'])} | {_fmt(r['bundled_recall'])} |")
-    lines += ["", "By function (precision of the set's grams of that function / recall of the annotated "
-              "tokens of that function):", "",
-              "| SG set | " + " | ".join(TAGS) + " |", "|---|" + "---|" * len(TAGS)]
-    for name, r in result["sets"].items():
-        cells = [f"{_fmt(r['by_function'][t]['precision'])} / {_fmt(r['by_function'][t]['recall'])}"
-                 for t in TAGS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    counts = next(iter(result["sets"].values()))["by_function"]
-    lines += ["", "Annotated tokens per function: " + ", ".join(f"{t} {counts[t]['annotated_tokens']}"
-                                                              for t in TAGS) + "."]
-    return "\n".join(lines)
+def evaluate(traces: list[AnnotatedTrace], named: dict[str, object], tok, detail: tuple[str, ...]) -> dict:
+    """Figures of every scorer on ``traces``, and per family and maths / non-maths for those in ``detail``."""
+    out = {"traces": len(traces), "scorers": {}}
+    groups = {"family": family, "maths": maths}
+    for name, sg in named.items():
+        row = figures(score(sg, traces, tok))
+        if name in detail:
+            for key, of in groups.items():
+                row[key] = {}
+                for value in sorted({of(t.meta) for t in traces}):
+                    subset = [t for t in traces if of(t.meta) == value]
+                    row[key][value] = {**figures(score(sg, subset, tok)), "traces": len(subset)}
+        out["scorers"][name] = row
+    return out
 
 
-def main(argv=None) -> None:
+def _f(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def report(title: str, result: dict, detail: tuple[str, ...]) -> list[str]:
+    rows = result["scorers"]
+    first = next(iter(rows.values()))
+    lines = [f"## {title}: {result['traces']} traces, {first['phrases']} annotated phrases, "
+             f"{first['tokens']:,} tokens", "",
+             "| scorer | precision | recall | phrases touched | fully covered |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {_f(r['precision'])} | {_f(r['recall'])} | {_f(r['touched'])} | {_f(r['covered'])} |"
+              for n, r in rows.items()]
+    lines += ["", "By function (precision of what the scorer tags with that function / recall of the annotated "
+              "tokens of that function):", "", "| scorer | " + " | ".join(TAGS) + " |", "|---|" + "---|" * len(TAGS)]
+    for n, r in rows.items():
+        if n in detail:
+            lines.append(f"| {n} | " + " | ".join(f"{_f(r['by_function'][t]['precision'])} / "
+                                                  f"{_f(r['by_function'][t]['recall'])}" for t in TAGS) + " |")
+    lines += ["", "Annotated tokens per function: " + ", ".join(
+        f"{t} {first['by_function'][t]['annotated_tokens']}" for t in TAGS) + "."]
+    for key, head in (("family", "model family"), ("maths", "maths vs non-maths")):
+        lines += ["", f"By {head} (precision / recall, phrases touched):", "",
+                  f"| {head} | traces | phrases | " + " | ".join(n for n in rows if n in detail) + " |",
+                  "|---|---|---|" + "---|" * len(detail)]
+        groups = next(r[key] for n, r in rows.items() if n in detail)
+        for value, g in groups.items():
+            cells = [f"{_f(rows[n][key][value]['precision'])} / {_f(rows[n][key][value]['recall'])}, "
+                     f"{_f(rows[n][key][value]['touched'])}" for n in rows if n in detail]
+            lines.append(f"| {value} | {g['traces']} | {g['phrases']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def results_json(by_set: dict[str, dict], det: str) -> dict:
+    """The detector's figures per model family, for the app: held-out half first, else dev."""
+    families: dict[str, dict] = {}
+    for label, split in (("genuine dev", "dev"), ("genuine held-out", "held-out")):  # held-out overwrites dev
+        if label not in by_set:
+            continue
+        for fam, r in by_set[label]["scorers"][det]["family"].items():
+            families[fam] = {"split": split, "precision": r["precision"], "recall": r["recall"],
+                             "traces": r["traces"], "phrases": r["phrases"]}
+    overall = {label.split()[-1]: {"precision": r["scorers"][det]["precision"], "recall": r["scorers"][det]["recall"]}
+               for label, r in by_set.items() if label.startswith("genuine")}
+    return {"schema": "hicra-lab/planning-results", "detector": NAME, "version": VERSION, "sg_set": "reasoning",
+            "command": "python bench/planning_quality.py --results assets/planning-eval/results.json",
+            "token_level": True, "genuine": overall, "families": families}
+
+
+def _clean(x):
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    return x
+
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="held-out", choices=("held-out", "dev"), help="half of the set to score")
+    ap.add_argument("--eval-file", default=None, help="score every scorer on this annotated file only")
     ap.add_argument("--sg-set", action="append", default=[], help="also score this SG set file (repeatable)")
-    ap.add_argument("--bundled", type=int, default=1000, help="bundled-task solutions to score on")
-    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--bundled", type=int, default=1000, help="bundled-task solutions to score on (0 = skip)")
+    ap.add_argument("--json", default=None, help="also write all figures to this JSON file")
+    ap.add_argument("--results", default=None, help="write the detector's per-family figures (for the app) here")
+    ap.add_argument("--genuine-dir", default=str(GENUINE_DIR), help="folder of the genuine set's dev.txt and "
+                    "held-out.txt (default assets/planning-eval/genuine)")
     args = ap.parse_args(argv)
-    result = run(args.split, args.sg_set, args.bundled)
-    print(table(result))
+    tok = bundled_tokenizer()
+    named = scorers(args.sg_set)
+    det = f"{NAME}-{VERSION}"
+    detail = (det, "reasoning")
+    if args.eval_file:
+        try:
+            traces = load_traces(args.eval_file)
+        except EvalSetError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if not traces:
+            print(f"error: {args.eval_file}: no traces (each starts with a '### id=...' header)", file=sys.stderr)
+            return 2
+        result = evaluate(traces, named, tok, detail)
+        print("\n".join(report(args.eval_file, result, detail)))
+        for name, r in result["scorers"].items():
+            print(f"{name} P={r['precision']:.2f} R={r['recall']:.2f}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(_clean(result), indent=2) + "\n")
+        return 0
+    by_set: dict[str, dict] = {}
+    for label, path in sets(Path(args.genuine_dir)):
+        if not path.exists():
+            print(f"## {label}: not found ({path}); skipped\n")
+            continue
+        by_set[label] = evaluate(load_traces(path), named, tok, detail)
+        print("\n".join(report(label, by_set[label], detail)))
+        if label == "genuine held-out":  # the strictest row: no repository that a dev trace came from
+            unseen = unseen_repositories(load_traces(path), Path(args.genuine_dir) / "dev.txt")
+            if unseen:
+                by_set[UNSEEN] = evaluate(unseen, named, tok, detail)
+                print("\n".join(report(UNSEEN, by_set[UNSEEN], detail)))
+    if args.bundled:
+        bundled = bundled_traces(args.bundled)
+        print(f"## Bundled task: {args.bundled} base-policy solutions with exact planning spans\n")
+        print("| scorer | precision | recall |\n|---|---|---|")
+        for name, sg in named.items():
+            s = score(sg, bundled, tok)
+            by_set.setdefault("bundled", {"scorers": {}})["scorers"][name] = figures(s)
+            print(f"| {name} | {_f(s.all.precision)} | {_f(s.all.recall)} |")
+        print()
+    print("Summary (token level):")
+    for label, r in by_set.items():
+        d = r["scorers"][det]
+        print(f"{label}: {det} P={d['precision']:.2f} R={d['recall']:.2f}, "
+              f"phrases touched {_f(d['touched']) if 'touched' in d else '-'}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(_clean(by_set), indent=2) + "\n")
+    if args.results:
+        Path(args.results).write_text(json.dumps(_clean(results_json(by_set, det)), indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

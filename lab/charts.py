@@ -66,6 +66,7 @@ class Panel:
     log: bool = True  # the log-scale toggle applies to the primary axis
     percent: bool = False  # primary axis shown as a percentage
     help: str = ""  # one plain sentence: what to look for
+    nonnegative: bool = False  # the primary quantity cannot be negative (entropy, KL): axis and band from 0
 
 
 ERROR_TOTAL = ("eval/errors/correct", "eval/errors/execution", "eval/errors/strategy")
@@ -78,12 +79,14 @@ PANELS: dict[str, Panel] = {p.id: p for p in [
     Panel("entropy", "Token entropy: planning vs execution", "entropy (nats)", (
         Series("entropy/planning", "planning tokens", C.ROLE_LINE["planning"], short="planning"),
         Series("entropy/execution", "execution tokens", C.ROLE_LINE["execution"], dash="dash", short="execution")),
-        unit="nats", help="Phase 1 of the paper: execution-token entropy falls first."),
+        unit="nats", nonnegative=True,
+        help="Phase 1 of the paper: execution-token entropy falls first (nats: natural-log units; 1 nat = 1.44 "
+             "bits)."),
     Panel("semantic", "Semantic entropy of planning phrases", "entropy (bits)", (
         Series("semantic/entropy_bits", "Strategic Grams", C.ROLE_LINE["planning"], short="SGs"),
         Series("semantic/other_conditional_bits", "other n-grams after them (baseline)", C.NEUTRAL, dash="dot",
                short="baseline")),
-        unit="bits", help="Diversity of the strategic moves in each batch of rollouts."),
+        unit="bits", nonnegative=True, help="Diversity of the strategic moves in each batch of rollouts."),
     Panel("accuracy", "Accuracy and response length", "share of answers correct", (
         Series("eval/accuracy", "held-out accuracy", C.ACCURACY, kind="eval", short="held-out"),
         Series("acc/batch", "training-batch accuracy", C.ACCURACY_LIGHT, dash="dot", short="batch"),
@@ -91,10 +94,12 @@ PANELS: dict[str, Panel] = {p.id: p for p in [
         y2_title="response length (tokens)", log=False, percent=True),
     Panel("reward", "Reward", "mean reward per response", (
         Series("reward/mean", "reward", C.REWARD),), log=False),
-    Panel("kl", "KL to the base model, and clipping", "KL to the base model (k3)", (
+    Panel("kl", "KL to the base model, and clipping", "KL to the base model (nats)", (
         Series("kl/k3", "KL to the base model", C.KL, short="KL"),
         Series("clip/fraction", "share of tokens clipped", C.CLIP, dash="dot", secondary=True, short="clipped")),
-        y2_title="share of tokens clipped"),
+        y2_title="share of tokens clipped", unit="nats", nonnegative=True,
+        help="KL: how far the policy has moved from the base model, per token (the k3 estimator, in nats). "
+             "Dotted: the share of tokens whose probability ratio hit the clip range (0 while updates are small)."),
     Panel("heldout", "Held-out accuracy", "share of answers correct", (
         Series("eval/accuracy", "held-out accuracy", C.ACCURACY, kind="eval"),), log=False, percent=True),
     Panel("errors", "Held-out errors by type", "share of held-out samples", (
@@ -108,7 +113,8 @@ PANELS: dict[str, Panel] = {p.id: p for p in [
             ("shortcut", "shortcut"), ("split", "split"), ("round", "round"), ("swap_split", "swap, split"),
             ("swap_round", "swap, round"), ("halve", "halve"), ("none", "no plan"))),
         log=False, percent=True,
-        help="The first plan of each response, stacked. Phase 2: the habitual plan gives way to a wider repertoire."),
+        help="The first plan of each response (one arm: stacked; several arms: a line per plan and arm). Phase 2: "
+             "the habitual plan gives way to a wider repertoire."),
     Panel("plan_quality", "Plan fit, verification, backtracking", "share", (
         Series("plan/fitted", "plan fits the problem", C.ACCURACY, short="fits"),
         Series("plan/verify", "verifies a result", C.ROLE_LINE["planning"], dash="dash", short="verifies"),
@@ -292,10 +298,13 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
         group = f"{line.group}|{line.series.key}"
         unit = "" if line.series.secondary else panel.unit
         if any(n > 1 for n in line.seeds) and not line.series.stack:
-            band = [(x, lo, hi) for x, lo, hi in zip(line.steps, line.low, line.high) if math.isfinite(lo)]
+            floor, ceiling = _bounds(panel, line.series)
+            band = [(x, max(lo, floor), min(hi, ceiling))
+                    for x, lo, hi in zip(line.steps, line.low, line.high) if math.isfinite(lo)]
             if band:
                 xs = [b[0] for b in band]
-                data.append({"type": "scatter", "x": xs + xs[::-1],
+                # mode "lines": without it plotly draws the polygon's corners as markers (stray dots)
+                data.append({"type": "scatter", "mode": "lines", "x": xs + xs[::-1],
                              "y": [b[2] for b in band] + [b[1] for b in band][::-1], "fill": "toself",
                              "fillcolor": _rgba(line.colour, 0.15), "line": {"width": 0}, "hoverinfo": "skip",
                              "showlegend": False, "legendgroup": group, "yaxis": axis,
@@ -308,28 +317,40 @@ def panel_figure(panel: Panel, groups: Groups, window: int = 10, log: bool = Fal
                      "yaxis": axis, "mode": "lines+markers" if line.series.kind == "eval" else "lines",
                      "line": {"color": line.colour, "dash": line.dash, "width": 2}, "marker": {"size": 6},
                      "customdata": line.counts or None, "hovertemplate": hover + f"<extra>{line.label}</extra>",
-                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack else None,
-                     # several arms: each arm's shares stack as lines (no fill), so no arm hides another
-                     "fill": "none" if line.series.stack and not stacked else None})
+                     # one arm: its shares stack as filled areas; several arms: each share is its own line
+                     # (stacked lines without fill read as cumulative curves, and filled stacks hide each other)
+                     "stackgroup": f"{line.group}|{line.series.stack}" if line.series.stack and stacked else None})
     layout = {
         # the title sits below the modebar (PNG, zoom), which takes the figure's top 30 pixels
-        "title": {"text": panel.title, "x": 0.01, "xanchor": "left", "yref": "container", "y": 1, "yanchor": "top",
-                  "pad": {"t": 30}, "font": {"size": 14}},
+        "title": {"text": panel.title, "x": 0.01, "xanchor": "left", "yref": "paper", "y": 1, "yanchor": "bottom",
+                  "pad": {"b": 6}, "automargin": True, "font": {"size": 14}},
         "height": 400, "uirevision": f"{name}|{panel.id}", "hovermode": "closest", "plot_bgcolor": "#f8fafc",
         "margin": {"l": 56, "r": 56 if has_y2 else 16, "t": 66, "b": 40},
-        # under the x-axis title; plotly grows the bottom margin to fit it
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.28, "yanchor": "top", "font": {"size": 11}},
-        "xaxis": {"title": {"text": "training step"}, "gridcolor": "#e5e7eb"},
+        # the legend sits in the top margin, under the title, so it never meets the x-axis title
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top", "font": {"size": 11}},
+        "xaxis": {"title": {"text": "training step", "standoff": 6}, "gridcolor": "#e5e7eb"},
         "yaxis": {"title": {"text": panel.y_title}, "type": "log" if log and panel.log else "linear",
-                  "tickformat": ".0%" if panel.percent else None, "rangemode": "tozero" if panel.percent else None,
+                  "tickformat": ".0%" if panel.percent else None,
+                  "rangemode": "nonnegative" if panel.percent or panel.nonnegative else None,
                   "gridcolor": "#e5e7eb"},
     }
-    if has_y2:
-        layout["yaxis2"] = {"title": {"text": panel.y2_title}, "overlaying": "y", "side": "right", "showgrid": False}
+    if has_y2:  # every secondary series is a share or a length: never below zero
+        layout["yaxis2"] = {"title": {"text": panel.y2_title}, "overlaying": "y", "side": "right", "showgrid": False,
+                            "rangemode": "nonnegative",
+                            "tickformat": ".0%" if "share" in panel.y2_title else None}
     if not lines:
         layout["annotations"] = [{"text": "no data yet", "showarrow": False, "xref": "paper", "yref": "paper",
                                   "x": 0.5, "y": 0.5, "font": {"color": C.NEUTRAL}}]
     return Figure(data, layout, filename=file_stem("hicra-lab", name, panel.id))
+
+
+def _bounds(panel: Panel, series: Series) -> tuple[float, float]:
+    """Where a series' 95% band may reach: a share stays in [0, 1], an entropy or a KL above 0."""
+    if panel.percent and not series.secondary:
+        return 0.0, 1.0
+    if panel.nonnegative and not series.secondary:
+        return 0.0, math.inf
+    return -math.inf, math.inf
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:

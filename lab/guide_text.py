@@ -8,9 +8,48 @@ It is one run: the text says what happened in it, not what always happens.
 
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 
 EDGE = 15  # steps averaged at each end of a per-step curve
+
+# The documentation pages (docs/*.md, built into a site by mkdocs.yml) that the Guide points to, per
+# section: (page, anchor on it, words). tests/test_docs.py checks that each page and anchor exists.
+GUIDE_DOCS = {
+    "tokens": (("app.md", "inspect", "the Inspect tab"), ("sg-sets.md", "", "Strategic Gram sets"),
+               ("mining.md", "", "mining them")),
+    "phases": (("task.md", "headroom", "the example run and the command that made it"),),
+    "regimes": (("task.md", "task-regimes", "the task regimes"),
+                ("studies.md", "the-two-phases-under-grpo", "the two phases under GRPO")),
+    "hicra": (("core.md", "grpo-and-hicra", "the GRPO / HICRA functions"), ("app.md", "compare", "the Compare tab")),
+    "study": (("studies.md", "", "the studies"), ("study.md", "", "Study 2, every number")),
+}
+DOCS_URL = "HICRA_LAB_DOCS_URL"  # environment variable: the address of the built site, if it is published
+
+
+def doc_link(page: str, anchor: str = "", words: str = "", base: str | None = None) -> str:
+    """Markdown for a docs page: a link into the built site when ``HICRA_LAB_DOCS_URL`` (or ``base``) gives
+    its address (mkdocs' page URLs: ``task.md`` -> ``task/``), else the page's path in the repository, which
+    a reader of the app can open in any clone.
+
+    >>> doc_link("task.md", "headroom", "the example run", base="")
+    'the example run (`docs/task.md#headroom`)'
+    >>> doc_link("task.md", "headroom", "the example run", base="https://example.org/hicra/")
+    '[the example run](https://example.org/hicra/task/#headroom)'
+    """
+    base = os.environ.get(DOCS_URL, "") if base is None else base
+    words = words or page
+    if not base:
+        return f"{words} (`docs/{page}{'#' + anchor if anchor else ''}`)"
+    path = "" if page == "index.md" else page.removesuffix(".md") + "/"
+    return f"[{words}]({base.rstrip('/')}/{path}{'#' + anchor if anchor else ''})"
+
+
+def read_more(section: str, base: str | None = None) -> str:
+    """One line pointing to the pages of a Guide section, e.g. "More in the docs: a; b." """
+    return "More in the docs: " + "; ".join(doc_link(*ref, base=base) for ref in GUIDE_DOCS[section]) + "."
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -54,3 +93,50 @@ def phases_text(records: list[dict]) -> str | None:
               f"{e1['step']}){strategy}. The semantic entropy of planning phrases {_move(*sem, 1, ' bits')}, "
               f"{expected}; the lab shows it as it is.")
     return phase1 + "\n" + phase2
+
+
+def _pct_move(a: float, b: float) -> str:
+    """'rises from 1% to 24%' (percent of a share), in the words of :func:`_move`."""
+    if f"{100 * a:.0f}" == f"{100 * b:.0f}":
+        return f"stays at {100 * a:.0f}%"
+    return f"{'falls' if b < a else 'rises'} from {100 * a:.0f}% to {100 * b:.0f}%"
+
+
+def error_shift_text(groups: dict[str, dict[int, list[dict]]]) -> str | None:
+    """Why execution errors rise while accuracy rises, in words that follow the records: the held-out shares
+    of strategy and execution errors and of fitting plans at the first and last evaluation, over every arm and
+    seed (None when the records lack them)."""
+    first, last = [], []
+    for by_seed in groups.values():
+        for recs in by_seed.values():
+            evals = [r for r in recs if r.get("kind") == "eval" and "eval/errors/execution" in r]
+            if len(evals) >= 2:
+                first.append(evals[0])
+                last.append(evals[-1])
+    if not first:
+        return None
+
+    def share(rows: list[dict], key: str) -> float:
+        total = sum(sum(v for k, v in r.items() if k.startswith("eval/errors/")) for r in rows)
+        return sum(r.get(key, 0) for r in rows) / total if total else float("nan")
+
+    def mean(rows: list[dict], key: str) -> float:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return sum(vals) / len(vals) if vals else float("nan")
+
+    strat = (share(first, "eval/errors/strategy"), share(last, "eval/errors/strategy"))
+    execu = (share(first, "eval/errors/execution"), share(last, "eval/errors/execution"))
+    fit = (mean(first, "eval/plan/fitted"), mean(last, "eval/plan/fitted"))
+    acc = (mean(first, "eval/accuracy"), mean(last, "eval/accuracy"))
+    steps = (first[0]["step"], last[0]["step"])
+    text = (f"In the shipped A/B ({len(first)} runs), from step {steps[0]} to {steps[1]} the share of held-out "
+            f"samples with a strategy error {_pct_move(*strat)} and the share with an execution error "
+            f"{_pct_move(*execu)}; held-out accuracy {_pct_move(*acc)}")
+    if all(math.isfinite(v) for v in fit):
+        text += f", and the share of samples whose plan fits the problem {_pct_move(*fit)}"
+    text += "."
+    if strat[1] < strat[0] and execu[1] > execu[0] and fit[1] > fit[0]:
+        text += (" A plan that fits but slips in its arithmetic counts as an execution error: the models give up "
+                 "the shortcut, which fails wherever it does not fit, for general plans that fit every problem "
+                 "but take more steps that can slip, so strategy errors turn partly into execution errors.")
+    return text

@@ -19,6 +19,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Say why tests were skipped, in words, at the end of even a quiet (-q) run: a missing chromium or GPU
+    must not pass unnoticed as a few 's' in a line of dots."""
+    reasons = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, n in sorted(reasons.items()):
+        terminalreporter.write_line(f"skipped {n} test{'s' * (n != 1)}: {reason}")
+
+
 @pytest.fixture(scope="session")
 def tiny_lm():
     """The bundled model and tokenizer, loaded once (tests must not change the model: copy it first)."""

@@ -3,7 +3,8 @@
 Skipped where chromium or playwright is missing, except under CI (CI=true),
 where .ci/run installs both and a skip would hide a broken page.
 Screenshots of every tab go to ``test-artifacts/`` (or $ARTIFACTS_DIR); the
-README's come from here (docs/screenshots/).
+docs' come from here: ``bash tests/screenshots.sh`` reruns these tests with
+ARTIFACTS_DIR=docs/screenshots.
 
 Every wait is on the page's state, with generous limits: the tests must
 pass on a loaded 2-core machine, where a step can take ten times longer.
@@ -95,7 +96,28 @@ def wait_text(page, selector, needle, timeout=LONG):
                            arg=[selector, needle], timeout=timeout)
 
 
+def test_start_here_shows_a_trace_the_credit_difference_and_the_finding_without_a_click(browser, app_url):
+    """Issue 29: the landing tab shows a highlighted trace, GRPO's and HICRA's per-token credit side by side
+    and the committed study's finding, on a desktop and on a phone, before any click."""
+    for name, width, height in (("start", 1280, 900), ("start-phone", 390, 844)):
+        page = open_page(browser, app_url, width, height)
+        page.wait_for_selector("#start-trace .tok.planning", timeout=LONG)
+        for rule in ("grpo", "hicra"):  # a right and a wrong answer, under GRPO and HICRA, token by token
+            for answer in ("right", "wrong"):
+                assert page.locator(f"#start-{rule}-{answer} span[title^=advantage]").count() > 10
+        page.wait_for_function("() => document.querySelectorAll('#start-credit .js-plotly-plot').length === 1",
+                               timeout=LONG)
+        assert "HICRA · planning tokens" in " ".join(legend(page, "start-credit"))
+        verdict = page.locator("#start-verdict").inner_text()
+        assert "What the lab found" in verdict and "seeds" in verdict and "[" in verdict
+        if width < 500:  # nothing wider than the phone
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 1
+        shot(page, name)
+        page.close()
+
+
 def test_generate_with_the_bundled_model(page):
+    page.get_by_role("tab", name="Inspect").click()
     page.get_by_role("button", name="Generate", exact=True).click()
     page.wait_for_selector("#inspect-tokens .tok.both, #inspect-tokens .tok.high", timeout=LONG)
     stats = page.locator("#inspect-stats").inner_text()
@@ -105,6 +127,7 @@ def test_generate_with_the_bundled_model(page):
 
 
 def test_paste_text_and_see_planning_tokens(page):
+    page.get_by_role("tab", name="Inspect").click()  # the page opens on Start here
     page.get_by_role("tab", name="Paste text").click()
     box = page.get_by_label("Reasoning text")
     box.fill("Hmm, 17 * 6. Let's break this down: 10 * 6 = 60 and 7 * 6 = 42.\n"
@@ -131,6 +154,7 @@ R1_STYLE = ("<think>\nAlright, so I need to find the sum of the first 20 odd num
 def test_paste_r1_style_reasoning_with_the_reasoning_preset(page):
     """Issue 13: the 'reasoning' preset marks the phrases that open a step and switch or check a plan in a
     reasoning model's trace, and leaves the arithmetic alone; no coverage warning."""
+    page.get_by_role("tab", name="Inspect").click()  # the page opens on Start here
     page.get_by_role("tab", name="Paste text").click()
     page.get_by_label("Strategic Gram set").click()
     page.get_by_role("option", name="reasoning", exact=True).click()
@@ -160,6 +184,9 @@ def test_shipped_study_opens_with_no_training(browser, app_url):
     assert len(wait_legend(page, "compare-errors", "GRPO · strategy", "HICRA · execution")) == 4
     shot(page, "compare")
     page.get_by_role("tab", name="Guide").click()
+    page.wait_for_function("() => document.querySelectorAll('#guide-plot .js-plotly-plot').length === 6",
+                           timeout=LONG)
+    shot(page, "guide")
     page.locator("#guide-open-train").click()
     wait_text(page, "#train-status", "shipped record, read-only")
     page.wait_for_function("() => document.querySelectorAll('#train-samples .sample-row').length > 0",
@@ -185,7 +212,9 @@ def test_a_live_ab_run_shows_both_arms_while_it_runs(page):
     page.get_by_role("tab", name="Train").click()
     page.get_by_label("preset", exact=True).click()
     page.get_by_role("option", name="tiny-smoke").click()  # 2 prompts x 4 responses, evaluation every 5 steps
-    page.get_by_label("steps", exact=True).fill(str(steps))
+    box = page.get_by_label("steps", exact=True)
+    page.wait_for_function("el => el.value === '10'", arg=box.element_handle(), timeout=LONG)  # the preset's
+    box.fill(str(steps))
     page.get_by_label("run name (optional)").fill("browser-ab")
     page.get_by_role("button", name="Launch").click()
     wait_text(page, "#train-message", "browser-ab")

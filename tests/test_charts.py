@@ -116,7 +116,7 @@ def test_unknown_groups_get_spare_colours_in_order():
     assert colours.arm_colour("mine-b", others) == colours.SPARE[1] != colours.arm_colour("mine-a", others)
 
 
-def test_a_new_panel_is_one_spec_and_stacked_shares_stack_per_arm():
+def test_a_new_panel_is_one_spec_and_shares_stack_only_for_one_arm():
     from lab.charts import Panel, Series
 
     shares = Panel("plans", "Plan shares", "share of responses", (
@@ -126,9 +126,39 @@ def test_a_new_panel_is_one_spec_and_stacked_shares_stack_per_arm():
                        1: run({"plan/split": [0.4, 0.5], "plan/round": [0.6, 0.5]})},
               "hicra": {0: run({"plan/split": [0.7, 0.7], "plan/round": [0.3, 0.3]})}}
     fig = panel_figure(shares, groups, window=1)
-    assert [t["stackgroup"] for t in fig.data] == ["grpo|plan", "grpo|plan", "hicra|plan", "hicra|plan"]
-    assert all(t["fill"] == "none" for t in fig.data)  # several arms: stacked lines, no arm's fill hides another
+    # several arms: each share is its own line (no stack, no fill), so no arm hides another and no line
+    # reads as a cumulative curve
+    assert all(t.get("stackgroup") is None and t.get("fill") is None for t in fig.data)
     assert [t["line"]["color"] for t in fig.data] == ["#111111", "#222222"] * 2  # a plan's colour, an arm's dash
     assert [t["line"]["dash"] for t in fig.data] == ["solid", "solid", "dash", "dash"]
     assert not any(t.get("fill") == "toself" for t in fig.data)  # no bands on stacked areas
     assert fig.data[0]["y"] == [0.5, 0.5] and fig.layout["yaxis"]["tickformat"] == ".0%"
+
+
+def test_bands_are_lines_and_stay_within_the_quantity_s_bounds():
+    # two seeds of held-out accuracy 0.0 and 1.0 at step 10: the t interval (1 df) reaches far below 0 and above
+    # 1; a share's band is cut at [0, 1]. Two seeds of entropy 0.01 and 0.5: the band is cut at 0.
+    groups = {"grpo": {0: run({"entropy/planning": [0.01], "entropy/execution": [0.01]}, {10: {"eval/accuracy": 0.0}}),
+                       1: run({"entropy/planning": [0.5], "entropy/execution": [0.5]}, {10: {"eval/accuracy": 1.0}})}}
+    for pid, (lo, hi) in (("heldout", (0.0, 1.0)), ("entropy", (0.0, math.inf))):
+        fig = panel_figure(PANELS[pid], groups, window=1)
+        bands = [t for t in fig.data if t.get("fill") == "toself"]
+        assert bands, pid
+        for t in bands:
+            assert t["mode"] == "lines"  # without it plotly marks the polygon's corners: stray dots
+            assert min(t["y"]) >= lo and max(t["y"]) <= hi, pid
+        assert fig.layout["yaxis"]["rangemode"] == "nonnegative"
+    assert min(panel_lines(PANELS["heldout"], groups, window=1)[0].low) < 0  # the lines keep the raw interval
+
+
+def test_every_trace_with_markers_is_on_the_legend_and_axes_say_their_units():
+    groups = {"grpo": {s: run({"kl/k3": [0.0, 0.01], "clip/fraction": [0.0, 0.0]}) for s in (0, 1)}}
+    for pid in (*TRAIN_PANELS, *COMPARE_PANELS):
+        for t in panel_figure(PANELS[pid], groups).to_dict()["data"]:
+            assert t.get("mode") in ("lines", "lines+markers"), (pid, t.get("name"))
+            if "markers" in t["mode"]:
+                assert t.get("showlegend", True), (pid, t["name"])
+    kl = panel_figure(PANELS["kl"], groups).layout
+    assert kl["yaxis"]["title"]["text"] == "KL to the base model (nats)" and "k3" in PANELS["kl"].help
+    assert kl["yaxis2"]["rangemode"] == "nonnegative" and kl["yaxis2"]["tickformat"] == ".0%"  # never -1..1
+    assert kl["legend"]["yanchor"] == "top" and kl["legend"]["y"] < 0  # under the x-axis title, not on it

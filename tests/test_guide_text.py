@@ -59,3 +59,20 @@ def test_the_guide_shows_the_committed_study_figures():
         guide_tab.build()
     images = [str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Image) and b.value]
     assert any("accuracy" in v for v in images) and any("boundary" in v for v in images)
+
+
+def test_the_error_shift_follows_the_records():
+    from lab.guide_text import error_shift_text
+
+    def ev(step, strategy, execution, correct, fit):
+        n = strategy + execution + correct
+        return {"kind": "eval", "step": step, "eval/errors/strategy": strategy, "eval/errors/execution": execution,
+                "eval/errors/correct": correct, "eval/plan/fitted": fit, "eval/accuracy": correct / n}
+
+    shift = {"grpo": {0: [ev(0, 60, 10, 30, 0.3), ev(60, 0, 20, 80, 1.0)]}}
+    text = error_shift_text(shift)
+    assert "strategy error falls from 60% to 0%" in text and "execution error rises from 10% to 20%" in text
+    assert "accuracy rises from 30% to 80%" in text and "give up the shortcut" in text
+    same = error_shift_text({"grpo": {0: [ev(0, 60, 10, 30, 0.3), ev(60, 50, 5, 45, 0.4)]}})
+    assert "execution error falls from 10% to 5%" in same and "shortcut" not in same  # no story the data lack
+    assert error_shift_text({"grpo": {0: [{"kind": "step", "step": 0}]}}) is None

@@ -1,6 +1,9 @@
 """The phase study's analysis and page on synthetic records: its sentences follow the numbers."""
 
+import math
+
 import numpy as np
+import pytest
 
 from training.study import phases
 
@@ -79,3 +82,29 @@ def test_a_call_for_one_regime_keeps_the_others_on_the_page(tmp_path, monkeypatc
     page = phases.write_page(cfg).read_text()
     headings = [line for line in page.splitlines() if line.startswith("## ")]
     assert [h.split("`")[1] for h in headings] == ["multiply-planning", "multiply-execution"]
+
+
+def test_reanalysis_measures_and_ceilings_on_synthetic_records():
+    """The re-analysis (training/study/phases_reanalysis.py): switch step, phase-1 falls after it, the plan-choice
+    entropy's change, and ceilings; 60 steps, of which the fitted share crosses 0.8 at a known step."""
+    from training.study import phases_reanalysis as R
+
+    def rec(i):
+        fitted = min(1.0, 0.4 + 0.02 * i)
+        mix = 0.8 if i < 30 else 0.2  # the shortcut's share; the rest split evenly over the general plans
+        return {"kind": "step", "step": i, "plan/fitted": fitted, "plan/shortcut": mix,
+                **{f"plan/{p}": (1 - mix) / 4 for p in ("split", "round", "swap_split", "swap_round")},
+                "plan/none": 0.0, "errors/execution": 16 if i < 40 else 8, "entropy/execution": 0.02}
+
+    runs = {s: [rec(i) for i in range(60)] for s in (0, 1)}
+    a = R.analyse(runs, samples=64)
+    assert a["switch"]["mean"] == 25.0  # the 10-step mean ending at i is 0.4 + 0.02 (i - 4.5): >= 0.8 first at 25
+    assert a["exec_error_after"]["mean"] == pytest.approx(25.0)  # 16 of 64 over steps 25-39
+    assert a["exec_error_change"]["mean"] == pytest.approx(12.5 - 25.0)
+    assert a["exec_entropy_change"]["mean"] == pytest.approx(0.0)
+    high, low = R.entropy_bits([0.2] + [0.2] * 4), R.entropy_bits([0.8] + [0.05] * 4)
+    assert a["plan_entropy_change"]["mean"] == pytest.approx(high - low)
+    assert a["ceilings"]["exec_error"] == pytest.approx(-25.0)
+    assert a["ceilings"]["plan_entropy_max"] == pytest.approx(math.log2(6) - low)
+    best = R.best_policy_bits()
+    assert best["one_general"] < best["uniform_general"] < best["maximum"]

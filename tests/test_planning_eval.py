@@ -130,6 +130,6 @@ def test_planning_quality_bench_prints_both_halves_figures(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "| reasoning |" in run.stdout and "By function" in run.stdout
     result = json.loads(out.read_text())
-    assert result["split"] == "held-out" and result["traces"] == 24
-    r = result["sets"]["reasoning"]
+    assert result["self-written held-out"]["traces"] == 24 and result["self-written dev"]["traces"] == 24
+    r = result["self-written held-out"]["scorers"]["reasoning"]
     assert r["precision"] >= 0.85 and r["recall"] >= 0.70  # the target, as measured on the held-out half

@@ -94,3 +94,55 @@ def test_legend_is_one_for_the_whole_app():
     legend = legend_html(("planning",))
     assert "planning token" in legend and "execution token" in legend  # execution always listed
     assert ROLE_BG["high"] != ROLE_BG["execution"] and ROLE_LINE["execution"] != ROLE_LINE["high"]
+
+
+def test_choosing_a_preset_fills_the_form_with_what_launch_will_train():
+    from lab.ui import train_handlers
+
+    note, steps, sg, model = train_handlers.preset_fields("tiny-smoke")
+    assert "10 tiny steps" in note and steps == 10 and sg == "ground-truth" and model == "tiny"
+    assert train_handlers.preset_fields("qwen0.5b-gsm8k")[2:] == ("reasoning", "Qwen/Qwen2.5-0.5B-Instruct")
+    assert train_handlers.preset_fields("nope")[1:] == (None, None, None)
+
+
+R1_TRACE = ("<think>\nOkay, so I need to figure out how many apples are left after the trip. Let me think about it "
+            "step by step. First, she buys twelve apples and eats three of them.\nHmm, wait, maybe I should try a "
+            "different approach: count what is left each day.\n</think>\nNine apples are left.")
+
+
+def test_auto_picks_the_planning_detector_for_natural_text_and_math_compact_for_arithmetic():
+    from lab.autoset import AUTO
+    from lab.ui.handlers import highlight
+
+    _, stats, _ = highlight(R1_TRACE, AUTO)
+    assert "Planning: **planning-detector" in stats and "chosen for this text: natural-language reasoning" in stats
+    _, stats, _ = highlight("Let's split: 47 * 20 = 940. 47 * 3 = 141. 940 + 141 = 1081.", AUTO)
+    assert "SG set: **math-compact**" in stats and "terse arithmetic" in stats
+
+
+def test_a_set_that_misses_a_text_s_style_says_which_fits():
+    from lab.ui.handlers import highlight
+
+    _, _, note = highlight(R1_TRACE, "math-compact")
+    assert "**math-compact** marks" in note and "fits **planning-detector** better" in note
+    assert highlight(R1_TRACE, "planning-detector")[2] == ""  # the fitting choice: no note
+
+
+def test_scoring_prose_with_the_tiny_model_warns_that_its_numbers_mean_little():
+    from lab.ui.model_handlers import score_text
+
+    html, _, note = score_text("tiny", "", R1_TRACE, "reasoning", "")
+    assert html and "learned only multiplication" in note
+    assert score_text("tiny", "", "Let's split: 47 * 20 = 940. So the answer is 940.", "math-compact",
+                      "Q: 47 * 20 = ?\nA:")[2] == ""
+
+
+def test_checkpoints_are_listed_in_step_order(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from lab.ui import model_handlers
+
+    for step in (10, 100, 15):
+        (tmp_path / "r" / "checkpoints" / f"step-{step}" / "adapter").mkdir(parents=True)
+    monkeypatch.setattr(model_handlers, "settings", lambda: SimpleNamespace(runs=tmp_path))
+    assert model_handlers.checkpoint_choices() == ["r/step-10", "r/step-15", "r/step-100"]

@@ -47,6 +47,9 @@ def _eval(args) -> int:
         return 2
     figures, _ = evaluate(lm, task, n=args.n, samples=args.samples, temperature=args.temperature,
                           seed=args.seed, max_new_tokens=args.max_new_tokens)
+    if figures["n"] < args.n:  # a held-out split smaller than --n (a task regime's has 485 problems)
+        print(f"note: {task.name}'s held-out split has {figures['n']} problems: evaluated all {figures['n']}, "
+              f"not --n {args.n}", file=sys.stderr)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -201,6 +204,14 @@ def _summary(args) -> int:
 
     run = RunDir(args.run)
     if not run.metrics.exists():
+        from training.progress import arm_folders
+
+        arms = [a for a in arm_folders(Path(args.run)) if a != Path(args.run)]
+        for i, arm in enumerate(arms):  # a sweep (the folder compare writes): each arm in turn
+            print("" if i else f"{args.run}: a sweep of {len(arms)} arms")
+            _summary(argparse.Namespace(run=str(arm)))
+        if arms:
+            return 0
         print(f"error: {args.run}: no metrics.jsonl (not a run directory?)", file=sys.stderr)
         return 2
     records = read_jsonl(run.metrics)

@@ -82,7 +82,7 @@ class _Pace:
 
 
 def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
-               sweep: RunDir | None = None) -> Iterator[tuple[int, dict]]:
+               sweep: RunDir | None = None, max_steps: int | None = None) -> Iterator[tuple[int, dict]]:
     """Train several arms on one backbone, interleaved step by step.
 
     One base model in memory with one LoRA adapter per arm. Prompts and
@@ -96,6 +96,10 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
     per step) and ``eval_s`` (the last evaluation's seconds). ``sweep``, the
     sweep's own folder, gets ``step`` (the fewest steps any arm has done)
     and ``arm_steps`` (each arm's step) at the same time.
+
+    ``max_steps``: take at most this many steps of each arm in this call,
+    then stop as SIGTERM does (a checkpoint, state "stopped"): one chunk of
+    a run trained in chunks on ZeroGPU (:mod:`training.chunks`).
     """
     models = {(c.model, c.task, c.device) for c, _ in arms}
     if len(models) != 1:
@@ -136,14 +140,16 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
             if resume:
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
-            run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training")
+            run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training",
+                           planning=trainer.planning)
             if cfg.eval_every and trainer.step == 0:
                 yield from _evaluate(i, trainer, run, reporters[i], main)
         tell_sweep()
-        while not stop["flag"] and any(t.step < t.cfg.steps for i, t in enumerate(trainers) if i not in diverged):
+        ends = [t.cfg.steps if max_steps is None else min(t.cfg.steps, t.step + max_steps) for t in trainers]
+        while not stop["flag"] and any(t.step < ends[i] for i, t in enumerate(trainers) if i not in diverged):
             for i, (trainer, run) in enumerate(zip(trainers, runs)):
                 cfg = trainer.cfg
-                if trainer.step >= cfg.steps or i in diverged:
+                if trainer.step >= ends[i] or i in diverged:
                     continue
                 try:
                     record = trainer.train_step()
@@ -168,10 +174,13 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
         for i, (trainer, run) in enumerate(zip(trainers, runs)):
             if i in diverged:
                 continue
-            if stop["flag"] and trainer.step < trainer.cfg.steps:
-                if main:
+            if (stop["flag"] or max_steps is not None) and trainer.step < trainer.cfg.steps:
+                if main and not (run.checkpoints / f"step-{trainer.step}" / "state.pt").exists():
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
-                run.set_status("stopped", step=trainer.step, phase=None, ended=time.time())
+                if stop["flag"]:
+                    run.set_status("stopped", step=trainer.step, phase=None, ended=time.time())
+                else:  # the end of a chunk: the run goes on in the next one
+                    run.set_status("running", step=trainer.step, phase="between chunks")
             else:
                 run.set_status("finished", step=trainer.step, phase=None, ended=time.time())
         if diverged:

@@ -17,6 +17,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from training.hierarchy.detector import DETECTORS
+
 ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-entropy-matched", "hicra-placebo")
 MAX_RESPONSES_PER_STEP = 65_536  # prompts_per_step x group_size
 
@@ -35,6 +37,9 @@ class RunConfig:
     algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
     alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)", 0, 10)
     sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
+    detector: str = _f("sg", "planning mask: 'sg' (the SG set's phrases as they are) or 'planning-detector' (the SG "
+                             "set plus rules for genuine model reasoning: docs/planning-detector.md)",
+                       choices=DETECTORS)
     # sampling
     prompts_per_step: int = _f(8, "prompts per step", 1, 1024)
     group_size: int = _f(8, "responses per prompt (G)", 1, 512)
@@ -85,7 +90,8 @@ class RunConfig:
     checkpoint_every: int = _f(50, "checkpoint every N steps", 1, 1_000_000)
     seed: int = _f(0, "seeds prompts, sampling and LoRA init", 0, 2**31 - 1)
     device: str = _f("", "cpu, cuda, ... (empty: GPU if there is one)")
-    threads: int = _f(0, "torch CPU threads (0 = torch's default)", 0, 1024)
+    threads: int = _f(0, "torch CPU threads (0 = pick: 1 for a bundled tiny model on a CPU, torch's default "
+                         "otherwise; training/threads.py)", 0, 1024)
     report_to: str = _f("", "also log to trackers: tensorboard, trackio (comma-separated)")
     tf32: bool = _f(True, "on a GPU with a bf16 (or fp16) model, its float32 matrix products (the LoRA "
                           "factors') in TF32: tensor cores, inputs rounded to 10 bits of mantissa")
@@ -96,6 +102,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, data: dict) -> "RunConfig":
         known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k != "lab_version"}  # written by save_config, not a setting
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
@@ -178,18 +185,30 @@ PRESETS: dict[str, RunConfig] = {
     "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="reasoning",
                                max_new_tokens=1024, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                lora_alpha=64, steps=500, activation_checkpointing=True),
+    # A Hugging Face Space on ZeroGPU (docs/zerogpu.md): the 0.5B model of qwen0.5b-gsm8k, with its learning
+    # rate, LoRA and planning phrases, cut so that a step and a chunk of steps fit one ZeroGPU call (the lab
+    # asks 120 s a call): half the prompts (4 x 8 = 32 responses a step), half the response length (256
+    # tokens; a longer solution is cut and scored wrong), a quarter of the held-out samples (100 problems x 2)
+    # and 200 steps, under public mode's 300. On a whole H200 (random weights, full-length responses):
+    # 1.73 s a step, 4.21 GiB peak allocated, 41 steps a 120 s call (bash bench/space_check.sh;
+    # bench/results/space-qwen0.5b-h200.json).
+    "space-qwen0.5b": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning",
+                                prompts_per_step=4, group_size=8, max_new_tokens=256, lr=1e-5, lora_r=32,
+                                lora_alpha=64, steps=200, eval_every=20, eval_n=100, eval_samples=2,
+                                checkpoint_every=50, activation_checkpointing=True),
 }
 
 
 # One line per preset, for the CLI's --help.
 PRESET_HELP = {
     "tiny-cpu": "the bundled model and task on a laptop CPU, 1-2 s a step",
-    "tiny-planning": "tiny-cpu on the planning-bound task regime, with its bundled model",
-    "tiny-intermediate": "tiny-cpu on the intermediate task regime, with its bundled model",
-    "tiny-execution": "tiny-cpu on the execution-heavy task regime, with its bundled model",
+    "tiny-planning": "tiny-cpu on the carry-safe task regime (multiply-planning), with its bundled model",
+    "tiny-intermediate": "tiny-cpu on the 15%-carry-error task regime (multiply-intermediate), with its bundled model",
+    "tiny-execution": "tiny-cpu on the 50%-carry-error task regime (multiply-execution), with its bundled model",
     "qwen0.5b-gsm8k": "Qwen2.5-0.5B-Instruct on GSM8K, GPU, hub access needed",
     "qwen1.5b-math": "Qwen2.5-1.5B-Instruct on MATH, GPU, hub access needed",
     "tiny-smoke": "the whole pipeline on the bundled model, 10 tiny steps",
+    "space-qwen0.5b": "Qwen2.5-0.5B-Instruct on GSM8K sized for a ZeroGPU Space (docs/zerogpu.md), hub access needed",
 }
 
 
@@ -202,4 +221,6 @@ def preset(name: str, **overrides) -> RunConfig:
 def save_config(cfg: RunConfig, path) -> None:
     from pathlib import Path
 
-    Path(path).write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
+    from training import __version__
+
+    Path(path).write_text(json.dumps({**cfg.to_json(), "lab_version": __version__}, indent=2) + "\n")

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from training.hierarchy.coverage import coverage_warning
-from training.hierarchy.matching import matcher_for
+from training.hierarchy.detector import planning_label, planning_matcher
 from training.hierarchy.metrics import high_entropy_mask, masked_mean, overlap_shares, role_means
 from training.hierarchy.semantic import conditional_other_entropy, semantic_entropy
 from training.hierarchy.tokens import span_masks_from_ids, token_masks_from_ids
@@ -74,7 +74,8 @@ class Trainer:
         self.cfg = cfg.validate()
         self.task = get_task(cfg.task)
         self.sg_set = resolve_sg_set(cfg.sg_set, self.task)
-        self.matcher = matcher_for(self.sg_set)
+        self.matcher = planning_matcher(cfg.detector, self.sg_set)  # the SG set's matcher, or the detector on it
+        self.planning = planning_label(cfg.detector, self.sg_set)  # one line: status.json, Inspect
         self.backbone = backbone or Backbone(cfg)
         self.adapter = adapter
         self.lm, self.tok, self.device = self.backbone.lm, self.backbone.tok, self.backbone.device
@@ -314,7 +315,8 @@ class Trainer:
         self.sync_sampler(merged=True)
         seed = cfg.seed if cfg.eval_seed < 0 else cfg.eval_seed
         figures, texts = evaluate(self.lm, self.task, n=cfg.eval_n, samples=cfg.eval_samples,
-                                  temperature=cfg.eval_temperature, seed=seed, sg_set=self.sg_set,
+                                  temperature=cfg.eval_temperature, seed=seed,
+                                  sg_set=self.sg_set if cfg.detector == "sg" else self.matcher,
                                   max_new_tokens=cfg.max_new_tokens, lean=cfg.lean_decoder,
                                   graphs=cfg.cuda_graphs)
         record = {"kind": "eval", "step": self.step, "time": time.time(),

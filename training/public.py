@@ -70,7 +70,8 @@ class PublicLimits:
                                       "account) at a time, however many sessions or tokens it opens",
                                    "HICRA_LAB_MAX_RUNS_PER_NETWORK")
     trusted_proxies: int = _f(0, "proxies in front of the app that append the caller's address to "
-                                 "X-Forwarded-For (a Hugging Face Space: 1); 0 takes the TCP peer's address",
+                                 "X-Forwarded-For (default 1 on a Hugging Face Space, where SPACE_ID is set; "
+                                 "else 0: the TCP peer's address)",
                               "HICRA_LAB_TRUSTED_PROXIES")
 
     @classmethod
@@ -86,6 +87,8 @@ class PublicLimits:
                 except ValueError:
                     raise ValueError(f"{f.metadata['env']} must be a number ({f.metadata['help']}), "
                                      f"got {raw!r}") from None
+        if "trusted_proxies" not in values and env.get("SPACE_ID"):
+            values["trusted_proxies"] = 1  # a Hugging Face Space: one proxy appends the caller's address
         return cls(**values).validate()
 
     def validate(self) -> "PublicLimits":

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 # Tables that stay readable on a phone: Markdown tables break headers between words, never letter by letter
 # (the data tables have widths in pixels and scroll sideways); charts take the full width of a narrow screen;
-# notes in a quieter grey.
+# notes in a quieter grey. System fonts throughout: the web font's semibold cut lacks glyphs ("HICRA" drew
+# as "HICRᴀ" in bold headings). A component's hint text in a darker grey: Gradio's own (#bbbbc2, 1.9:1 on
+# white) vanishes on a projector; #4b5563 is 7.6:1.
 CSS = """
+.gradio-container, .gradio-container h1, .gradio-container h2, .gradio-container h3, .gradio-container strong,
+.gradio-container button {
+  font-family: ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", Arial,
+    sans-serif !important;
+}
 .lab-table th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; min-width: 4em; }
 .lab-table table { width: 100%; }
 .lab-table td, .lab-table th { padding: 4px 8px; }
 .lab-note, .lab-note p { color: #6b7280; font-size: 13px; }
+.gradio-container .info-text { color: #4b5563 !important; }
 .lab-panel { min-height: 360px; }
 @media (max-width: 640px) {
   .panel-row { flex-direction: column !important; }
@@ -37,7 +45,7 @@ def create_app():
     """Build the lab's Blocks (not launched)."""
     import gradio as gr
 
-    from lab.ui import compare_tab, guide_tab, inspect_tab, mine_tab, runs_tab, train_tab
+    from lab.ui import compare_tab, guide_tab, inspect_tab, mine_tab, runs_tab, start_tab, train_tab
     from lab.ui.context import settings
     from lab.ui.inputs import LabBlocks
 
@@ -54,6 +62,8 @@ def create_app():
             token = visitors.owner_token()
             app.load(visitors.ensure_token, token, token, api_visibility="private")
         with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab visible on a phone, too
+            with gr.Tab("Start here", id="start"):
+                start = start_tab.build()
             with gr.Tab("Inspect", id="inspect"):
                 inspect_tab.build()
             with gr.Tab("Mine", id="mine"):
@@ -66,12 +76,18 @@ def create_app():
                 runs_tab.build(token)
             with gr.Tab("Guide", id="guide"):
                 guide = guide_tab.build()
+        from training import __version__
+
+        gr.Markdown(f"HICRA Lab {__version__}", elem_id="lab-version", elem_classes=["lab-note"])  # the footer
         fn, inputs, outputs = train["load"]
         app.load(fn, inputs, outputs)
         # The Guide's buttons open the shipped A/B in Train or Compare.
         demo = guide["demo"]
         guide["to_train"].click(lambda: (gr.Tabs(selected="train"), gr.update(value=demo)), None,
                                 [tabs, train["run"]])
+        start["to_train"].click(lambda: (gr.Tabs(selected="train"), gr.update(value=demo)), None,
+                                [tabs, train["run"]])
+        start["to_guide"].click(lambda: gr.Tabs(selected="guide"), None, tabs)
         fn, inputs, outputs = compare["refresh"]
         guide["to_compare"].click(lambda: (gr.Tabs(selected="compare"), gr.update(value=[demo])), None,
                                   [tabs, compare["picks"]]).then(fn, inputs, outputs)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from lab import zerogpu  # imported with the app: on ZeroGPU its spaces.GPU function must exist at launch
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 PUBLIC_MAX_STEPS = 300
 PUBLIC_MAX_PARAMS = 600_000_000
@@ -87,7 +89,10 @@ def jobs():
             from training.jobs import JobManager
 
             cfg = settings()
-            _manager = JobManager(cfg.runs, max_concurrent=1 if cfg.public else None)
+            if zerogpu.on_zerogpu():  # runs train in this process, a chunk per spaces.GPU call
+                _manager = zerogpu.ZeroGPUJobs(cfg.runs)
+            else:
+                _manager = JobManager(cfg.runs, max_concurrent=1 if cfg.public else None)
             if cfg.public:
                 _attach_policy(_manager)
             _manager.start_scheduler()  # after the policy: its disk check runs before every start

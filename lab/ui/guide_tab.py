@@ -12,7 +12,7 @@ STUDY = ROOT / "docs" / "study"
 PHASES_DIR = ROOT / "docs" / "phases"
 STUDY_FIGURES = (("accuracy", "held-out accuracy per regime"),  # the committed study's figures, main first
                  ("boundary", "HICRA - GRPO across execution reliability"),
-                 ("alpha", "the alpha sweep (planning-bound)"))
+                 ("alpha", "the alpha sweep (carry-safe regime)"))
 
 TOKENS = """
 ## Planning tokens and execution tokens
@@ -33,7 +33,7 @@ PHASES = """
 ## Two phases of RL training
 
 The charts below are a real GRPO run of the bundled tiny model on a laptop
-CPU (`assets/example-run`, 250 steps; the command is in the README). Read
+CPU (`assets/example-run`, 250 steps; the command is in the docs, below). Read
 them as the paper does (the numbers are computed from the run's records):
 """
 
@@ -47,14 +47,19 @@ same multiplication task, each with its own bundled model (presets
 `tiny-planning`, `tiny-intermediate`, `tiny-execution`; tasks
 `multiply-planning`, `multiply-intermediate`, `multiply-execution`):
 
-- **planning-bound**: execution is reliable; the base model habitually takes
-  a *shortcut* plan that looks applicable but silently gives a wrong answer
-  where it does not fit the problem. Most failures are strategy failures, and
-  the plans that fit are rare in the base policy: RL has to widen the plan
-  repertoire - the paper's second phase.
-- **intermediate** and **execution-heavy**: the same, with the hard step
-  failing 15% and 50% of the time, so the paper's boundary condition (HICRA
-  helps once execution is reliable) can be tested as a trend.
+- **carry-safe** (first called planning-bound): the base model never drops a
+  carry, and it habitually takes a *shortcut* plan that looks applicable but
+  silently gives a wrong answer where it does not fit the problem. Most
+  failures are strategy failures, and the plans that fit are rare in the
+  base policy: RL has to widen the plan repertoire - the paper's second
+  phase. But the model runs the general plans far less reliably than the
+  shortcut (forced to use one, it is right on 68-74% of samples, against
+  99.6% for the shortcut where it fits: `assets/forced-plans.md`), so
+  choosing a plan is not the only thing to learn.
+- **15%-carry-error** and **50%-carry-error** (first called intermediate and
+  execution-heavy): the same, with the hard step failing 15% and 50% of the
+  time, so the paper's boundary condition (HICRA helps once execution is
+  reliable) can be tested as a trend.
 
 A failure after a plan that does not fit the problem is a *strategy* error
 whatever happened next; the Train tab's plan panels show the plan shares
@@ -77,9 +82,11 @@ Both algorithms train side by side on one base model, with the same prompts
 and the same random numbers, so every difference in the curves comes from
 the credit assignment (GRPO is drawn in blue, HICRA in red, in every chart).
 **Compare** then shows the mean and a 95% interval across seeds, and the
-HICRA - GRPO difference per seed: an interval that includes zero means no
-measurable difference. No time to train? The lab ships such an A/B on the
-planning-bound regime (60 steps, 3 seeds, recorded on a CPU): open it below.
+HICRA - GRPO difference paired by seed, with final held-out accuracy as its
+one primary comparison (the other rows are Holm-corrected): an interval that
+includes zero means no difference detected, and one seed is too few to
+compare. No time to train? The lab ships such an A/B on the
+carry-safe regime (60 steps, 3 seeds, recorded on a CPU): open it below.
 """
 
 
@@ -115,8 +122,10 @@ def study_summary(folder: Path = STUDY) -> str | None:
         return None
     if not res.get("counts"):
         return None
+    from lab.guide_text import doc_link, read_more
+
     return ("## What the study has found so far\n\n`python -m training.study` (the full page with every number is "
-            "`docs/study.md` in the repository):\n\n" + summary(res, cfg))
+            f"{doc_link('study.md', words='Study 2')}):\n\n" + summary(res, cfg) + "\n\n" + read_more("study"))
 
 
 def phases_summary(folder: Path = PHASES_DIR) -> str | None:
@@ -139,32 +148,37 @@ def phases_summary(folder: Path = PHASES_DIR) -> str | None:
             continue
     if not parts:
         return None
-    return ("What GRPO did in each regime (`python -m training.study.phases`; the page is `docs/phases.md`):"
-            "\n\n" + "\n\n".join(parts))
+    from lab.guide_text import doc_link
+
+    return (f"What GRPO did in each regime (`python -m training.study.phases`; the page is "
+            f"{doc_link('phases.md', words='the two phases under GRPO')}):\n\n" + "\n\n".join(parts))
 
 
 def build() -> dict:
     from lab.charts import GUIDE_PANELS
+    from lab.guide_text import error_shift_text, read_more
     from lab.render import legend_html
+    from lab.ui import records
     from lab.ui.train_tab import panel_grid
     from lab.ui.watch_handlers import open_demo
 
-    gr.Markdown(TOKENS)
+    gr.Markdown(TOKENS + "\n" + read_more("tokens"))
     gr.HTML(legend_html(("planning", "high", "both", "execution")), elem_id="guide-legend")
-    gr.Markdown(PHASES + "\n" + (example_phases() or ""))
+    gr.Markdown(PHASES + "\n" + (example_phases() or "") + "\n\n" + read_more("phases"))
     figs = example_figures()
     if figs:
         with gr.Column(elem_id="guide-plot"):
             panel_grid(GUIDE_PANELS, "guide", figs)
-    gr.Markdown(REGIMES)
+    gr.Markdown(REGIMES + "\n" + read_more("regimes"))
     phases = phases_summary()
     if phases:
         gr.Markdown(phases, elem_id="guide-phases")
         png = PHASES_DIR / "multiply-planning.png"
         if png.exists():
-            gr.Image(str(png), label="the phases under GRPO (planning-bound)", show_label=False, interactive=False)
-    gr.Markdown(HICRA)
+            gr.Image(str(png), label="the phases under GRPO (carry-safe regime)", show_label=False, interactive=False)
     demo = open_demo()
+    shift = error_shift_text(records.arm_records(demo)) if demo else None
+    gr.Markdown(HICRA + ("\n" + shift if shift else "") + "\n\n" + read_more("hicra"))
     with gr.Row(visible=bool(demo)):
         to_train = gr.Button("Open the demo A/B in Train", elem_id="guide-open-train")
         to_compare = gr.Button("Open the demo study in Compare", elem_id="guide-open-compare")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from lab.analysis import InputError, analyse_text
+from lab.analysis import InputError, analyse_text, check_text
+from lab.autoset import AUTO, mismatch_note, suggest
 from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset
 from training.paths import (MAX_SG_SET_BYTES, PathError, load_sg_file, resolve_file, resolve_named,
                             text_arg)
 from training.hierarchy.coverage import coverage_warning
+from training.hierarchy.detector import NAME as DETECTOR, default_detector
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)
@@ -75,9 +77,13 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         ``(tokens_html, stats_markdown, message)``; on bad input the first two
         are empty and ``message`` says what is wrong and what to do.
     """
+    chosen = ""
     try:
-        sg_set = load_sg_choice(preset, sg_file)
+        if preset == AUTO and not sg_file:
+            preset, chosen = suggest(check_text(text))
+        sg_set = default_detector() if preset == DETECTOR and not sg_file else load_sg_choice(preset, sg_file)
         analysis = analyse_text(text, sg_set)
+        fit = "" if chosen or sg_file else _fit_note(analysis, sg_set)
     except (InputError, SGSetError, PathError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001 - the page must keep serving
@@ -88,15 +94,37 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         f"No Strategic Gram of **{sg_set.name}** occurs in this text; try another set."
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
     warning = coverage_warning([analysis.text], analysis.planning_ratio, sg_set)
-    return html, (f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases)\n\n"
-                  + stats_markdown(analysis, warning=warning)), note
+    why = f", chosen for this text: {chosen}" if chosen else ""
+    what = f"Planning: **{sg_set.label}**{why}" if preset == DETECTOR and not sg_file else \
+        f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases{why})"
+    note = "\n\n".join(n for n in (note, fit) if n)
+    return html, f"{what}\n\n" + stats_markdown(analysis, warning=warning), note
 
 
-def resolve_sg(name: str, task: str = "multiply", dirs: list[Path] | tuple[Path, ...] = ()) -> SGSet:
-    """An SG set by name: 'ground-truth' (the task's), a preset, or a file (see :func:`sg_source`)."""
+def _named(name: str):
+    """A preset by name, or the planning detector (on the reasoning preset)."""
+    return default_detector() if name == DETECTOR else load_preset(name)
+
+
+def _fit_note(analysis, sg_set) -> str:
+    """When the set that fits the text's style marks far more planning tokens than the chosen one."""
+    suggested = suggest(analysis.text)[0]
+    if sg_set.name == suggested:
+        return ""
+    other = analyse_text(analysis.text, _named(suggested))
+    return mismatch_note(sg_set.name, analysis.planning_ratio, suggested, other.planning_ratio)
+
+
+def resolve_sg(name: str, task: str = "multiply", text: str = "", dirs: list[Path] | tuple[Path, ...] = ()):
+    """An SG set by name: 'ground-truth' (the task's), a preset, a file (checked by :func:`sg_source`), the
+    planning detector, or 'auto' (follows ``text``)."""
     from lab.ui.context import settings
     from training.tasks import get_task, resolve_sg_set
 
+    if name == AUTO:
+        name = suggest(text)[0]
+    if name == DETECTOR:  # the planning detector on the reasoning preset
+        return default_detector()
     source = sg_source(name, settings().public, dirs)
     if source == "ground-truth" or source in list_presets():
         return resolve_sg_set(source, get_task(task))

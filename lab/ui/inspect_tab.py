@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gradio as gr
 
+from training.hierarchy.detector import NAME as DETECTOR
 from training.hierarchy.grams import list_presets
+from lab.autoset import AUTO
+from training.hierarchy.guidance import detector_guidance
 from lab.ui import handlers, model_handlers
 
 EXAMPLE = (
@@ -23,12 +26,15 @@ def build() -> None:
         model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)", scale=2)
         checkpoint = gr.Dropdown(model_handlers.checkpoint_choices(), value=None, allow_custom_value=True,
                                  label="…or a run's checkpoint (its adapter on its model)", scale=2)
+    guide = gr.Markdown(detector_guidance("tiny"), elem_classes=["lab-note"], elem_id="inspect-detector-note")
+    model.change(detector_guidance, model, guide, api_visibility="private")
     with gr.Tabs():
         with gr.Tab("Generate with a model"):
             with gr.Row():
                 prompt = gr.Textbox(value=PROMPT, label="prompt", lines=2, scale=3)
                 with gr.Column(scale=1):
-                    gen_sg = gr.Dropdown(["ground-truth"] + presets, value="ground-truth", label="SG set")
+                    gen_sg = gr.Dropdown(["ground-truth"] + presets + [DETECTOR], value="ground-truth",
+                                         label="SG set")
                     temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.1, label="temperature")
                     seed = gr.Number(value=0, precision=0, label="seed")
             generate = gr.Button("Generate", variant="primary")
@@ -40,8 +46,10 @@ def build() -> None:
                     text = gr.Textbox(label="Reasoning text", lines=8, max_lines=30, value=EXAMPLE,
                                       placeholder="Paste a model's step-by-step solution here")
                 with gr.Column(scale=2):
-                    preset = gr.Dropdown(presets, value="math-compact" if "math-compact" in presets else presets[0],
-                                         label="Strategic Gram set")
+                    preset = gr.Dropdown([AUTO] + presets + [DETECTOR], value=AUTO,
+                                         label="Strategic Gram set (or the planning detector)",
+                                         info="auto: the planning detector for natural-language text, "
+                                              "'math-compact' for terse arithmetic")
                     sg_file = gr.File(label="…or upload an SG set (JSON)", file_types=[".json"], type="filepath")
                     button = gr.Button("Highlight planning tokens", variant="primary")
                     score = gr.Button("Score with the model (entropies, probabilities)")

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from lab.analysis import InputError, check_text
+from lab.autoset import is_prose
 from training.hierarchy.coverage import coverage_warning
 from training.hierarchy.grams import SGSetError
 from training.hierarchy.metrics import high_entropy_mask, overlap_shares
@@ -35,9 +36,15 @@ def checkpoint_choices() -> list[str]:
     out = []
     root = settings().runs
     if root.exists():
-        for adapter in sorted(root.rglob("checkpoints/step-*/adapter")):
+        for adapter in sorted(root.rglob("checkpoints/step-*/adapter"), key=_by_run_then_step):
             out.append(str(adapter.parent.relative_to(root)).replace("/checkpoints/", "/"))
     return out
+
+
+def _by_run_then_step(adapter) -> tuple[str, int]:
+    """step-10 before step-15 before step-100 (text order put step-100 second)."""
+    step = adapter.parent.name.removeprefix("step-")
+    return str(adapter.parent.parent), int(step) if step.isdigit() else -1
 
 
 @lru_cache(maxsize=2)
@@ -162,7 +169,7 @@ def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_na
             raise InputError(f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
         temperature, seed = _temperature(temperature), _seed(seed)
         checkpoint = _text_or_empty(checkpoint, "checkpoint")
-        sg = resolve_sg(sg_name or "ground-truth")
+        sg = resolve_sg(sg_name or "ground-truth", text=prompt)  # 'auto' follows the prompt's style
         lm = load(model, checkpoint)
         ids = lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         gen = torch.Generator(device=lm.device).manual_seed(seed)
@@ -198,7 +205,7 @@ def score_text(model: str, checkpoint: str, text: str, sg_name: str, question: s
         checkpoint = _text_or_empty(checkpoint, "checkpoint")
         if len(question) > MAX_PROMPT_CHARS:
             raise InputError(f"the question is {len(question):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
-        sg = resolve_sg(sg_name or "ground-truth")
+        sg = resolve_sg(sg_name or "ground-truth", text=text)
         lm = load(model, checkpoint)
         answer = " " + text.lstrip() if question and not text[:1].isspace() else text
         ids = lm.tokenizer(answer, add_special_tokens=False)["input_ids"]
@@ -218,4 +225,9 @@ def score_text(model: str, checkpoint: str, text: str, sg_name: str, question: s
             return "", "", f"⚠️ {err}"
         log.exception("scoring failed")
         return "", "", f"⚠️ Scoring failed ({type(err).__name__}: {err})."
-    return html, stats, ""
+    note = ""
+    if isinstance(model, str) and model.strip() in ("", "tiny") and is_prose(text):
+        note = ("⚠️ The bundled tiny model learned only multiplication in the bundled task's words; its "
+                "entropies and probabilities on other text mean little. Score natural-language reasoning with "
+                "a hub model (e.g. Qwen/Qwen2.5-0.5B-Instruct) or use 'Highlight planning tokens'.")
+    return html, stats, note

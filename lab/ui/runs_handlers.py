@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 from lab.charts import COMPARE_PANELS, ERROR_TOTAL, figures
 from lab.colours import arm_label
 from lab.shipped import is_shipped, read_only_message
-from training.hierarchy.stats import mean_ci, paired_difference
+from lab.compare_table import PRIMARY, Metric, comparison_table
 from lab.ui import records
 from lab.ui.context import jobs, settings
 from training.progress import ACTIVE, arm_folders, bar, duration, eta_text, read_progress
@@ -129,10 +128,14 @@ def push_adapter(name: str, repo_id: str, token: str) -> str:
     try:
         from huggingface_hub import HfApi
 
+        from training.adapter_card import stage_adapter
+
         api = HfApi(token=token)
         api.create_repo(repo_id, exist_ok=True)
         for arm, adapter in adapters:  # a sweep: one folder per arm in the repository
-            api.upload_folder(folder_path=str(adapter), repo_id=repo_id, path_in_repo=None if single else arm)
+            with tempfile.TemporaryDirectory() as staged:  # its base model named, and a model card
+                api.upload_folder(folder_path=str(stage_adapter(adapter, Path(staged))), repo_id=repo_id,
+                                  path_in_repo=None if single else arm)
     except Exception as err:  # noqa: BLE001 - no network, bad token: a message
         return f"⚠️ The push failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
     where = adapters[0][1].parent.name if single else ", ".join(f"{a}/ ({d.parent.name})" for a, d in adapters)
@@ -192,12 +195,14 @@ def _steps_to(records: list[dict], threshold: float) -> float:
 
 
 FINAL_METRICS = [
-    ("final held-out accuracy", lambda r: _final(r, "eval/accuracy")),
-    ("final pass@k", lambda r: _final(r, "eval/pass_at_k")),
-    ("semantic entropy, last 10 steps (bits)", lambda r: _final(r, "semantic/entropy_bits", "step", 10)),
-    ("execution-token entropy, last 10 steps", lambda r: _final(r, "entropy/execution", "step", 10)),
-    ("strategy errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/strategy")),
-    ("execution errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/execution")),
+    Metric(PRIMARY, lambda r: _final(r, "eval/accuracy"), share=True),
+    Metric("final pass@k (any of k samples right)", lambda r: _final(r, "eval/pass_at_k"), share=True),
+    Metric("semantic entropy, last 10 steps (bits)", lambda r: _final(r, "semantic/entropy_bits", "step", 10)),
+    Metric("execution-token entropy, last 10 steps (nats)", lambda r: _final(r, "entropy/execution", "step", 10)),
+    Metric("strategy errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/strategy"),
+           share=True),
+    Metric("execution errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/execution"),
+           share=True),
 ]
 
 
@@ -228,28 +233,10 @@ def compare(names: list[str], threshold: float = 0.6, window=10, log_scale: bool
         threshold = math.nan
     if not 0 < threshold <= 1:  # NaN too
         return (*[None] * len(COMPARE_PANELS), "", "⚠️ the accuracy threshold must be a number from 0 to 1")
-    metrics = FINAL_METRICS + [(f"steps to {threshold:.0%} held-out accuracy", lambda r: _steps_to(r, threshold))]
-    algos = list(_ordered(groups))
-    header = "| metric | " + " | ".join(f"{arm_label(a)} (n={len(groups[a])})" for a in algos)
-    pair = "grpo" in groups and "hicra" in groups
-    header += " | HICRA - GRPO (paired by seed) |" if pair else " |"
-    lines = [header, "|" + "---|" * (len(algos) + 1 + pair)]
-    for label, fn in metrics:
-        row = f"| {label} | " + " | ".join(_fmt(mean_ci([fn(r) for r in groups[a].values()])) for a in algos)
-        if pair:
-            d = paired_difference({s: fn(r) for s, r in groups["grpo"].items()},
-                                  {s: fn(r) for s, r in groups["hicra"].items()})
-            if d.n == 0:
-                row += " | - |"
-            else:
-                verdict = "" if d.n < 2 else (" (interval excludes 0)" if d.excludes_zero
-                                              else " (no measurable difference)")
-                row += f" | {d}{verdict} |"
-        else:
-            row += " |"
-        lines.append(row)
-    note = "Intervals are 95% t intervals across seeds; one seed gives none."
-    return (*figs, "\n".join(lines) + "\n\n" + note, "; ".join(notes))
+    steps_to = Metric(f"steps to {threshold:.0%} held-out accuracy", lambda r: _steps_to(r, threshold))
+    metrics = FINAL_METRICS + [steps_to]
+    table = comparison_table(_ordered(groups), metrics, arm_label)
+    return (*figs, table, "; ".join(notes))
 
 
 def _ordered(groups: dict) -> dict:
@@ -278,11 +265,3 @@ def export_compare_csv(names: list[str], window=10) -> tuple[list[str], str]:
     names = picked(names)
     label = "-vs-".join(names) if len(names) < 3 else f"{len(names)}-runs"
     return write_csvs(f"compare-{label}", _ordered(groups), _window(window), COMPARE_PANELS)
-
-
-def _fmt(ci) -> str:
-    if ci.n == 0 or math.isnan(ci.mean):
-        return "-"
-    if ci.n < 2:
-        return f"{ci.mean:.4g}"
-    return f"{ci.mean:.4g} [{ci.low:.4g}, {ci.high:.4g}]"

@@ -19,10 +19,11 @@ def build(owner_token=None) -> dict:
         gr.Timer(5.0).tick(v.notice, owner_token, notice, show_progress="hidden", api_visibility="private")
         gr.on(None, v.notice, owner_token, notice, api_visibility="private")  # on load and a new token
     table = gr.Dataframe(headers=h.RUN_COLUMNS, value=h.runs_table(), interactive=False,
-                         label="runs (refreshes every 5 s)", elem_id="runs-table", wrap=False,
+                         label="runs (refreshes every 5 s)", elem_id="runs-table", wrap=True,
                          # widths in pixels: on a phone the table scrolls sideways instead of squeezing
-                         # its headers into one letter per line
-                         column_widths=["150px", "90px", "90px", "220px", "80px", "90px", "110px", "70px", "100px"])
+                         # its headers into one letter per line; cells wrap, so two long run names that
+                         # share a prefix never look the same
+                         column_widths=["220px", "90px", "90px", "220px", "80px", "90px", "110px", "70px", "100px"])
     gr.Timer(5.0).tick(h.runs_table, None, table, show_progress="hidden")
     with gr.Row():
         run = gr.Dropdown(th.run_names(), label="run", allow_custom_value=True, elem_id="runs-run")

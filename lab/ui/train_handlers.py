@@ -42,6 +42,19 @@ def preset_note(name) -> str:
     return f"{PRESET_HELP.get(name, '')}.{regime}"
 
 
+def preset_fields(name) -> tuple[str, int | None, str | None, str | None]:
+    """What choosing a preset puts in the form: ``(note, steps, SG set, model)``, so the boxes say what
+    Launch will train (steps capped at public mode's limit); an unknown name leaves the boxes as they are."""
+    from training.config import PRESETS
+
+    note = preset_note(name)
+    if name not in PRESETS:
+        return note, None, None, None
+    cfg = PRESETS[name]
+    steps = min(cfg.steps, PUBLIC_MAX_STEPS) if settings().public else cfg.steps
+    return note, steps, cfg.sg_set, cfg.model
+
+
 def sg_choices(dirs: list[Path] | tuple[Path, ...] | None = None) -> list[str]:
     """Planning-phrase sources a run can use: the task's ground truth, presets, saved sets (a private lab:
     their paths in the sg-sets folder; a public lab: the file names in the visitor's own ``dirs``)."""

@@ -9,6 +9,7 @@ from lab.ui import records
 from lab.ui import train_handlers as h
 from lab.ui import watch_handlers as w
 from lab.ui.context import PUBLIC_MAX_STEPS, settings
+from training.hierarchy.guidance import detector_guidance
 
 
 def panel_grid(panel_ids, elem_prefix: str, values: list | None = None, per_row: int = 3) -> list[gr.Plot]:
@@ -43,7 +44,8 @@ def build(owner_token=None) -> dict:
                                    allow_custom_value=True)
             with gr.Row():
                 alpha = gr.Number(value=0.2, step=0.05, label="HICRA alpha (0-10)")
-                steps = gr.Number(value=100, step=1, label=f"steps (1-{PUBLIC_MAX_STEPS})" if public else "steps")
+                steps = gr.Number(value=h.preset_fields("tiny-cpu")[1], step=1,
+                                  label=f"steps (1-{PUBLIC_MAX_STEPS})" if public else "steps")
                 seeds = gr.Textbox(value="0", label="seeds (comma-separated)")
                 lora_r = gr.Number(value=16, step=1, label="LoRA rank")
             with gr.Row():
@@ -52,6 +54,8 @@ def build(owner_token=None) -> dict:
                 model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)")
                 name = gr.Textbox(label="run name (optional)", placeholder="auto")
             preset_info = gr.Markdown(h.preset_note("tiny-cpu"), elem_classes=["lab-note"], elem_id="train-preset-note")
+            guide = gr.Markdown(detector_guidance("tiny"), elem_classes=["lab-note"], elem_id="train-detector-note")
+            model.change(detector_guidance, model, guide, api_visibility="private")
             launch = gr.Button("Launch", variant="primary")
         with gr.Column(scale=1):
             run = gr.Dropdown(records.choices(), value=None, label="run (demo: … are shipped records, read-only)",
@@ -138,7 +142,13 @@ def build(owner_token=None) -> dict:
         timer.tick(on_tick_public, [*watch, last, owner_token], [*view, last], show_progress="hidden")
     demo.click(lambda: gr.update(choices=records.choices(), value=w.open_demo()), None, run)
     export.click(on_export, [run, window], [files, export_note], api_name="export_train_csv")
-    preset.change(h.preset_note, preset, preset_info, api_visibility="private")
+    def on_preset(name):
+        note, n_steps, sg, model_name = h.preset_fields(name)
+        if n_steps is None:
+            return note, gr.update(), gr.update(), gr.update()
+        return note, n_steps, gr.update(value=sg, choices=h.sg_choices()), model_name
+
+    preset.change(on_preset, preset, [preset_info, steps, sg_set, model], api_visibility="private")
     if owner_token is None:
         sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
     else:  # a visitor sees their own saved sets, by name

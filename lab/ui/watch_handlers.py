@@ -16,8 +16,10 @@ from pathlib import Path
 from lab import colours as C
 from lab import shipped
 from lab.charts import PANELS, TRAIN_PANELS, figures, file_stem, panel_csv
+from lab.compare_table import fmt_value
 from lab.render import legend_html, tokens_html
 from lab.ui import records
+from training.hierarchy.stats import mean_ci, wilson
 from training.progress import ACTIVE, Progress, duration, eta_text
 
 log = logging.getLogger(__name__)
@@ -56,24 +58,46 @@ def status_markdown(info: dict, p: Progress, groups: dict, warnings: list | None
     if state in ACTIVE:
         parts.append(f"ETA {eta_text(p)}")
     text = " · ".join(parts)
-    accuracy = []
+    text += accuracy_line(groups)
+    text += planning_line(groups, warnings or [])
+    if state == "failed" and info.get("error"):
+        text += f"\n\n⚠️ {info['error']}"
+    return text
+
+
+def accuracy_line(groups: dict) -> str:
+    """Each arm's latest held-out accuracy with its 95% interval and n: across seeds (t interval, cut at
+    [0, 1]) when there are several, else over the evaluated samples (Wilson). Arms with one seed each are
+    "too small to compare": one seed's difference is mostly seed noise."""
+    parts, single = [], False
     for group, by_seed in groups.items():
-        firsts, lasts, at = [], [], []
+        firsts, lasts, at, samples = [], [], [], []
         for recs in by_seed.values():
             evals = [r for r in recs if r.get("kind") == "eval" and r.get("eval/accuracy") is not None]
             if evals:
                 firsts.append(evals[0]["eval/accuracy"])
                 lasts.append(evals[-1]["eval/accuracy"])
                 at.append(evals[-1]["step"])
-        if firsts:
-            mean = (lambda xs: sum(xs) / len(xs))
-            seeds = f" (mean of {len(firsts)} seeds)" if len(firsts) > 1 else ""
-            accuracy.append(f"{C.arm_label(group)} {mean(firsts):.3f} → {mean(lasts):.3f} at step {min(at)}{seeds}")
-    if accuracy:
-        text += "\n\nHeld-out accuracy: " + "; ".join(accuracy)
-    text += planning_line(groups, warnings or [])
-    if state == "failed" and info.get("error"):
-        text += f"\n\n⚠️ {info['error']}"
+                samples.append(sum(v for k, v in evals[-1].items() if k.startswith("eval/errors/")
+                                   and isinstance(v, (int, float))))
+        if not lasts:
+            continue
+        if len(lasts) > 1:
+            now = fmt_value(mean_ci(lasts), share=True).replace(f" (n={len(lasts)})", f", {len(lasts)} seeds")
+        elif samples[0]:
+            w = wilson(lasts[0] * samples[0], int(samples[0]))
+            now = f"{100 * w.mean:.1f}% [{100 * w.low:.1f}%, {100 * w.high:.1f}%], {int(samples[0])} samples, 1 seed"
+            single = True
+        else:
+            now, single = f"{100 * lasts[0]:.1f}% (1 seed)", True
+        start = 100 * sum(firsts) / len(firsts)
+        parts.append(f"{C.arm_label(group)} {now} at step {min(at)} (from {start:.1f}%)")
+    if not parts:
+        return ""
+    text = "\n\nHeld-out accuracy, 95% intervals: " + "; ".join(parts)
+    if single and len(parts) > 1:
+        text += ("\n\nOne seed per arm is too small to compare arms: seeds alone move accuracy by several "
+                 "points. Run 3 or more seeds and read Compare's paired intervals.")
     return text
 
 
@@ -125,6 +149,7 @@ def samples_html(name: str, limit: int = SAMPLE_PROBLEMS) -> str:
     highlighted, each marked correct or with its error type."""
     from lab.analysis import analyse_text
     from lab.ui.handlers import resolve_sg
+    from training.hierarchy.detector import planning_matcher
 
     try:
         step, by_arm = records.latest_samples(name)
@@ -135,6 +160,7 @@ def samples_html(name: str, limit: int = SAMPLE_PROBLEMS) -> str:
     cfg = records._read(records.arms(name)[0][2] / "config.json")
     try:
         sg = resolve_sg(cfg.get("sg_set", "ground-truth"), cfg.get("task", "multiply"))
+        sg = planning_matcher(cfg.get("detector", "sg"), sg)  # what the run's masks used
     except Exception:  # noqa: BLE001 - a removed SG file: plain text
         sg = None
     problems = sorted({s.get("problem", i) for _, samples in by_arm for i, s in enumerate(samples)})[:limit]

@@ -2,6 +2,8 @@
 
     python -m training.bundled.card [--model assets/tiny-model] [--task multiply] [--n 500]
     python -m training.bundled.card --model assets/tiny-planning --task multiply-planning
+    python -m training.bundled.card --model assets/tiny-planning --forced-only   # only its forced-plan section
+    python -m training.bundled.card --model assets/tiny-planning --from-scores   # text from its scores.json
 
 Every figure in the card comes from this script's own run (seeded), so
 rerunning it reproduces the card within sampling noise. The card states the
@@ -28,17 +30,20 @@ ABOUT = {
         "arithmetic steps. Execution-bound: its products by 7, 8 and 9 drop the carry half the time, and its "
         "plan choice ignores the digits."),
     "multiply-planning": (
-        "the planning-bound regime (`training/tasks/shortcut.py`): a same-tens shortcut used out of habit "
-        "on any problem, though it only fits problems whose factors share their tens digit; general plans "
-        "(split, round, either after a swap) that always fit but are chosen rarely; a rare final check. "
-        "Its arithmetic is reliable (the base policy never drops a carry)."),
+        "the carry-safe regime (`training/tasks/shortcut.py`; first called planning-bound): a same-tens shortcut "
+        "used out of habit on any problem, though it only fits problems whose factors share their tens digit; "
+        "general plans (split, round, either after a swap) that always fit but are chosen rarely; a rare final "
+        "check. Its base policy never drops a carry, but the model runs the general plans far less reliably "
+        "than the shortcut (see the forced-plan accuracies below), so it is not planning-bound."),
     "multiply-intermediate": (
-        "the intermediate regime (`training/tasks/shortcut.py`): the planning-bound regime's plans and "
+        "the 15%-carry-error regime (`training/tasks/shortcut.py`): the carry-safe regime's plans and "
         "habits, with products by 7, 8 and 9 dropping their carry 15% of the time."),
     "multiply-execution": (
-        "the execution-heavy regime (`training/tasks/shortcut.py`): the planning-bound regime's plans and "
+        "the 50%-carry-error regime (`training/tasks/shortcut.py`): the carry-safe regime's plans and "
         "habits, with products by 7, 8 and 9 dropping their carry half the time."),
 }
+FORCED = Path(__file__).resolve().parents[2] / "assets" / "forced-plans.json"  # python -m training.bundled.forced
+FORCED_START, FORCED_END = "<!-- forced-plans:start -->", "<!-- forced-plans:end -->"
 # The planning-bound regime's calibration targets (README, "Task regimes")
 TARGETS = {"max_execution_share": 0.05, "min_strategy_share_of_failures": 0.70, "accuracy": (0.25, 0.60)}
 
@@ -95,17 +100,62 @@ def target_lines(m: dict) -> list[str]:
          f"{c['strategy_share_of_failures']:.1%}"),
         (f"base accuracy between {lo:.0%} and {hi:.0%}", lo <= acc <= hi, f"{acc:.1%}"),
     ]
-    return ["Targets of the planning-bound regime (T=0.6, avg@4):", ""] + \
+    return ["Targets set for this regime when it was called planning-bound (T=0.6, avg@4):", ""] + \
         [f"- {what}: {value}, {'met' if ok else 'NOT met'}" for what, ok, value in checks]
 
 
-def write_card(out: str | Path, cfg=None, n: int = 500, task: str | None = None) -> Path:
+def forced_lines(task: str) -> list[str]:
+    """The card's forced-plan section, from ``assets/forced-plans.json`` (empty when it has no entry for
+    ``task``): each plan's accuracy when forced, the best-plan ceiling and the planning gap."""
+    entries = json.loads(FORCED.read_text()) if FORCED.exists() else []
+    r = next((e for e in entries if e["regime"] == task), None)
+    if r is None:
+        return []
+    lines = [FORCED_START, "## Forced-plan accuracy", "",
+             f"Each plan forced by its opening phrase, the model writing the rest (T=0.6, {r['n']} held-out problems "
+             f"x {r['samples']} samples; `python -m training.bundled.forced`, all models: "
+             "[forced-plans.md](../forced-plans.md)).", "",
+             "| forced plan | where it fits | same tens | other problems |", "|---|---|---|---|"]
+    lines += [f"| {plan} | {p['accuracy_where_fits']:.3f} | {p['accuracy_same_tens']:.3f} | {p['accuracy_other']:.3f} |"
+              for plan, p in r["plans"].items()]
+    best = ", ".join(f"{k}: {v}" for k, v in r["best_by_class"].items())
+    lines += ["", f"Best-plan ceiling {r['ceiling_class']:.3f} (best plan per class: {best}); the model's own "
+              f"choice {r['own_accuracy']:.3f}: a planning gap of {r['gap_own']:+.3f}."]
+    if r.get("study2_grpo_final") is not None:
+        lines.append(f"For reference, Study 2's GRPO arm ends at {r['study2_grpo_final']:.3f} held-out accuracy "
+                     f"({r['gap_after_rl']:+.3f} from this ceiling; not a bound on the trained policy, whose "
+                     "execution RL changes too).")
+    return lines + [FORCED_END, ""]
+
+
+def update_forced(card: Path, task: str) -> Path:
+    """Rewrite only the card's forced-plan section (between its markers, or before its "Reproduce" line):
+    cheap and deterministic, no model run."""
+    body = card.read_text()
+    section = "\n".join(forced_lines(task))
+    if FORCED_START in body and FORCED_END in body:
+        head, rest = body.split(FORCED_START, 1)
+        body = head + section.rstrip() + rest.split(FORCED_END, 1)[1]
+    elif section:
+        anchor = "Reproduce the first row"
+        head, sep, tail = body.partition(anchor)
+        body = head + section + "\n" + sep + tail if sep else body.rstrip() + "\n\n" + section
+    card.write_text(body)
+    return card
+
+
+def write_card(out: str | Path, cfg=None, n: int = 500, task: str | None = None, from_scores: bool = False) -> Path:
+    """Measure the model (or, with ``from_scores``, reuse its ``scores.json``: no model run, the same numbers)
+    and write its card."""
     out = Path(out)
     log = json.loads((out / "pretrain_log.json").read_text()) if (out / "pretrain_log.json").exists() else {}
     pc = log.get("config", {})
     task = task or pc.get("task", "multiply")
-    m = measure(str(out), task, n)
-    (out / "scores.json").write_text(json.dumps(m, indent=2) + "\n")
+    if from_scores:
+        m = json.loads((out / "scores.json").read_text())
+    else:
+        m = measure(str(out), task, n)
+        (out / "scores.json").write_text(json.dumps(m, indent=2) + "\n")
     size_mb = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
     s, g, t1 = m["t06"], m["greedy"], m["train_t1"]
     init = f" --init {pc['init']}" if pc.get("init") else ""
@@ -154,6 +204,7 @@ def write_card(out: str | Path, cfg=None, n: int = 500, task: str | None = None)
         f"{s['semantic_entropy_bits']:.2f} bits (T=0.6).",
         "",
         *(target_lines(m) + [""] if task == "multiply-planning" else []),
+        *forced_lines(task),
         "Reproduce the first row (seed 0):",
         "",
         "```bash",
@@ -175,5 +226,16 @@ if __name__ == "__main__":
     ap.add_argument("--model", default="assets/tiny-model")
     ap.add_argument("--task", default=None, help="its task regime (default: from its pretrain_log.json)")
     ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--forced-only", action="store_true", help="only rewrite the card's forced-plan section from "
+                                                               "assets/forced-plans.json (no model run)")
+    ap.add_argument("--from-scores", action="store_true", help="rewrite the card from its scores.json (no model "
+                                                               "run): the text changes, the numbers do not")
     args = ap.parse_args()
-    write_card(args.model, n=args.n, task=args.task)
+    if args.from_scores:
+        write_card(args.model, task=args.task, from_scores=True)
+    elif args.forced_only:
+        log = Path(args.model) / "pretrain_log.json"
+        task = args.task or (json.loads(log.read_text()).get("config", {}).get("task") if log.exists() else None)
+        print(f"wrote {update_forced(Path(args.model) / 'README.md', task or 'multiply')}")
+    else:
+        write_card(args.model, n=args.n, task=args.task)

@@ -12,6 +12,7 @@ from training.config import RunConfig
 from training.engine.delta import DeltaLinear
 from training.engine.modeling import enable_activation_checkpointing, enable_tf32, load_model
 from training.tasks import default_model
+from training.threads import pick_threads
 
 
 class Backbone:
@@ -33,6 +34,9 @@ class Backbone:
             torch.set_num_threads(cfg.threads)
         self.lm = lm or load_model(default_model(cfg.model, cfg.task), device=cfg.device or dist.device_for_rank())
         self.tok, self.device = self.lm.tokenizer, self.lm.device
+        if lm is None and not cfg.threads:  # threads 0: one for a bundled model on a CPU (training/threads.py)
+            torch.set_num_threads(pick_threads(0, default_model(cfg.model, cfg.task), self.device.type)
+                                  or torch.get_num_threads())
         self.sampler = copy.deepcopy(self.lm.model).eval().requires_grad_(False)
         self.unmerged = next(self.sampler.parameters()).dtype != torch.float32
         if self.device.type == "cuda" and cfg.tf32 and self.unmerged:  # float32 products: LoRA's only
@@ -51,7 +55,8 @@ class Backbone:
 
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                           target_modules=[m.strip() for m in cfg.lora_targets.split(",") if m.strip()],
-                          task_type="CAUSAL_LM")
+                          task_type="CAUSAL_LM",  # the base named for every arm (peft names only the first's)
+                          base_model_name_or_path=getattr(self.base, "name_or_path", None))
         torch.manual_seed(cfg.seed)  # the same seed gives every arm the same initial adapter
         if self.model is None:
             self.model = get_peft_model(self.base, lora, adapter_name=name)

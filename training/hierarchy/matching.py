@@ -211,9 +211,9 @@ def _cached_matcher(grams: tuple[StrategicGram, ...]) -> GramMatcher:
 
 
 def matcher_for(grams: SGSet | Iterable[str] | GramMatcher) -> GramMatcher:
-    """A (cached) matcher for an SG set, a list of phrases, or a matcher."""
-    if isinstance(grams, GramMatcher):
-        return grams
+    """A (cached) matcher for an SG set, a list of phrases, or a matcher (or detector) as it is."""
+    if isinstance(grams, GramMatcher) or callable(getattr(grams, "spans", None)):
+        return grams  # a matcher, or a detector with the same interface (training.hierarchy.detector)
     if isinstance(grams, SGSet):
         key = tuple(StrategicGram(g.phrase, at=g.at, followed_by=g.followed_by) for g in grams.grams)
         return _cached_matcher(key)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -143,34 +144,66 @@ class Counts:
 
 @dataclass
 class Score:
-    """Token-level figures of one SG set on a list of traces."""
+    """Token-level figures of one SG set (or detector) on a list of traces.
+
+    ``touched``: annotated phrases with at least one marked token;
+    ``covered``: those with every token marked.
+    """
 
     all: Counts = field(default_factory=Counts)
     by_tag: dict[str, Counts] = field(default_factory=lambda: {t: Counts() for t in TAGS})
     tokens: int = 0
+    phrases: int = 0
+    touched: int = 0
+    covered: int = 0
 
 
-def score(sg: SGSet, traces: list[AnnotatedTrace], tokenizer) -> Score:
+def tagged_spans_of(sg) -> Callable[[str], list[tuple[int, int, str]]]:
+    """``text -> [(start, end, tag)]`` for an SG set (its grams' tags) or a detector (``tagged_spans``)."""
+    if hasattr(sg, "tagged_spans"):
+        return sg.tagged_spans
+    matcher, tag_of = matcher_for(sg), sg.tag_of()
+    return lambda text: [(s, e, tag_of.get(g, "other")) for s, e, g in matcher.occurrences(text)]
+
+
+def score(sg, traces: list[AnnotatedTrace], tokenizer) -> Score:
     """Token-level precision and recall of ``sg`` against the annotation of ``traces``.
 
+    ``sg``: an :class:`SGSet` or a detector
+    (:class:`training.hierarchy.detector.PlanningDetector`).
     ``tokenizer`` is a ``tokenizers.Tokenizer`` (the bundled one:
     ``lab.analysis.bundled_tokenizer()``).
     """
     tok = tokenizer
     matcher = matcher_for(sg)
-    tag_of = sg.tag_of()
+    tagged = tagged_spans_of(sg)
     out = Score()
     for trace in traces:
         _, offsets, pred = token_mask(trace.text, tok, matcher)
         true = spans_to_mask([(s, e) for s, e, _ in trace.spans], offsets)
         out.tokens += len(true)
         _add(out.all, pred, true, pred, true)
-        occurrences = matcher.occurrences(trace.text)
+        for s, e, _ in trace.spans:
+            inside = spans_to_mask([(s, e)], offsets)
+            out.phrases += 1
+            out.touched += bool((pred & inside).any())
+            out.covered += bool(inside.any() and (pred | ~inside).all())
+        occurrences = tagged(trace.text)
         for tag in TAGS:
             true_tag = spans_to_mask([(s, e) for s, e, t in trace.spans if t == tag], offsets)
-            pred_tag = spans_to_mask([(s, e) for s, e, g in occurrences if tag_of.get(g) == tag], offsets)
+            pred_tag = spans_to_mask(_merge([(s, e) for s, e, g in occurrences if g == tag]), offsets)
             _add(out.by_tag[tag], pred, true_tag, pred_tag, true)
     return out
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
 
 
 def _add(c: Counts, pred: np.ndarray, true: np.ndarray, marked: np.ndarray, planning: np.ndarray) -> None:

@@ -23,29 +23,43 @@ def _plt():
     return plt
 
 
-def accuracy_curves(runs: dict, path: Path) -> Path:
-    """Held-out accuracy over steps per regime: mean across seeds of every group, with a +-1 sd band."""
+def accuracy_curves(runs: dict, path: Path, smooth: int = 10) -> Path:
+    """Per regime: held-out accuracy at its evaluations (top), and the training accuracy at every step, a
+    ``smooth``-step running mean (bottom; the held-out curve has few points, this one shows the window where
+    arms differ). Mean across seeds of every group, with a +-1 sd band."""
     plt = _plt()
     regimes = sorted(runs, key=reliability)
-    fig, axes = plt.subplots(1, max(1, len(regimes)), figsize=(4.6 * max(1, len(regimes)), 3.8),
+    fig, axes = plt.subplots(2, max(1, len(regimes)), figsize=(4.6 * max(1, len(regimes)), 7.0),
                              squeeze=False, constrained_layout=True)
-    for ax, regime in zip(axes[0], regimes):
+    for col, regime in enumerate(regimes):
         for group, seeds in runs[regime].items():
-            curves = [[(r["step"], r["eval/accuracy"]) for r in recs if r.get("kind") == "eval"]
-                      for recs in seeds.values()]
-            steps = sorted({s for c in curves for s, _ in c})
-            ys = np.array([[dict(c).get(s, np.nan) for s in steps] for c in curves], dtype=float)
-            mean = np.nanmean(ys, axis=0)
-            ax.plot(steps, mean, marker="o", markersize=3, color=COLOURS.get(group),
-                    label=f"{GROUPS[group].label if group in GROUPS else group} (n={len(curves)})")
-            if len(curves) > 1:
-                band = np.nanstd(ys, axis=0, ddof=1)
-                ax.fill_between(steps, mean - band, mean + band, color=COLOURS.get(group), alpha=0.12, linewidth=0)
-        ax.set_title(f"{regime} (hard-product error {HARD_ERROR[regime]})" if regime in HARD_ERROR else regime,
-                     fontsize=10)
-        ax.set_xlabel("step")
-        ax.set_ylabel("held-out accuracy")
-        ax.legend(fontsize=7)
+            name = f"{GROUPS[group].label if group in GROUPS else group} (n={len(seeds)})"
+            held = [dict((r["step"], r["eval/accuracy"]) for r in recs if r.get("kind") == "eval")
+                    for recs in seeds.values()]
+            train = [dict((r["step"], r["acc/batch"]) for r in recs if r.get("kind") == "step"
+                          and r.get("acc/batch") is not None) for recs in seeds.values()]
+            for ax, curves, window in ((axes[0][col], held, 1), (axes[1][col], train, smooth)):
+                steps = sorted({s for c in curves for s in c})
+                if not steps:
+                    continue
+                ys = np.array([[c.get(s, np.nan) for s in steps] for c in curves], dtype=float)
+                if window > 1 and len(steps) >= window:  # trailing running mean per seed
+                    kernel = np.ones(window) / window
+                    ys = np.array([np.convolve(y, kernel, mode="valid") for y in ys])
+                    steps = steps[window - 1:]
+                mean = np.nanmean(ys, axis=0)
+                ax.plot(steps, mean, marker="o" if window == 1 else None, markersize=3, color=COLOURS.get(group),
+                        label=name, linewidth=1.2)
+                if len(curves) > 1:
+                    band = np.nanstd(ys, axis=0, ddof=1)
+                    ax.fill_between(steps, mean - band, mean + band, color=COLOURS.get(group), alpha=0.12,
+                                    linewidth=0)
+        title = f"{regime} (hard-product error {HARD_ERROR[regime]})" if regime in HARD_ERROR else regime
+        axes[0][col].set_title(title, fontsize=10)
+        axes[0][col].set_ylabel("held-out accuracy")
+        axes[1][col].set_ylabel(f"training accuracy ({smooth}-step mean)")
+        axes[1][col].set_xlabel("step")
+        axes[0][col].legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -96,7 +110,7 @@ def alpha_sweep(res: dict, path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("alpha")
     ax.set_ylabel("HICRA - GRPO, final accuracy (points)")
-    ax.set_title("planning-bound regime: the alpha sweep", fontsize=10)
+    ax.set_title("multiply-planning: the alpha sweep", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -42,6 +42,7 @@ import numpy as np
 
 from training.hierarchy.stats import Interval, mean_ci
 from training.runs import read_jsonl
+from training.study import phases_reanalysis as reanalysis
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE = 15  # steps averaged at the start and at the end of a curve
@@ -264,6 +265,16 @@ def verdicts(a: dict) -> list[str]:
     return lines
 
 
+def samples_per_step(run: Path) -> int:
+    """Responses per training step (prompts x group), from the run's config (the defaults when it has none)."""
+    from training.config import RunConfig
+
+    path = run / "config.json"
+    conf = json.loads(path.read_text()) if path.exists() else {}
+    d = RunConfig()
+    return conf.get("prompts_per_step", d.prompts_per_step) * conf.get("group_size", d.group_size)
+
+
 def write_page(cfg: PhasesConfig) -> Path:
     from training.tasks import REGIME_LABELS
 
@@ -273,6 +284,8 @@ def write_page(cfg: PhasesConfig) -> Path:
                 for p in sorted(cfg.records_dir(task).glob("grpo-s*")) if _finished(p, cfg.steps)}
         if runs:
             results[task] = analyse(runs)
+            results[task]["reanalysis"] = reanalysis.analyse(runs, samples_per_step(cfg.records_dir(task)
+                                                                                   / f"grpo-s{min(runs)}"))
             figures.append(draw(task, runs, ROOT / cfg.docs / "phases" / f"{task}.png"))
     docs = ROOT / cfg.docs
     (docs / "phases").mkdir(parents=True, exist_ok=True)
@@ -287,7 +300,13 @@ def write_page(cfg: PhasesConfig) -> Path:
              "change of the semantic entropy of planning phrases (with held-out accuracy beside it), phase 1 the "
              "change of the token entropy at execution decision positions; the rest is secondary. An exploratory line "
              f"(a transient peak of the semantic entropy) appears only when its interval's lower end is at least "
-             f"{MIN_PEAK} bits.", ""]
+             f"{MIN_PEAK} bits.", "",
+             "**Re-analysis** (below each regime's table): the measures above cannot pass on this task (the "
+             "decision-position entropy tracks the shift in plan mix; the gram-level entropy carries paraphrase "
+             "noise and the answer template). `docs/study3-plan.md` names, after these runs were seen, measures the "
+             "task lets move, each shown beside its ceiling: phase 1 as the execution-error share and the "
+             "execution-token entropy after the plan switch, phase 2 as the plan-choice entropy (paraphrases "
+             "merged, the answer template excluded); see `training/study/phases_reanalysis.py`.", ""]
     for task, a in results.items():
         lines += [f"## `{task}` ({REGIME_LABELS.get(task, task)}, seeds {', '.join(map(str, a['seeds']))})", ""]
         lines += verdicts(a) + ["", "| outcome | first steps | change (last - first) |", "|---|---|---|"]
@@ -298,13 +317,14 @@ def write_page(cfg: PhasesConfig) -> Path:
                      f"{_iv(acc['change'])} |")
         lines.append(f"| hard-step error rate (held-out, last - first evaluation) | - | "
                      f"{_iv(a['hard_error']['change'])} |")
-        lines += ["", f"![{task}](phases/{task}.png)", ""]
+        lines += [""] + reanalysis.lines(a["reanalysis"])
+        lines += [f"![{task}](phases/{task}.png)", ""]
     page = docs / "phases.md"
     page.write_text("\n".join(lines) + "\n")
     if cfg.docs == PhasesConfig().docs:  # the committed study: its README lines too
         from training.study.report import update_readme_summary
 
-        update_readme_summary(ROOT / "README.md", readme_summary(cfg, results), block="phases-summary")
+        update_readme_summary(ROOT / "docs" / "studies.md", readme_summary(cfg, results), block="phases-summary")
     return page
 
 
@@ -316,10 +336,10 @@ def readme_summary(cfg: PhasesConfig, results: dict) -> str:
         return "No records yet: run `python -m training.study.phases`."
     lines = [f"GRPO, {cfg.steps} steps, {cfg.eval_n} held-out problems x 4 samples every {cfg.eval_every} steps "
              f"(computed by `python -m training.study.phases`; the full page with every number is "
-             f"[`docs/phases.md`](docs/phases.md)):", ""]
+             f"[`phases.md`](phases.md)):", ""]
     for task, a in results.items():
         lines += [f"*{REGIME_LABELS.get(task, task)}* (`{task}`, seeds {', '.join(map(str, a['seeds']))}): "
-                  + " ".join(verdicts(a)), "", f"![{task}](docs/phases/{task}.png)", ""]
+                  + " ".join(verdicts(a)), "", f"![{task}](phases/{task}.png)", ""]
     return "\n".join(lines).rstrip()
 
 

@@ -140,6 +140,43 @@ def top_up_sentence(regime: str, plan: dict | None, cfg: StudyConfig) -> str:
                   f"{plan['added'][-1]}."
 
 
+def regime_names_clause() -> str:
+    """What the regimes are, measured: Study 2 named them planning-bound / intermediate / execution-heavy; the
+    forced-plan accuracies (``assets/forced-plans.json``, :mod:`training.bundled.forced`) say how far that holds."""
+    path = ROOT / "assets" / "forced-plans.json"
+    entries = {e["regime"]: e for e in json.loads(path.read_text())} if path.exists() else {}
+    e = entries.get("multiply-planning")
+    if e is None:
+        return ""
+    general = [p["accuracy_where_fits"] for name, p in e["plans"].items() if name != "shortcut"]
+    return (f" Study 2 called `multiply-planning` *planning-bound*; it is not: forced to use a general plan, its "
+            f"model is right on {min(general):.1%}-{max(general):.1%} of samples (the shortcut, where it fits: "
+            f"{e['plans']['shortcut']['accuracy_where_fits']:.1%}), so the regimes differ in the base policy's "
+            "carry errors, not in whether execution is reliable (forced-plan accuracies: `assets/forced-plans.md`).")
+
+
+def posthoc_lines(ph: dict) -> list[str]:
+    """Study 2 before convergence (:mod:`training.study.posthoc`): labelled post hoc, as the reason for Study 3."""
+    if not ph or not ph.get("regimes"):
+        return []
+    lines = ["## Before convergence (post hoc: the reason for Study 3)", "",
+             "Not named before running, computed after every run had been seen, p-values uncorrected: leads, not "
+             "findings. Study 3 ([plan](study3-plan.md), [page](study3.md)) tests the step-50 difference on fresh "
+             "seeds. Paired by seed; 95% t intervals.", "",
+             "| regime | comparison | training fitting-plan share, mean of steps 0-49 (points) | p | held-out "
+             "accuracy at step 50 (points) | p |", "|---|---|---|---|---|---|"]
+    for regime, comps in by_reliability(ph["regimes"]):
+        for name, c in comps.items():
+            f, a = c["fitted_early"], c["accuracy_50"]
+            lines.append(f"| `{regime}` | {name} | {iv_text(f)} | {f['p']:.2g} | {iv_text(a)} | {a['p']:.2g} |")
+    if ph.get("dose"):
+        lines += ["", "Alpha dose-response (`multiply-planning`, each arm minus GRPO): steps until the 10-step mean "
+                  "of the training fitting-plan share reaches 0.8:", ""]
+        lines += [f"- alpha {d['alpha']}: {iv_text(d, ' steps')}" for d in
+                  sorted(ph["dose"].values(), key=lambda d: d["alpha"])]
+    return lines + [""]
+
+
 def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: dict | None = None) -> str:
     figures = figures or {}
     planned: dict[str, dict[str, int]] = {}
@@ -156,10 +193,11 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         "## Design (named before running, except where marked)", "",
         "- Task regimes: " + ", ".join(f"`{r}` (hard-product error {HARD_ERROR[r]})"
                                        for r in sorted(planned, key=reliability)) + ": the same "
-        "plans and habits, only execution reliability differs (README, \"Task regimes\"). Each run starts from "
-        "its regime's bundled model and preset.",
+        "plans and habits; only the base policy's carry errors in products by 7, 8 or 9 differ. Each run starts "
+        "from "
+        "its regime's bundled model and preset." + regime_names_clause(),
         f"- Arms: {'; '.join(f'{label(g)}' for g in GROUPS if g in cfg.groups.split(','))}. The main arms (GRPO, "
-        "HICRA, placebo) run on the main seeds; the others in the planning-bound regime on the extra seeds. The "
+        "HICRA, placebo) run on the main seeds; the others in `multiply-planning` on the extra seeds. The "
         "placebo amplifies random spans with the planning mask's token budget; the entropy-only arm the "
         "highest-entropy tokens, as many as the planning tokens.",
         f"- Each run: {cfg.steps} steps; held-out evaluation every {cfg.eval_every} steps and at the end, on the "
@@ -182,7 +220,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         f"{cfg.max_seeds} in all). It reads the pilot's sd only, never its mean difference, so it cannot "
         "steer the result toward either arm; the intervals below are the usual fixed-sample ones.",
         "- Cut to fit two CPU cores: " + f"{cfg.steps} steps per run, evaluations every {cfg.eval_every} steps, "
-        "the extras on fewer seeds than the main arms, the placebo outside the planning-bound regime last.",
+        "the extras on fewer seeds than the main arms, the placebo outside `multiply-planning` last.",
         "", f"Progress: {done} of {total} planned runs have records"
         + runtime_clause(runtime) + "." + (" **Interim**: every figure below is from the runs with records so far, "
                                            "not the study's result." if done < total else ""), "",
@@ -209,10 +247,13 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
               "differences above, on a two-digit multiplication task with a tiny model, so they test the mechanism, "
               "not the paper's numbers.", ""]
     if figures.get("accuracy"):
-        lines += [f"![held-out accuracy per regime]({figures['accuracy']})", ""]
+        lines += ["![held-out accuracy (top, at its evaluations) and training accuracy (bottom, every step, 10-step "
+                  f"mean) per regime]({figures['accuracy']})", ""]
+    lines += posthoc_lines(res.get("posthoc", {}))
     lines += ["## The boundary condition", "",
               "Hypothesis (the paper's, not established here): HICRA helps once execution is reliable, so HICRA - "
-              "GRPO should be larger in the planning-bound regime than in the execution-heavy one.", ""]
+              "GRPO should be larger where the base policy's carries are reliable (`multiply-planning`) than "
+              "where they fail half the time (`multiply-execution`).", ""]
     b = res.get("boundary", {})
     for regime, d in by_reliability(b.get("per_regime", {})):
         lines.append(f"- HICRA - GRPO in `{regime}` (hard-product error {HARD_ERROR[regime]}): "
@@ -222,7 +263,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
         verdict = ("larger where execution is reliable, as the hypothesis expects" if sign(d) > 0 else
                    "smaller where execution is reliable, against the hypothesis" if sign(d) < 0 else
                    "not measurably different between the regimes")
-        lines.append(f"- Difference in differences (planning-bound minus execution-heavy): {did_text(b)}: "
+        lines.append(f"- Difference in differences (`multiply-planning` minus `multiply-execution`): {did_text(b)}: "
                      f"HICRA's effect is {verdict}.")
     if "slope" in b and math.isnan(b["slope"]["mean"]):
         lines.append(f"- Trend: too few seeds to fit yet (n={b['slope']['n']}).")
@@ -247,7 +288,7 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
     comps = res["regimes"].get("multiply-planning", {}).get("comparisons", {})
     extras = [n for n in comps if n not in ("hicra-grpo", "hicra-placebo")]
     if extras:
-        lines += ["## Planning-bound extras: ablations and the alpha sweep (primary outcome against GRPO)", ""]
+        lines += ["## `multiply-planning` extras: ablations and the alpha sweep (primary outcome against GRPO)", ""]
         lines += [f"- {primary_sentence(n, comps[n])}" for n in extras]
         if figures.get("alpha"):
             lines += ["", f"![alpha sweep]({figures['alpha']})"]
@@ -258,8 +299,11 @@ def render(res: dict, cfg: StudyConfig, runtime: dict | None = None, figures: di
 def write_report(cfg: StudyConfig) -> Path:
     from training.study import figures as F
 
+    from training.study import posthoc
+
     runs = load(cfg)
     res = analyse(cfg, runs)
+    res["posthoc"] = posthoc.analyse(runs)
     out = ROOT / cfg.docs / "study"
     out.mkdir(parents=True, exist_ok=True)
     figs = {}
@@ -277,7 +321,7 @@ def write_report(cfg: StudyConfig) -> Path:
     page = ROOT / cfg.docs / "study.md"
     page.write_text(render(res, cfg, runtime, figs))
     if cfg.docs == StudyConfig().docs:  # the committed study (not a test's or a trial's folder)
-        update_readme_summary(ROOT / "README.md", summary(res, cfg, runtime))
+        update_readme_summary(ROOT / "docs" / "studies.md", summary(res, cfg, runtime))
     return page
 
 
@@ -323,7 +367,8 @@ def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
                 lines.append(f"- `{regime}`: {primary_sentence(name, r['comparisons'][name])}")
     did = res.get("boundary", {}).get("did")
     if did:
-        lines.append(f"- Boundary condition, difference in differences (planning-bound minus execution-heavy): "
+        lines.append("- Boundary condition, difference in differences (`multiply-planning` minus "
+                     f"`multiply-execution`): "
                      f"{did_text(res['boundary'])}.")
     return "\n".join(lines)
 

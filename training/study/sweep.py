@@ -105,7 +105,8 @@ class StudyConfig:
     groups: str = field(default=",".join(GROUPS), metadata={"help": "arm groups to run"})
     steps: int = field(default=100, metadata={"help": "optimizer steps per run"})
     eval_every: int = field(default=50, metadata={"help": "held-out evaluation every N steps (and at the end)"})
-    eval_n: int = field(default=400, metadata={"help": "held-out problems per evaluation (x4 samples, T=0.6)"})
+    eval_n: int = field(default=400, metadata={"help": "held-out problems per evaluation (T=0.6)"})
+    eval_samples: int = field(default=4, metadata={"help": "samples per held-out problem"})
     eval_seed: int = field(default=0, metadata={"help": "the evaluations' fixed sampling seed"})
     threshold: float = field(default=0.1, metadata={"help": "'steps to reach': held-out accuracy this much above "
                                                             "the run's step-0 accuracy"})
@@ -133,7 +134,7 @@ class StudyConfig:
         if unknown:
             raise ValueError(f"unknown regime or group {unknown[0]!r}; regimes: {', '.join(REGIMES)}; groups: "
                              f"{', '.join(GROUPS)}")
-        for name in ("steps", "eval_every", "eval_n", "workers"):
+        for name in ("steps", "eval_every", "eval_n", "eval_samples", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
         if self.max_seeds < 0 or not self.target_mde > 0:
@@ -151,8 +152,13 @@ class StudyConfig:
             arms += [Arm(r, g, s) for s in (plan["added"] if plan else []) for g in main]
         return arms
 
+    @property
+    def folder(self) -> Path:
+        """The study's folder in the docs (``DOCS/study``): records, figures, results, runtime."""
+        return ROOT / self.docs / "study"
+
     def records(self, arm: Arm) -> Path:
-        return ROOT / self.docs / "study" / "runs" / arm.regime / arm.name
+        return self.folder / "runs" / arm.regime / arm.name
 
 
 def final_accuracy(folder: Path, steps: int) -> float | None:
@@ -194,7 +200,8 @@ def arm_command(cfg: StudyConfig, arm: Arm, threads: int, resume: bool) -> list[
     g = GROUPS[arm.group]
     cmd = [sys.executable, "-m", "training", "run", "--preset", PRESET_OF[arm.regime], "--algo", g.algo,
            "--alpha", str(g.alpha), "--seed", str(arm.seed), "--steps", str(cfg.steps),
-           "--eval-every", str(cfg.eval_every), "--eval-n", str(cfg.eval_n), "--eval-seed", str(cfg.eval_seed),
+           "--eval-every", str(cfg.eval_every), "--eval-n", str(cfg.eval_n), "--eval-samples", str(cfg.eval_samples),
+           "--eval-seed", str(cfg.eval_seed),
            "--checkpoint-every", str(min(50, cfg.steps)), "--threads", str(threads),
            "--out", str(Path(cfg.out) / arm.regime / arm.name)]
     return cmd + (["--resume"] if resume else [])
@@ -270,10 +277,10 @@ _runtime_lock = threading.Lock()
 
 
 def record_runtime(cfg: StudyConfig, seconds: float, resumed: bool = False) -> None:
-    """Add one finished run's wall time to ``DOCS/study/runtime.json`` as it finishes (a sweep takes many
+    """Add one finished run's wall time to ``runtime.json`` in the study's folder as it finishes (a sweep takes many
     calls, and a call may be cut short): run-hours in all, and how many ran at once. A resumed run's time
     lacks the part before the stop, so it is kept apart and left out of the pace."""
-    path = ROOT / cfg.docs / "study" / "runtime.json"
+    path = cfg.folder / "runtime.json"
     with _runtime_lock:
         info = json.loads(path.read_text()) if path.exists() else {}
         prefix = "resumed_" if resumed else ""

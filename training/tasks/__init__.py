@@ -12,9 +12,9 @@ each with its own bundled model in ``assets/``:
 task                        regime                bundled model
 ==========================  ====================  ==========================
 ``multiply``                execution-bound       ``assets/tiny-model``
-``multiply-planning``       planning-bound        ``assets/tiny-planning``
-``multiply-intermediate``   intermediate          ``assets/tiny-intermediate``
-``multiply-execution``      execution-heavy       ``assets/tiny-execution``
+``multiply-planning``       carry-safe            ``assets/tiny-planning``
+``multiply-intermediate``   15%-carry-error       ``assets/tiny-intermediate``
+``multiply-execution``      50%-carry-error       ``assets/tiny-execution``
 ==========================  ====================  ==========================
 """
 
@@ -57,6 +57,8 @@ class Task:
     phrases: dict | None = None  # move -> (tag, paraphrases): the exact planning phrases, when known
     decision_spans: Callable | None = None  # response -> character spans of computed results
     legacy_classify: Callable | None = None  # the first study's error rule, where it differs
+    classify_v2: Callable | None = None  # error taxonomy v2: a worse-than-best fitting plan is a planning error
+    # (training.tasks.shortcut.classify_v2); the records' errors/* stay version 1, so old records read the same
 
     @property
     def error_kinds(self) -> tuple[str, ...]:
@@ -85,7 +87,8 @@ def default_model(model: str | None, task: str) -> str:
     return model
 
 
-def _multiply_task(name: str, module, problems: Callable, plans: Plans, legacy: Callable | None) -> Task:
+def _multiply_task(name: str, module, problems: Callable, plans: Plans, legacy: Callable | None,
+                   v2: Callable | None = None) -> Task:
     return Task(
         name=name,
         problems=problems,
@@ -99,6 +102,7 @@ def _multiply_task(name: str, module, problems: Callable, plans: Plans, legacy: 
         phrases=module.PHRASES,
         decision_spans=multiply.decision_spans,
         legacy_classify=legacy,
+        classify_v2=v2,
     )
 
 
@@ -123,7 +127,7 @@ def get_task(name: str) -> Task:
     if name in shortcut.REGIMES:
         plans = Plans(shortcut.STRATEGIES, shortcut.plan_of, shortcut.fits, shortcut.moves_of,
                       verify_moves=("verify",), backtrack_moves=("verify_fix",))
-        return _multiply_task(name, shortcut, shortcut.problems, plans, None)
+        return _multiply_task(name, shortcut, shortcut.problems, plans, None, shortcut.classify_v2)
     raise ValueError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
 
 

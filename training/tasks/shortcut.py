@@ -15,19 +15,25 @@ show (see the README, "Task regimes"):
   ``10 * a * (T_a - T_b)``). The base policy uses it out of habit on any
   problem (about 70% of its first plans); about 30% of the problems have
   equal tens digits, by construction of the problem set.
-* **General plans that always work** (split a factor, round it up, either
-  after swapping the factors), chosen rarely by the base policy but
-  practised enough to run reliably: the execution primitives (products of a
-  number by a digit times ten, sums, differences) are the same in every plan;
-  only the *choice* is rare.
+* **General plans that always fit** (split a factor, round it up, either
+  after swapping the factors), chosen rarely by the base policy. They use
+  the same execution primitives as the shortcut (products of a number by a
+  digit times ten, sums, differences), but the bundled models run them far
+  less reliably than the shortcut where it fits (forced-plan accuracies:
+  ``assets/forced-plans.md``, measured by ``python -m training.bundled.forced``).
+  So a fitting general plan can still be a worse choice than the shortcut;
+  error taxonomy version 2 (:func:`classify_v2`) counts that as planning.
 * **A final check** (rare in the base policy): the result is recomputed with
   a general plan, and a mismatch is repaired with the check's value.
-* **Execution reliability is the regime's one knob**: a product by 7, 8 or 9
-  drops its carry with probability ``hard_error`` (0 in the planning-bound
-  regime, 0.15 in the intermediate one, 0.5 in the execution-heavy one), and
-  any other step slips with a small fixed probability. Everything else is
-  equal across the regimes, so the boundary condition can be tested as a
-  trend.
+* **The base policy's carry errors are the regime's one knob**: a product by
+  7, 8 or 9 drops its carry with probability ``hard_error`` (0 in
+  ``multiply-planning``, 0.15 in ``multiply-intermediate``, 0.5 in
+  ``multiply-execution``), and any other step slips with a small fixed
+  probability. Everything else is equal across the regimes, so the boundary
+  condition can be tested as a trend. The regimes were first called
+  planning-bound, intermediate and execution-heavy; the forced-plan
+  accuracies show that even the first is not planning-bound (its model's
+  general plans slip), so their labels now name the knob.
 
 A plan *fits* a problem when, executed without error, it computes ``a * b``:
 the general plans always fit, the shortcut only on same-tens problems. A
@@ -77,10 +83,10 @@ class Regime:
     hard_error: float  # P(carry dropped) in a product by 7, 8 or 9
 
 
-REGIMES = {
-    "multiply-planning": Regime("multiply-planning", "planning-bound", 0.0),
-    "multiply-intermediate": Regime("multiply-intermediate", "intermediate", 0.15),
-    "multiply-execution": Regime("multiply-execution", "execution-heavy", 0.5),
+REGIMES = {  # labels name the knob (first called planning-bound, intermediate, execution-heavy)
+    "multiply-planning": Regime("multiply-planning", "carry-safe", 0.0),
+    "multiply-intermediate": Regime("multiply-intermediate", "15%-carry-error", 0.15),
+    "multiply-execution": Regime("multiply-execution", "50%-carry-error", 0.5),
 }
 
 
@@ -226,6 +232,57 @@ def classify(problem: Problem, response: str) -> str:
     if parse_answer(response) is None or not fits(problem, plan_of(response)):
         return "strategy"
     return "execution" if statements_false(response) else "strategy"
+
+
+TAXONOMY_VERSION = 2  # classify_v2; the records' ``errors/*`` keep version 1 (:func:`classify`)
+
+
+def plan_cost(problem: Problem, plan: str) -> tuple[int, int]:
+    """``(products by 7, 8 or 9 of a number >= 10, statements)`` that a fitting ``plan`` writes on ``problem``,
+    executed without error: what it risks. The shortcut writes one product and two sums; a general plan two
+    products and a sum (after a swap, on swapped factors).
+
+    >>> plan_cost(Problem(47, 48), "shortcut"), plan_cost(Problem(47, 48), "split")
+    ((0, 3), (1, 3))
+    """
+    x, y = problem.a, problem.b
+    if plan == "shortcut":
+        return (int((x // 10) in HARD_DIGITS), 3)
+    if plan.startswith("swap"):
+        x, y, plan = y, x, plan[len("swap_"):]
+    if plan == "split":
+        digits = [y // 10, y % 10]
+    else:
+        up = (y // 10 + 1) * 10
+        digits = [up // 10 if up < 100 else 1, up - y]
+    return (sum(d in HARD_DIGITS for d in digits), 3)
+
+
+def best_plans(problem: Problem) -> tuple[str, ...]:
+    """The fitting plans of least cost (:func:`plan_cost`): the shortcut alone where it fits (same tens digit;
+    the bundled models run it most reliably, see their cards' forced-plan accuracies), else the general plans
+    that meet the fewest hard products."""
+    if same_tens(problem.a, problem.b):
+        return ("shortcut",)
+    costs = {s: plan_cost(problem, s) for s in GENERAL}
+    least = min(costs.values())
+    return tuple(s for s in GENERAL if costs[s] == least)
+
+
+def classify_v2(problem: Problem, response: str) -> str:
+    """Error taxonomy version 2: version 1 (:func:`classify`), except that a failure after a first plan that
+    fits but is worse than the best plan for the problem (:func:`best_plans`) is a strategy (planning) error,
+    whatever happened next: choosing the worse plan was the mistake that exposed the slip.
+
+    >>> text = " Let's split the second number: 48 = 40 + 8. 47 * 40 = 1880. 47 * 8 = 366. 1880 + 366 = 2246."
+    >>> text += " So the answer is 2246."
+    >>> classify(Problem(47, 48), text), classify_v2(Problem(47, 48), text)
+    ('execution', 'strategy')
+    """
+    kind = classify(problem, response)
+    if kind == "execution" and plan_of(response) not in best_plans(problem):
+        return "strategy"
+    return kind
 
 
 def plan_of(response: str) -> str | None:

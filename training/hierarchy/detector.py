@@ -1,0 +1,355 @@
+"""A planning detector for genuine model reasoning: an SG set plus rules that generalise beyond its phrases.
+
+An SG set's phrase list, tuned on one style of reasoning, finds about 90% of
+the planning there and far less in traces that real reasoning models wrote
+(issue 24: recall 0.40). What it misses is mostly not new *words* but new
+*shapes*: a step that starts after ``*`` or ``- *Label:*``, an apostrophe
+written ``’`` or ``‛``, a steering clause of which only the first words
+("Okay, so") are in the list, an opener built from a pronoun and a modal
+("I should also consider"). :class:`PlanningDetector` adds these rules on
+top of the set's matcher, each measured on the dev halves
+(``bench/planning_quality.py``; ``docs/planning-detector.md`` has the figures):
+
+1. **Normalisation** (:func:`normalise`): typographic apostrophes, quotes,
+   dashes and spaces become their ASCII forms, one character for one, so
+   offsets into the original text stay valid.
+2. **Wider step starts** (:data:`_STEP`): a step also starts after italics
+   (``*Wait*``), a ``*Label:*`` bullet, a lettered list item, a semicolon
+   and an em dash run, as well as where
+   :func:`training.hierarchy.matching.step_starts` says.
+3. **Generic openers and clause extension**: at a step start, a short
+   list of opener *shapes* (:data:`_GENERIC`: "Let me <verb>", "I should
+   <verb>", "How about", "Another <angle>", "For example", "Idea:", ...) as
+   well as the set's own step-start phrases; a matched opener runs on through
+   a chain of closed-class words (:data:`_CHAIN`: pronouns, modals,
+   auxiliaries, planning verbs and their particles) and stops at the first
+   word outside it, the start of the step's content. So "Okay, so I'm
+   trying to figure out how many ..." is marked up to "figure out".
+
+Two guards: no step starts at a "Yes" / "No" / "Right" that answers the
+model's own question (right after a ``?``), and nothing in fenced or
+inline code is planning.
+
+Pure and deterministic: regexes only, compiled once per SG set; masks for
+a batch of 64 x 1,024 tokens cost about twice the SG matcher's, within the
+loop's 20 ms budget (``bench/planning_mask.py``).
+The detector has the interface of a :class:`~training.hierarchy.matching.GramMatcher`
+(``spans``, ``occurrences``), so :func:`training.hierarchy.tokens.token_masks_from_ids`,
+the coverage guard and Inspect take it in place of one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from training.hierarchy.grams import SGSet, StrategicGram, load_preset, normalize_phrase
+from training.hierarchy.matching import GramMatcher, _compile
+
+NAME = "planning-detector"
+VERSION = "1.0"
+DETECTORS = ("sg", NAME)  # "sg": the SG set's phrases as they are (the matcher of every earlier run)
+
+# One character for one: offsets into the normalised text are offsets into the original.
+_CHARS = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u3000": " ",
+})
+
+
+def normalise(text: str) -> str:
+    """Typographic apostrophes, quotes, dashes and spaces as ASCII, one character for one.
+
+    >>> normalise("Let\u201bs try \u2014 \u201cmaybe\u201d")
+    'Let\\'s try - "maybe"'
+    """
+    return text.translate(_CHARS)
+
+
+# Where a step starts (consumed by the match, which then names the opener):
+# a line start, the batch separator \x00, <think>, a sentence end / colon /
+# semicolon followed by closing marks and a space, or a spaced dash; then
+# indentation, list markers (-, *, +, >, bullets, headings, "1." "a)"),
+# opening emphasis and quotes. After a question mark, "Yes" / "No" / "Right"
+# answer the model's own question (content, annotation rule 7), so no step
+# starts there. Every branch starts with its boundary character, which the
+# engine finds fast.
+_SELF_ANSWER = r"(?!(?:yes|no|yeah|yep|nope|right|correct)(?![\w'-]))"
+_STEP = (r"(?:\n(?<![?\n]\n)\n*|\x00|<think>\s*|[.!:;][\"')\]*_]*[ \t]+|-(?<=[ \t]-)-?[ \t]+"
+         r"|(?:\?[\"')\]*_]*[ \t]+|\n(?<=\?\n)\n*)" + _SELF_ANSWER + ")"
+         r"[ \t]*(?:(?:[-*+>\u2022]|#{1,6}|\d{1,3}[.)]|\(?[a-h][.)])[ \t]+)*"
+         r"(?:\*{1,2}|_{1,2}|[\"(\[])*")
+
+# Opener shapes at a step start, by function. Patterns, not phrase lists:
+# each names a construction ("let me" + any verb), not an instance.
+_W = r"[a-z][a-z'-]*"  # one word
+_TAGS = ("backtracking", "verification", "branching", "deduction", "other")  # the order openers are tried in
+_GENERIC = {
+    "deduction": [
+        r"(?:so )?that (?:would|will|should|must) mean", r"(?:i|we) (?:know|remember|recall) that",
+        r"(?:so|then) (?:that|this) (?:means|gives|implies)", r"which (?:would )?(?:mean|give)s?",
+        r"(?:the )?result", r"conclusion", r"the key(?: here)? is(?: to)?", r"(?:in )?summary", r"so overall",
+        r"putting (?:it|this|that) together",
+        r"this (?:suggests|led me to|establishes|established|shows|reminds me of)",
+        r"(?:logically|similarly|ultimately|consequently|overall)", r"in (?:our|this|that) case",
+    ],
+    "branching": [
+        r"how about", r"what about", r"what if", r"or (?:maybe|perhaps|what if)",
+        r"another (?:angle|approach|way|idea|thought|option|possibility|interpretation|thing|case)",
+        r"(?:for example|for instance|e\.g\.|like)",
+        r"(?:an? )?(?:idea|hypothesis|scenario|option|case|approach|possibility)"
+        r"(?: \d{1,2}| [a-d])?(?=\s*[:.)*])",
+        r"(?:scenario|option|case|hypothesis|approach|possibility|attempt) (?:\d{1,2}|[a-d])(?=\s*[:.)*])",
+        r"let(?:'s| me) (?:go with|assume|say|suppose|consider|try|pick|choose|guess)",
+        r"i(?:'ll| will) (?:go with|try|assume|pick|choose)", r"i (?:could|might) (?:also )?" + _W,
+        r"(?:alternatively|or else|instead)", r"(?:possible|potential) (?:approach|interpretation)s?",
+        r"(?:the )?best (?:approach|way|option) (?:is|would be)(?: to)?", r"that way",
+    ],
+    "backtracking": [
+        r"(?:but |hmm,? |oh,? |no,? )?wait", r"hold on", r"actually", r"oops", r"hmm, (?:but|no)",
+        r"(?:no,? )?that(?:'s| is) not (?:right|correct|it)", r"i (?:was|got (?:it|that)) wrong",
+        r"(?:that|this|it|something)(?:'s| is| does(?:n't| not)| can(?:'t|not)| did(?:n't| not)| is(?:n't| not))?"
+        r" (?:seems?|looks?|feels?|sounds?|be|add up|make sense|work)(?: (?:right|correct|off|wrong|quite right))?",
+        r"i (?:think i )?(?:made|make) (?:a |an )?(?:mistake|error)", r"however", r"but since",
+        r"let me (?:re-?think|re-?consider|re-?do|re-?evaluate|re-?examine|correct)", r"on second thought",
+        r"(?:still )?not (?:matching|quite|right|correct)", r"nope",
+    ],
+    "verification": [
+        r"let(?:'s| me) (?:check|verify|double[- ]check|make sure|confirm|test|re-?check|sanity[- ]check)",
+        r"(?:i|we) should (?:also )?(?:check|verify|double[- ]check|make sure|confirm|test)",
+        r"(?:to )?(?:check|verify|confirm|double[- ]check)(?=\s*[:,])", r"(?:sanity|quick|final) check",
+        r"(?:checking|verifying|verification|double[- ]checking|self-check|check)(?=\s*[:.*])",
+        r"(?:yes|yep|yeah),? (?:that|this|it) (?:works|matches|checks out|is (?:right|correct))",
+        r"(?:that|this|it) (?:works|checks out|matches|could work|would work|should work|was consistent)",
+        r"(?:looks|seems) (?:right|good|correct)", r"(?:yep|yes),? definitely",
+    ],
+    "other": [
+        r"(?:okay|ok|alright|all right|right|yeah|hmm+|so|now|well|oh|ah|first|next|also|finally|then)"
+        r"(?=[,.!:\s])(?:,? (?:so|now|then|first|next|also|okay|ok))?",
+        r"let(?:'s| me) " + _W, r"(?:i|we) (?:should|need to|have to|want to|must|'ll|will) (?:also )?" + _W,
+        r"(?:i|we)(?:'m| am|'re| are) (?:trying|going|supposed|asked|being asked) to " + _W,
+        r"(?:i|we) (?:think|guess|suppose|wonder|recall|remember)",
+        r"(?:the|my) (?:goal|task|plan|question|strategy) is",
+        r"(?:the )?(?:user|problem|question) (?:wants|asks|is asking|says|is about)",
+        r"(?:analy[sz]e|understand|re-?read|break down|identify|outline|draft|plan|review|recap)"
+        r" (?:the )?(?:request|problem|question|task|constraints?|requirements?|goal)",
+        r"(?:step|part|phase) \d{1,2}",
+        r"(?:goal|plan|strategy|approach|decision|key (?:idea|insight|point))(?=\s*[:.*?])",
+        r"(?:to (?:start|begin|summari[sz]e|recap|find))", r"(?:first|next|finally),? (?:i|we|let's|let me)",
+        r"the next step (?:is|was)(?: to)?", r"here's (?:what|how|my)",
+        r"but(?=\s+(?:i|we|let's|let me|maybe|perhaps|actually|wait)(?![\w'-]))",
+        r"(?:note|compute|re-?read|thinking process|task)(?=\s*[:.*])",
+        # A heading or bold label that names a move: a gerund or a process word (its colon or closing ** follows).
+        r"(?:[a-z]+ing|determine|identify|analy[sz]e|draft|refine|final polish|task|goal|plan)"
+        r"(?=[^\n.]{0,60}?(?::|\*\*))",
+    ],
+}
+
+# Where a steering clause ends (annotation rule 1: "at the object of the
+# steering verb, or at the first word that belongs to the problem"). A
+# grammar of closed classes, not a phrase list: after an opener the clause
+# runs on through
+#   * discourse markers, planning verbs, particles, complementizers and
+#     metalanguage nouns (_CORE: "so", "figure out", "about", "if", "this
+#     problem"), a clause may end on one;
+#   * subjects, auxiliaries, determiners and a few adjectives (_LINK: "I",
+#     "need to", "a better"), only when a _CORE word or a verb follows:
+#     "Okay, so I" is "Okay, so";
+#   * a first-person subject with its auxiliaries and the verb after them,
+#     whatever the verb (_SUBJECT: "Maybe I can *incorporate*", "I'll
+#     *create*"), the verb of a steering clause being open-class;
+# and stops at the first other word: its content or object ("Let me check
+# *B's* statement").
+_LINK_WORDS = (
+    "i i'm i've i'll i'd we we're we've we'll you need needs to should must can could will would might may "
+    "am is are was be been want wanted going gonna trying supposed asked also just really probably still "
+    "the a an my our some better different other another bit good little closer quick more carefully this it there "
+    "with for in of from on by but"
+)
+_CORE_WORDS = (
+    "let let's me us now then so first next finally okay ok alright hmm well actually maybe perhaps quickly "
+    "try tried figure find think thinking see check verify double-check make sure confirm recall remember "
+    "know consider look start begin compute calculate determine understand work go break analyze analyse "
+    "approach tackle solve list write count compare reconsider re-examine reevaluate re-evaluate test plug "
+    "substitute visualize imagine assume suppose evaluate identify outline summarize recap clarify parse read "
+    "re-read reread explore brainstorm focus trace sketch set organize recount redo rethink revisit use apply "
+    "out about at through up down over back into like "
+    "here again problem question puzzle case terms way approach step steps idea part thing "
+    "things sense logic logical goal plan user request task options possibilities"
+)
+# A complementizer ends the clause: what follows is the proposition, content ("whether *I watered*").
+_END_WORDS = "if whether that"
+_SUBJ = r"(?:i|we|let me|let's)(?:'m|'ll|'ve|'d)?"
+_AUX = r"(?:will|can|could|should|might|must|may|would|need to|have to|want to|going to|trying to|has to|" \
+    r"also|just|now|then|first|probably|really|still|definitely|actually|to|[a-z]+ly)"
+_PARTICLE = r"(?:with|on|at|about|for|from|into|out|up|down|through|over|back|of)"
+# a determiner or a number starts content; a copula or a negation is no steering verb
+_NOT_VERB = r"(?!(?:the|a|an|my|our|their|his|her|its|this|these|those|\d|was|were|am|is|are|didn't|don't|doesn't|" \
+    r"wasn't|am|here|there|sorry|not|so|someone|something|another|they|they're|it|it's|that|there's)(?![\w'-]))"
+
+
+def _words(words: str) -> str:
+    """One of ``words`` as a whole word, as a character trie: the engine follows one path, not 100 branches."""
+    trie: dict = {}
+    for word in set(words.split()):
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie(trie) + r"(?![\w'-])"
+
+
+def _trie(node: dict) -> str:
+    branches = [re.escape(ch) + _trie(node[ch]) for ch in sorted(node) if ch]
+    if "" in node:
+        branches.append("")
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+_SEP = r",?(?:[ \t]+\n?|\n)[ \t]*"  # a space or one line break (wrapped text), after an optional comma
+_VERB = f"{_NOT_VERB}[a-z][a-z'-]*(?![\\w'-])(?:{_SEP}{_PARTICLE}(?![\\w'-]))?"
+_SUBJECT = f"{_SUBJ}(?:{_SEP}{_AUX})*{_SEP}{_VERB}"
+# After a modal, "to", "let me" or "maybe", the next word is the clause's verb, whatever it is.
+_BEFORE_VERB = "|".join(f"(?<={w})" for w in ("can", "could", "should", "will", "'ll", "might", "must", "would",
+                                              " to", " me", "let's", "now", "maybe", "perhaps"))
+_CHAIN = f"(?:(?:{_SEP}{_words(_LINK_WORDS)})*{_SEP}{_words(_CORE_WORDS)}" \
+    f"|{_SEP}{_SUBJECT}|(?:{_BEFORE_VERB}){_SEP}{_VERB})*"
+# What may close the whole clause, after any further openers: a complementizer, or a pronoun before punctuation.
+_CLOSE = f"(?:{_SEP}{_words(_END_WORDS)}|[ \\t]+(?:that|this|it)(?=[ \\t]*[.!?;:,]))?"  # "Let me double-check that."
+_FENCE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")  # code: never planning
+
+
+class PlanningDetector:
+    """Planning spans of open-language reasoning: an SG set's matcher plus the rules above.
+
+    >>> d = PlanningDetector(SGSet("t", (StrategicGram("so", at="step-start"),)))
+    >>> text = "Okay, so I\u2019m trying to figure out how many. *Wait*, 3 is odd. Let me check B."
+    >>> [text[s:e] for s, e in d.spans(text)]
+    ['Okay, so I\u2019m trying to figure out', 'Wait', 'Let me check']
+    """
+
+    name = NAME
+    version = VERSION
+
+    def __init__(self, sg: SGSet):
+        self.sg = sg
+        free = [g for g in sg.grams if g.at == "anywhere"]
+        self._free = GramMatcher(free) if free else None  # tags, and text whose length changes under lower()
+        self._free_tag = {normalize_phrase(g.phrase): g.tag for g in free}
+        self._free_re = _compile({normalize_phrase(g.phrase): g.followed_by for g in free})[0] if free else None
+        anchored_by_tag: dict[str, dict[str, str]] = {}
+        for g in sg.grams:
+            anchored_by_tag.setdefault(g.tag, {})[normalize_phrase(g.phrase)] = g.followed_by
+        shapes = {tag: [a.replace(" ", r"\s+") for a in _GENERIC[tag]] for tag in _TAGS}  # wrapped text too
+        shapes["other"].append(_SUBJECT)  # "I laid out", "I'll create": a first-person clause opening a step
+        # Tagged (Inspect, the bench's per-function figures): one named group per function.
+        groups = []
+        for tag in _TAGS:
+            trie = [_compile(anchored_by_tag[tag])[0].pattern] if anchored_by_tag.get(tag) else []
+            groups.append(f"(?P<{tag}>(?:{'|'.join(trie + shapes[tag])})(?!\\w))")
+        tagged = "(?:" + "|".join(groups) + ")"
+        # Untagged (the training loop's masks): the set's phrases of every function in one trie, then
+        # the shapes; faster, and the same spans but where two functions' openers overlap.
+        trie = _compile({k: v for by_tag in anchored_by_tag.values() for k, v in by_tag.items()})[0].pattern
+        plain = f"(?:(?:{'|'.join([trie] + [a for tag in _TAGS for a in shapes[tag]])})(?!\\w))"
+        # An opener and its chain, then further openers after a comma: "Hmm, wait, let me check".
+        # Each pattern starts with the boundary character, which the engine finds fast; the
+        # text gets a leading "\n" so that its start is a boundary too (offsets shift by one).
+        self._step_tagged = re.compile(f"{_STEP}({tagged}{_CHAIN}(?:,[ \t]+{plain}{_CHAIN})*{_CLOSE})")
+        self._step = re.compile(f"{_STEP}({plain}{_CHAIN}(?:,[ \t]+{plain}{_CHAIN})*{_CLOSE})")
+        self._step_i = re.compile(self._step.pattern, re.I)
+        self._step_tagged_i = re.compile(self._step_tagged.pattern, re.I)
+
+    def __repr__(self) -> str:
+        return f"PlanningDetector({self.sg.name!r}, version {VERSION})"
+
+    @property
+    def label(self) -> str:
+        """One line naming the detector, its version and its SG set."""
+        return planning_label(NAME, self.sg)
+
+    def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Every detected phrase as ``(start, end, function tag)``, sorted, possibly overlapping."""
+        normal = normalise(text)
+        out = [(s, e, self._free_tag.get(p, "other")) for s, e, p in self._free.occurrences(normal)] \
+            if self._free is not None else []
+        prepared = "\n" + normal.lower()
+        pattern = self._step_tagged
+        if len(prepared) != len(text) + 1:
+            prepared, pattern = "\n" + normal, self._step_tagged_i
+        out += [(m.start(1) - 1, m.end(1) - 1, _tag_of(m)) for m in pattern.finditer(prepared)]
+        return _outside_code(text, sorted(out))
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Merged ``[start, end)`` character spans of planning (the mask's input).
+
+        The training loop's path, kept lean (two regex scans, no tags): free
+        phrases by non-overlapping search (a phrase that starts inside another
+        and ends beyond it is left out, unlike :meth:`GramMatcher.spans`).
+        """
+        lowered = normalise(text).lower()
+        if len(lowered) != len(text):
+            found = [(s, e) for s, e, _ in self.tagged_spans(text)]
+        else:
+            found = [m.span() for m in self._free_re.finditer(lowered)] if self._free_re is not None else []
+            found += [(m.start(1) - 1, m.end(1) - 1) for m in self._step.finditer("\n" + lowered)]
+            found = _outside_code(text, sorted(found))
+        merged: list[list[int]] = []
+        for s, e in found:
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        return [(s, e) for s, e in merged]
+
+    def occurrences(self, text: str) -> list[tuple[int, int, str]]:
+        """Non-overlapping ``(start, end, normalized phrase)``, as :meth:`GramMatcher.occurrences`."""
+        return [(s, e, normalize_phrase(text[s:e])) for s, e in self.spans(text)]
+
+
+def _outside_code(text: str, spans: list) -> list:
+    """``spans`` less those in fenced or inline code (never planning)."""
+    if "`" not in text:
+        return spans
+    code = [m.span() for m in _FENCE.finditer(text)]
+    return [x for x in spans if not any(a < x[1] and x[0] < b for a, b in code)]
+
+
+def _tag_of(m: re.Match) -> str:
+    for tag in _TAGS:
+        if m.group(tag) is not None:
+            return tag
+    return "other"
+
+
+@lru_cache(maxsize=16)
+def _cached(sg: SGSet) -> PlanningDetector:
+    return PlanningDetector(sg)
+
+
+def planning_matcher(detector: str, sg: SGSet):
+    """The matcher a run's planning masks use: the SG set's own (``"sg"``) or the detector on it."""
+    if detector == "sg":
+        from training.hierarchy.matching import matcher_for
+        return matcher_for(sg)
+    if detector == NAME:
+        return _cached(sg)
+    raise ValueError(f"unknown planning detector {detector!r}; use one of {', '.join(DETECTORS)}")
+
+
+def planning_label(detector: str, sg: SGSet) -> str:
+    """One line saying what marks a run's planning tokens (status.json, Inspect).
+
+    >>> planning_label("sg", SGSet("reasoning", (StrategicGram("so"),)))
+    'SG set reasoning (its phrases as they are)'
+    """
+    if detector == "sg":
+        return f"SG set {sg.name} (its phrases as they are)"
+    return f"{NAME} {VERSION} on SG set {sg.name}"
+
+
+def default_detector() -> PlanningDetector:
+    """The detector on the ``reasoning`` preset: what Inspect and the bench show."""
+    return _cached(load_preset("reasoning"))
