@@ -34,9 +34,9 @@ from training.hierarchy.grams import SGSet, SGSetError, parse_sg_set
 # Caps. Each one bounds what one request can cost the shared app.
 MAX_PATH_CHARS = 1_000  # a path or name longer than this is not one a person typed
 MAX_SG_SET_BYTES = 2_000_000  # an SG set file: 5,000 phrases of 200 characters plus their examples
-# Phrases in a user-supplied SG set. Building the matcher costs ~0.1 ms a phrase on one CPU core (measured:
-# 5,000 phrases 0.5 s, 20,000 phrases 2.3 s, 100,000 phrases ~15 s), and a highlight holds the Inspect
-# queue while it builds; the shipped sets have 29 to 425 phrases.
+# Phrases in a user-supplied SG set. A highlight builds the matcher first, about 0.1 ms a phrase, and holds
+# the Inspect queue meanwhile: `python bench/sg_set_cost.py` measured 0.42 s at 5,000 phrases and 12.0 s
+# at 100,000 on a shared 2-core machine. The shipped sets have 29 to 425 phrases.
 MAX_SG_PHRASES = 5_000
 MAX_CONFIG_BYTES = 1_000_000  # a run's config.json, or a model folder's
 MAX_MODEL_NAME_CHARS = 200  # hub ids are at most 96 characters
