@@ -240,11 +240,13 @@ def test_item10_the_network_address_behind_a_proxy():
     assert client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 1) == "1.2.3.4"  # the proxy appended the last
     assert client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 0) == "10.0.0.1"  # no proxy: a header is a claim
     assert client_address("10.0.0.1", None, 1) == "10.0.0.1"
-    from training.public import PublicLimits
+    from training.public import trusted_proxies
 
-    assert PublicLimits.from_env({"SPACE_ID": "me/lab"}).trusted_proxies == 1  # a Space sits behind one
-    assert PublicLimits.from_env({"SPACE_ID": "me/lab", "HICRA_LAB_TRUSTED_PROXIES": "0"}).trusted_proxies == 0
-    assert PublicLimits.from_env({}).trusted_proxies == 0
+    assert trusted_proxies({"SPACE_ID": "me/lab"}) == 1  # a Space sits behind one proxy
+    assert trusted_proxies({"SPACE_ID": "me/lab", "HICRA_LAB_TRUSTED_PROXIES": "0"}) == 0
+    assert trusted_proxies({}) == 0
+    with pytest.raises(ValueError, match="HICRA_LAB_TRUSTED_PROXIES must be a whole number from 0 to 10"):
+        trusted_proxies({"HICRA_LAB_TRUSTED_PROXIES": "nan"})
 
 
 def test_item10_a_huge_sg_set_is_refused_before_it_costs_a_highlight(lab, tmp_path):

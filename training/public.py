@@ -69,10 +69,6 @@ class PublicLimits:
     max_runs_per_network: int = _f(2, "queued or running runs from one network address (or one signed-in "
                                       "account) at a time, however many sessions or tokens it opens",
                                    "HICRA_LAB_MAX_RUNS_PER_NETWORK")
-    trusted_proxies: int = _f(0, "proxies in front of the app that append the caller's address to "
-                                 "X-Forwarded-For (default 1 on a Hugging Face Space, where SPACE_ID is set; "
-                                 "else 0: the TCP peer's address)",
-                              "HICRA_LAB_TRUSTED_PROXIES")
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "PublicLimits":
@@ -87,13 +83,11 @@ class PublicLimits:
                 except ValueError:
                     raise ValueError(f"{f.metadata['env']} must be a number ({f.metadata['help']}), "
                                      f"got {raw!r}") from None
-        if "trusted_proxies" not in values and env.get("SPACE_ID"):
-            values["trusted_proxies"] = 1  # a Hugging Face Space: one proxy appends the caller's address
         return cls(**values).validate()
 
     def validate(self) -> "PublicLimits":
         for f in fields(self):
-            least = 0 if f.name in ("keep_checkpoints", "min_free_gb", "trusted_proxies") else 1
+            least = 0 if f.name in ("keep_checkpoints", "min_free_gb") else 1
             if getattr(self, f.name) < least:
                 raise ValueError(f"{f.metadata['env']} must be at least {least}")
         if self.keep_runs < self.max_queue + 2:
@@ -125,6 +119,28 @@ class Visitor:
 
     def owns(self, job: dict) -> bool:
         return bool(job.get("owner")) and job["owner"] in self.ids
+
+
+PROXIES_ENV = "HICRA_LAB_TRUSTED_PROXIES"
+MAX_PROXIES = 10
+
+
+def trusted_proxies(env: dict | None = None) -> int:
+    """How many proxies in front of the app append the caller's address to ``X-Forwarded-For``
+    (``HICRA_LAB_TRUSTED_PROXIES``): default 1 on a Hugging Face Space (``SPACE_ID`` set), else 0 (the TCP
+    peer's address is the caller's). A bad value raises ValueError naming the variable."""
+    env = os.environ if env is None else env
+    raw = env.get(PROXIES_ENV, "").strip()
+    if not raw:
+        return 1 if env.get("SPACE_ID") else 0
+    try:
+        n = int(raw)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_PROXIES:
+        raise ValueError(f"{PROXIES_ENV} must be a whole number from 0 to {MAX_PROXIES} (proxies in front of "
+                         f"the app that append the caller's address to X-Forwarded-For), got {raw!r}")
+    return n
 
 
 def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str | None:

@@ -75,6 +75,12 @@ def settings() -> Settings:
 _lock = threading.Lock()
 _manager = None
 _policy = None
+_proxies = 0  # HICRA_LAB_TRUSTED_PROXIES, read when public mode attaches its policy
+
+
+def proxies() -> int:
+    """Proxies in front of the app that append the caller's address (training.public.trusted_proxies)."""
+    return _proxies
 
 
 def jobs():
@@ -112,8 +118,9 @@ def policy():
 
 def _attach_policy(manager) -> None:
     """Public mode: the policy, and its retention and disk check before every run starts."""
-    global _policy
-    from training.public import PublicLimits, PublicPolicy
+    global _policy, _proxies
+    from training.public import PublicLimits, PublicPolicy, trusted_proxies
 
+    _proxies = trusted_proxies()  # a bad HICRA_LAB_TRUSTED_PROXIES stops the start, with its message
     _policy = PublicPolicy(manager, PublicLimits.from_env())
     manager.before_launch = _policy.before_launch

@@ -31,7 +31,7 @@ import gradio as gr
 
 from lab.ui import public_handlers as ph
 from lab.ui import train_handlers as th
-from lab.ui.context import policy
+from lab.ui.context import policy, proxies
 from training.public import TOKEN_RE, client_address
 
 
@@ -71,7 +71,7 @@ def address(request: gr.Request | None) -> str | None:
         forwarded = request.headers.get("x-forwarded-for")
     except Exception:  # noqa: BLE001 - a Request built without headers (tests)
         forwarded = None
-    return client_address(peer, forwarded, policy().limits.trusted_proxies)
+    return client_address(peer, forwarded, proxies())
 
 
 # Event functions: gradio injects ``request`` and ``profile`` (typed) and shows ``owner_token`` in the API
