@@ -121,6 +121,28 @@ class Visitor:
         return bool(job.get("owner")) and job["owner"] in self.ids
 
 
+def n_runs(n: int) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{n} run" + ("" if n == 1 else "s")
+
+
+def _secret(root: Path) -> bytes:
+    """The lab's owner secret, created once (mode 0600, whole or not at all) beside the runs."""
+    path = root / SECRET_FILE
+    if not path.exists():
+        tmp = root / f"{SECRET_FILE}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_bytes().strip()
+
+
 PROXIES_ENV = "HICRA_LAB_TRUSTED_PROXIES"
 MAX_PROXIES = 10
 
@@ -161,28 +183,6 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     if len(hops) < trusted_proxies:
         return peer or None
     return hops[-trusted_proxies][:64] or peer or None
-
-
-def n_runs(n: int) -> str:
-    """``1 run``, ``2 runs``."""
-    return f"{n} run" + ("" if n == 1 else "s")
-
-
-def _secret(root: Path) -> bytes:
-    """The lab's owner secret, created once (mode 0600, whole or not at all) beside the runs."""
-    path = root / SECRET_FILE
-    if not path.exists():
-        tmp = root / f"{SECRET_FILE}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, path)  # fails if another process made it first: theirs is kept
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_bytes().strip()
 
 
 class PublicPolicy:
