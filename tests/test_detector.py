@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.hierarchy.detector import (DETECTORS, NAME, VERSION, PlanningDetector, default_detector, normalise,
-                                         planning_label, planning_matcher)
+from training.hierarchy.detector import (DETECTORS, NAME, OPTION_NAMES, OPTIONS, VERSION, PlanningDetector,
+                                         default_detector, normalise, planning_label, planning_matcher)
 from training.hierarchy.grams import SGSet, StrategicGram, load_preset
 from training.hierarchy.guidance import detector_guidance, family_of
 from training.hierarchy.matching import GramMatcher, matcher_for
@@ -70,6 +70,34 @@ def test_generic_openers_beyond_the_phrase_list():
             "That would mean x = 1. I laid out the grid.")
     assert marked(text) == ["How about", "Another angle", "For example", "I should also consider",
                             "That would mean", "I laid out"]
+
+
+def test_version_1_1_options_hand_worked():
+    # Each 1.1 option on a sentence worked by hand (annotation rules 1, 5 and 7 of the genuine set).
+    assert marked("* *Option 1 (Too brief):* it sucks.\nAlternative: x is odd.") == ["Option 1", "Alternative"]
+    assert marked("I tried to deduce the owner.") == ["I tried to deduce"]  # chain: to + verb
+    assert marked("Let me think about how to structure the story.") == ["Let me think about how to structure"]
+    assert marked("Okay, the user wants a story.") == ["Okay, the user wants"]  # user
+    # ordinal: "First sentence" names content; "First, I need to" opens a step
+    assert marked("First sentence sets the scene. First, I need to count.") == ["First, I need to count"]
+    assert marked("My plan is to conduct searches. Ultimately, the goal is to list them.") == \
+        ["My plan is to conduct", "Ultimately, the goal is to list"]  # narrative
+    assert marked("I'm now focusing on pinpointing the date.") == ["I'm now focusing on pinpointing"]  # gerund
+
+
+def test_no_options_is_version_1_0():
+    sg = load_preset("reasoning")
+    old = PlanningDetector(sg, options=())
+    assert old.options == frozenset() and default_detector().options == OPTIONS
+    assert set(OPTIONS) <= set(OPTION_NAMES)
+    assert marked("I tried to deduce the owner.", old) == ["I tried"]
+    # leadin (measured, not kept): a short clause whose colon ends the line introduces a sub-list
+    leadin = PlanningDetector(sg, options=OPTIONS | {"leadin"})
+    assert marked("2. The pattern should match:\n   - Any letter\nThe pattern: x = 2.", leadin) == \
+        ["The pattern should match"]
+    assert marked("2. The pattern should match:\n   - Any letter\n") == []
+    with pytest.raises(ValueError, match="unknown detector option"):
+        PlanningDetector(sg, options=("magic",))
 
 
 def test_yes_no_answering_the_models_own_question_is_content():
@@ -223,3 +251,15 @@ def test_inspect_highlights_with_the_detector_and_names_it():
     assert handlers.resolve_sg(NAME) is default_detector()
     _, stats, _ = handlers.highlight("Let's check x.", "reasoning")
     assert stats.startswith("SG set: **reasoning**")  # the presets as before
+
+
+def test_grouped_cross_validation_of_the_options():
+    # bench/detector_cv.py on one candidate option (a few seconds): 1.0's pooled dev figures, one
+    # out-of-fold row per dev repository, and the choice made on all of dev.
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "detector_cv.py"), "--options", "ordinal"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "1.0 (no options) pooled: P=0.863 R=0.718" in out.stdout
+    assert len(re.findall(r"^  github:\S+: chose ", out.stdout, re.M)) == 5
+    assert re.search(r"^out-of-fold pooled: P=0\.\d{3} R=0\.\d{3}$", out.stdout, re.M)
+    assert "chosen on all of dev: ordinal;" in out.stdout  # precision up, recall the same

@@ -106,24 +106,24 @@ def test_queue_share_and_cap_say_how_many_runs_are_ahead(tmp_path, stand_in):
 
 
 def test_retention_prunes_oldest_checkpoints_then_oldest_runs(tmp_path, stand_in):
+    """Only runs launched here (an owner), never a command-line run, never a resumable run's checkpoints."""
     jobs = JobManager(tmp_path, max_concurrent=1)
     policy = PublicPolicy(jobs, PublicLimits(max_queue=1, keep_runs=6, keep_checkpoints=2))
-    for i in range(6):  # six ended runs, r0 the oldest; r3 is a sweep with two arms
-        fake_run(jobs, f"r{i}", ["finished", "stopped", "failed"][i % 3], ended=100.0 + i,
-                 arms=("grpo-s0", "hicra-s0") if i == 3 else ())
-    running = fake_run(jobs, "live", "running", submitted=50.0)  # older than all, but not ended: kept whole
+    states = ["finished", "finished", "stopped", "finished", "failed", "finished"]
+    for i, state in enumerate(states):  # six ended runs, r0 the oldest; r3 is a sweep with two arms
+        fake_run(jobs, f"r{i}", state, ended=100.0 + i, owner="v", arms=("grpo-s0", "hicra-s0") if i == 3 else ())
+    fake_run(jobs, "cli", "finished", ended=1.0)  # the oldest of all, from the command line: never touched
+    running = fake_run(jobs, "live", "running", submitted=50.0, owner="v")  # not ended: kept whole
     RunDir(running).set_status("running", pid=stand_in)
     done = policy.prune()
-    # 7 runs > 6: the oldest ended run goes; of the five ended left, the newest two keep their checkpoints.
-    assert done == ["deleted r0", "removed the checkpoints of r1", "removed the checkpoints of r2",
-                    "removed the checkpoints of r3"]
-    assert sorted(jobs.names()) == ["live", "r1", "r2", "r3", "r4", "r5"]
-    assert [n for n in jobs.names() if policy.has_checkpoints(n)] == ["live", "r4", "r5"]
-    for name, folder in [("r1", "r1"), ("r3", "r3/hicra-s0")]:  # metrics and samples stay
-        assert (tmp_path / folder / "metrics.jsonl").read_text()
-        assert (tmp_path / folder / "samples.jsonl").exists()
-        assert "newest 2 ended runs" in policy.pruned(name)["why"]
-    assert policy.pruned("r4") is None
+    # 7 runs launched here > 6: the oldest ended one goes; of the finished left, the newest two keep their
+    # checkpoints; the stopped and failed runs (r2, r4) keep theirs: resume needs them.
+    assert done == ["deleted r0", "removed the checkpoints of r1"]
+    assert sorted(jobs.names()) == ["cli", "live", "r1", "r2", "r3", "r4", "r5"]
+    assert [n for n in jobs.names() if policy.has_checkpoints(n)] == ["cli", "live", "r2", "r3", "r4", "r5"]
+    assert (tmp_path / "r1" / "metrics.jsonl").read_text() and (tmp_path / "r1" / "samples.jsonl").exists()
+    assert "newest 2 finished runs" in policy.pruned("r1")["why"]
+    assert policy.pruned("r2") is None and policy.pruned("cli") is None
     assert policy.prune() == []  # nothing more to do
 
 
@@ -131,15 +131,18 @@ def test_disk_check_removes_oldest_checkpoints_until_enough_is_free(tmp_path):
     jobs = JobManager(tmp_path, max_concurrent=1)
     # A fake disk: 1 GiB free, and each removed checkpoint frees 0.6 GiB.
     free = lambda: GB + 0.6 * GB * sum(1 for n in jobs.names() if not policy.has_checkpoints(n))  # noqa: E731
-    policy = PublicPolicy(jobs, PublicLimits(min_free_gb=2.0, keep_checkpoints=10), disk_free=free)
+    policy = PublicPolicy(jobs, PublicLimits(min_free_gb=2.0, keep_checkpoints=10), disk_free=free,
+                          sizes=lambda folder: int(0.6 * GB))
     for i in range(3):
-        fake_run(jobs, f"r{i}", "finished", ended=100.0 + i)
+        fake_run(jobs, f"r{i}", "finished", ended=100.0 + i, owner="v")
     policy.make_room()  # 1.0 -> 1.6 -> 2.2 GiB: two runs lose their checkpoints, the oldest first
     assert [n for n in jobs.names() if policy.has_checkpoints(n)] == ["r2"]
     assert "less than 2 GiB free" in policy.pruned("r0")["why"]
     policy.limits = PublicLimits(min_free_gb=5.0)
-    with pytest.raises(JobError, match=r"the lab's disk has 2.8 GiB free and a run needs 5 GiB"):
+    with pytest.raises(JobError, match=r"the lab's disk has 2.2 GiB free and a run needs 5 GiB .* would free "
+                                       r"only 0.6 GiB, so none were removed"):
         policy.make_room()
+    assert policy.has_checkpoints("r2")  # a refused launch deletes nothing
 
 
 def test_a_run_that_would_start_without_disk_fails_with_the_reason(tmp_path):
@@ -207,7 +210,7 @@ def test_the_page_handlers_of_a_public_lab(public_lab):
     assert p.prune() == ["removed the checkpoints of old"]
     assert "'old' can no longer be resumed: its checkpoints were removed on" in ph.resume("old", alice)
     archive, message = ph.download_adapter("old", alice)
-    assert archive is None and "only the newest 1 ended runs keep their checkpoints" in message
+    assert archive is None and "only the newest 1 finished runs keep their checkpoints" in message
     archive, message = ph.download_adapter("new", {"token": TOKEN_A, "session": "after-a-reload"})
     assert archive.endswith(".zip") and "step-2" in message
     assert "belongs to another visitor" in ph.download_adapter("new", bob)[1]

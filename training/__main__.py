@@ -6,22 +6,31 @@
     python -m training eval --model tiny --task multiply --n 500 --samples 4 --temperature 0.6 --json
 
 Bad input never gets as far as loading a model: the config is validated
-(``RunConfig.validate``) and the run folder checked (``check_run_folder``)
-and created first. Every expected failure is one line on stderr: exit code
-2 for bad settings, a model or data set that cannot be loaded, or a run
-folder the system refuses (any OSError); exit code 1 for a run that
-diverged (its status says "failed" with the same message).
+(``RunConfig.validate``, the device checked against this machine) and the
+run folder checked (``check_run_folder``) and created first. A folder that
+already holds a run's records is refused unless ``--resume`` continues it
+or ``--overwrite`` replaces its records (two runs never mix in one folder).
+Every expected failure is one line on stderr: exit code 2 for bad settings,
+a model or data set that cannot be loaded, or a run folder the system
+refuses (any OSError), and a folder this command made is removed again;
+exit code 1 for a run that started and failed (diverged, collapsed, a full
+disk, out of memory: its status says "failed" with the same message and
+the cause; docs/failures.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import warnings
+from pathlib import Path
 
 from training.engine.modeling import ModelLoadError
-from training.guard import Diverged
+from training.guard import RunFailed, failure_cause
+
 
 
 def _eval(args) -> int:
@@ -40,6 +49,7 @@ def _eval(args) -> int:
               file=sys.stderr)
         return 2
     try:
+        check_device(args.device or "")
         task = get_task(args.task)
         lm = load_model(default_model(args.model, args.task), device=args.device)
     except (ModelLoadError, ValueError) as err:
@@ -76,11 +86,85 @@ def _config(args):
     return preset(args.preset, **overrides)
 
 
-def _run_folder(out: str):
-    """The run folder, checked and created before any model loads (a ValueError or OSError says why not)."""
-    from training.runs import RunDir, check_run_folder
+def check_device(device: str) -> None:
+    """A ValueError unless ``device`` names a device this machine has (empty: the GPU if any, else the CPU)."""
+    from training.config import DEVICE_RE
 
-    return RunDir(check_run_folder(out)).create()
+    if not isinstance(device, str) or not DEVICE_RE.match(device):
+        raise ValueError(f"device must be empty (a GPU if there is one), cpu, cuda or cuda:N, got {device!r:.40}")
+    kind, _, index = device.partition(":")
+    if kind in ("", "cpu"):
+        return
+    import torch
+
+    backend = getattr(torch, kind, None)
+    if kind == "mps":
+        count = int(torch.backends.mps.is_available())
+    else:
+        count = backend.device_count() if backend is not None and backend.is_available() else 0
+    if count == 0:
+        raise ValueError(f"device {device}: this machine has no {kind} device (use cpu, or leave --device empty)")
+    if index and int(index) >= count:
+        raise ValueError(f"device {device}: this machine has {count} {kind} device{'s' if count > 1 else ''} "
+                         f"({kind}:0 to {kind}:{count - 1})")
+
+
+def _run_folder(out: str, resume: bool, overwrite: bool, arms: list[str] = ()) -> bool:
+    """Check and create the run folder before any model loads; True when this command made it.
+
+    A folder with a run's records needs ``resume`` (continue it) or
+    ``overwrite`` (remove its records first: metrics, samples, checkpoints,
+    status and the arms' folders; other files stay). A run still running
+    there is refused either way. A ValueError or OSError says why not.
+    """
+    from training.jobs import _alive
+    from training.runs import RunDir, check_run_folder, has_records, remove_records
+
+    path = check_run_folder(out)
+    made = not path.exists()
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one")
+    if not made:
+        if not path.is_dir():
+            raise ValueError(f"--out {out}: exists and is not a folder")
+        status = RunDir(path).status()
+        pid = status.get("pid")
+        if status.get("state") == "running" and pid != os.getpid() and _alive(pid):  # the job manager's: this one
+            raise ValueError(f"--out {out}: a run is running there now (pid {status['pid']}); stop it first")
+        if has_records(path) and not resume and not overwrite:
+            raise ValueError(f"--out {out} already holds a run's records: add --resume to continue it, "
+                             "--overwrite to replace it, or pick another folder")
+        if overwrite:
+            remove_records(path, arms)
+    RunDir(path).create()
+    return made
+
+
+def _unmake(out: str, made: bool) -> None:
+    """Remove a folder this command made when the run failed before writing any record."""
+    from training.runs import has_records
+
+    path = Path(out)
+    if made and path.is_dir() and not has_records(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _failed_run(err: BaseException, show, out: str, made: bool) -> int:
+    """One line on stderr for a run that failed; exit code 2 before it started, 1 after."""
+    show.close()
+    if isinstance(err, RunFailed):
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if isinstance(err, (ModelLoadError, ValueError)):
+        _unmake(out, made)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    cause, message = failure_cause(err)
+    if cause == "crashed":
+        raise err  # a bug: the traceback is what a report needs
+    _unmake(out, made)
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 def _run(args) -> int:
@@ -88,7 +172,8 @@ def _run(args) -> int:
 
     try:
         cfg = _config(args)
-        _run_folder(args.out)
+        check_device(cfg.device)
+        made = _run_folder(args.out, args.resume, args.overwrite)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -96,14 +181,8 @@ def _run(args) -> int:
     try:
         for record in train(cfg, args.out, resume=args.resume):
             show(record)
-    except Diverged as err:
-        show.close()
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except (ModelLoadError, ValueError) as err:
-        show.close()
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:  # noqa: BLE001 - sorted by _failed_run: a message, or the traceback of a bug
+        return _failed_run(err, show, args.out, made)
     show.close()
     return 0
 
@@ -163,7 +242,9 @@ def _compare(args) -> int:
         algos = [a.strip() for a in args.algos.split(",") if a.strip()]
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         arms = compare_arms(cfg, algos, seeds, args.out)
-        sweep = _run_folder(args.out)  # the sweep's own status, for the job manager
+        check_device(cfg.device)
+        made = _run_folder(args.out, args.resume, args.overwrite, [out.name for _, out in arms])
+        sweep = RunDir(args.out)  # the sweep's own status, for the job manager
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -175,20 +256,15 @@ def _compare(args) -> int:
     try:
         for i, record in train_arms(arms, resume=args.resume, sweep=sweep):
             show(record, i)
-    except Diverged as err:  # that arm failed (its message names it), the others ran to their end
-        show.close()
-        sweep.set_status("failed", error=str(err), ended=time.time())
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except (ModelLoadError, ValueError) as err:
-        show.close()
-        sweep.set_status("failed", error=str(err), ended=time.time())
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except BaseException as err:
-        show.close()
-        sweep.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
-        raise
+    except BaseException as err:  # a guard stopped an arm (its message names it; the others ran to their end)
+        cause, message = failure_cause(err)
+        try:
+            sweep.set_status("failed", error=message, cause=cause, ended=time.time())
+        except OSError:
+            pass  # a full disk: the arms' statuses and the message below say it
+        if not isinstance(err, Exception):
+            raise
+        return _failed_run(err, show, args.out, made)
     show.close()
     states = {RunDir(out).status().get("state") for _, out in arms}
     sweep.set_status("stopped" if "stopped" in states else "finished", ended=time.time(),
@@ -203,7 +279,7 @@ def _summary(args) -> int:
     from training.runs import RunDir, read_jsonl
 
     run = RunDir(args.run)
-    if not run.metrics.exists():
+    if not run.metrics.is_file():
         from training.progress import arm_folders
 
         arms = [a for a in arm_folders(Path(args.run)) if a != Path(args.run)]
@@ -214,19 +290,42 @@ def _summary(args) -> int:
             return 0
         print(f"error: {args.run}: no metrics.jsonl (not a run directory?)", file=sys.stderr)
         return 2
-    records = read_jsonl(run.metrics)
+    records = read_jsonl(run.metrics)  # torn or corrupt lines are skipped with a warning
     status = run.status()
-    start = status.get("started") or (records[0]["time"] if records else 0)
-    cfg = json.loads((Path(args.run) / "config.json").read_text()) if (Path(args.run) / "config.json").exists() else {}
+    try:
+        cfg = json.loads((Path(args.run) / "config.json").read_text())
+    except (OSError, ValueError):
+        cfg = {}
+    cfg = cfg if isinstance(cfg, dict) else {}
+    start = _num(status.get("started")) or next((t for r in records if (t := _num(r.get("time")))), 0.0)
     print(f"{args.run}: {cfg.get('algo', '?')} on {cfg.get('model', '?')}, state {status.get('state', '?')}, "
           f"step {status.get('step', '?')}")
+    if status.get("error"):
+        print(f"  {status.get('cause', 'failed')}: {status['error']}")
     print(f"{'step':>5} {'minutes':>8} {'held-out acc':>13} {'pass@k':>7} {'exec err':>9} {'strat err':>10}")
+    skipped = 0
     for r in records:
-        if r.get("kind") == "eval":
-            print(f"{r['step']:5d} {(r['time'] - start) / 60:8.1f} {r['eval/accuracy']:13.3f} "
-                  f"{r['eval/pass_at_k']:7.3f} {r.get('eval/errors/execution', '-'):>9} "
-                  f"{r.get('eval/errors/strategy', '-'):>10}")
+        if r.get("kind") != "eval":
+            continue
+        step, when = r.get("step"), _num(r.get("time"))
+        acc, pass_k = _num(r.get("eval/accuracy")), _num(r.get("eval/pass_at_k"))
+        if not isinstance(step, int) or when is None or acc is None or pass_k is None:
+            skipped += 1
+            continue
+        print(f"{step:5d} {(when - start) / 60:8.1f} {acc:13.3f} {pass_k:7.3f} "
+              f"{str(r.get('eval/errors/execution', '-')):>9} {str(r.get('eval/errors/strategy', '-')):>10}")
+    if skipped:
+        print(f"({skipped} evaluation record{'s' if skipped > 1 else ''} without a step, time, accuracy or pass@k "
+              "skipped)", file=sys.stderr)
     return 0
+
+
+def _num(value) -> float | None:
+    """A finite number, or None (a record written by hand, or damaged)."""
+    import math
+
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else None
 
 
 def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
@@ -241,18 +340,19 @@ def _add_config_flags(parser, skip: tuple[str, ...] = ()) -> None:
         flag = "--" + f.name.replace("_", "-")
         if kind is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f.metadata.get("help"))
+                                help=(f.metadata.get("help") or "").replace("%", "%%"))
         else:
             lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
             span = f"; {range_text(lo, hi)}" if hi is not None else ""
             parser.add_argument(flag, dest=f.name, type=kind, default=None, choices=f.metadata.get("choices"),
-                                help=f"{f.metadata.get('help')} (default {f.default!r}{span})")
+                                help=f"{f.metadata.get('help')} (default {f.default!r}{span})".replace("%", "%%"))
 
 
 def _preset_flag(parser) -> None:
     from training.config import PRESET_HELP, PRESETS
 
-    listing = "; ".join(f"{name}: {PRESET_HELP.get(name, '')}" for name in PRESETS)
+    # argparse formats help strings with %: a preset's "15%-carry-error" must reach it as "%%"
+    listing = "; ".join(f"{name}: {PRESET_HELP.get(name, '')}" for name in PRESETS).replace("%", "%%")
     parser.add_argument("--preset", default="tiny-cpu", choices=list(PRESETS), metavar="NAME",
                         help=f"named configuration, one of {listing} (default tiny-cpu); flags override its fields")
 
@@ -266,6 +366,8 @@ def main(argv=None) -> int:
     _preset_flag(run)
     run.add_argument("--out", required=True, help="run directory")
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    run.add_argument("--overwrite", action="store_true", help="replace the run already in --out (its metrics, "
+                                                              "samples and checkpoints are deleted first)")
     run.add_argument("--config", default=None, help="a config.json to start from instead of the preset")
     _add_config_flags(run)
     run.set_defaults(func=_run)
@@ -277,6 +379,8 @@ def main(argv=None) -> int:
     cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     cmp.add_argument("--out", required=True, help="sweep directory; each arm writes OUT/<algo>-s<seed>")
     cmp.add_argument("--resume", action="store_true", help="continue every arm from its last checkpoint")
+    cmp.add_argument("--overwrite", action="store_true", help="replace the sweep already in --out (its arms' "
+                                                              "records and checkpoints are deleted first)")
     cmp.add_argument("--config", default=None, help="a config.json to start from instead of the preset")
     _add_config_flags(cmp, skip=("algo", "seed"))
     cmp.set_defaults(func=_compare)

@@ -4,14 +4,22 @@
 adapter) on one shared model, steps them in turn, writes their records,
 evaluations and checkpoints (see :mod:`training.runs`), resumes them from
 their last checkpoint, and stops them at the end of a step on SIGTERM.
-An arm whose numbers stop being finite (:mod:`training.guard`) fails at
-that step with a message; the other arms of a sweep go on, and
-:func:`train_arms` raises the first :class:`~training.guard.Diverged` once
-they are done.
+An arm whose numbers stop being finite, or whose policy collapses
+(:mod:`training.guard`), fails at that step with a message; the other arms
+of a sweep go on, and :func:`train_arms` raises the first
+:class:`~training.guard.RunFailed` once they are done. Any other failure
+(a full disk, out of memory) marks every arm failed with its cause in
+``status.json`` (``error``, ``cause``), even on a full disk
+(:func:`training.runs.write_json_atomic`).
+
+A resumed arm starts from its newest checkpoint that can be read; a newer
+one that cannot (a torn or corrupt file) is skipped, and ``status.json``
+(``resume_note``) and the log say so (docs/failures.md).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -21,10 +29,12 @@ from typing import Iterator
 from training import dist
 from training.engine.backbone import Backbone
 from training.config import RunConfig, save_config
-from training.guard import Diverged
+from training.guard import Collapsed, RunFailed, failure_cause
 from training.loop import Trainer
 from training.report import Reporter
 from training.runs import RunDir
+
+log = logging.getLogger(__name__)
 
 
 def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> Iterator[dict]:
@@ -49,6 +59,41 @@ def compare_arms(cfg: RunConfig, algos: list[str], seeds: list[int], out: str | 
     if len(set(algos)) != len(algos) or len(set(seeds)) != len(seeds):
         raise ValueError("algorithms and seeds must not repeat")
     return [(replace(cfg, algo=a, seed=s).validate(), Path(out) / arm_name(a, s)) for s in seeds for a in algos]
+
+
+def resume_from(trainer: Trainer, run: RunDir) -> str | None:
+    """Load the newest readable checkpoint of ``run`` into ``trainer``; a note when newer ones were skipped.
+
+    No checkpoint: nothing is loaded (the run starts at step 0). Checkpoints
+    that all fail to load: a ValueError naming each one and why.
+    """
+    skipped = []
+    for ckpt in run.checkpoint_list():
+        try:
+            trainer.load(ckpt)
+        except Exception as err:  # noqa: BLE001 - a torn or corrupt file: SafetensorError, UnpicklingError, ...
+            first = (str(err).strip().splitlines() or [""])[0][:160]
+            skipped.append(f"{ckpt.name} ({type(err).__name__}{': ' + first if first else ''})")
+            continue
+        if not skipped:
+            return None
+        note = (f"resumed from {ckpt.name}, the newest checkpoint that could be read; skipped "
+                f"{', '.join(skipped)}")
+        log.warning("%s: %s", run.path, note)
+        return note
+    if skipped:
+        raise ValueError(f"cannot resume {run.path}: no checkpoint can be read ({'; '.join(skipped)}); start "
+                         "again without --resume (add --overwrite to replace the old records)")
+    return None
+
+
+def _failed(run: RunDir, **fields) -> None:
+    """Mark ``run`` failed; on a disk too full even for that, say so in the log (the cause is in the message
+    the process prints, and the job manager reads it from there)."""
+    try:
+        run.set_status("failed", ended=time.time(), **fields)
+    except OSError as err:
+        log.error("%s: could not record the failure in status.json (%s): %s", run.path, err, fields.get("error"))
 
 
 def _evaluate(i: int, trainer: Trainer, run: RunDir, reporter: Reporter, main: bool) -> Iterator[tuple[int, dict]]:
@@ -115,13 +160,13 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
         pass
     trainers: list[Trainer] = []
     reporters: list[Reporter] = []
-    diverged: dict[int, Diverged] = {}  # arm index -> why it stopped
+    failed: dict[int, RunFailed] = {}  # arm index -> why a guard stopped it
     try:
         for (cfg, _), run in zip(arms, runs):
             if main:
                 save_config(cfg, run.path / "config.json")
             run.set_status("running", step=0, steps=cfg.steps, start_step=0, phase="loading", pid=os.getpid(),
-                           started=time.time(), ended=None, step_s=None)
+                           started=time.time(), ended=None, step_s=None, error=None, cause=None)
             reporters.append(Reporter(cfg.report_to if main else "", run.path, run.path.name, cfg.to_json()))
         backbone = Backbone(arms[0][0])
         pace = _Pace(len(arms))
@@ -134,29 +179,32 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
 
         for i, ((cfg, _), run) in enumerate(zip(arms, runs)):
             trainer = Trainer(cfg, backbone, adapter=f"arm{i}")
-            ckpt = run.latest_checkpoint() if resume else None
-            if ckpt is not None:
-                trainer.load(ckpt)
+            note = resume_from(trainer, run) if resume else None
             if resume:
                 run.truncate_to(trainer.step)
             trainers.append(trainer)
             run.set_status("running", step=trainer.step, start_step=trainer.step, phase="training",
-                           planning=trainer.planning)
+                           planning=trainer.planning, **({"resume_note": note} if resume else {}))
             if cfg.eval_every and trainer.step == 0:
                 yield from _evaluate(i, trainer, run, reporters[i], main)
         tell_sweep()
         ends = [t.cfg.steps if max_steps is None else min(t.cfg.steps, t.step + max_steps) for t in trainers]
-        while not stop["flag"] and any(t.step < ends[i] for i, t in enumerate(trainers) if i not in diverged):
+        while not stop["flag"] and any(t.step < ends[i] for i, t in enumerate(trainers) if i not in failed):
             for i, (trainer, run) in enumerate(zip(trainers, runs)):
                 cfg = trainer.cfg
-                if trainer.step >= ends[i] or i in diverged:
+                if trainer.step >= ends[i] or i in failed:
                     continue
                 try:
                     record = trainer.train_step()
-                except Diverged as err:  # this arm stops here, its step unwritten; a sweep's others go on
-                    diverged[i] = err.with_checkpoint(run.latest_checkpoint(), cfg.checkpoint_every,
-                                                      arm=run.path.name if len(runs) > 1 else "")
-                    run.set_status("failed", step=trainer.step, error=str(err), ended=time.time())
+                except RunFailed as err:  # this arm stops here; a sweep's others go on
+                    if isinstance(err, Collapsed):  # its step's record shows the collapse: written
+                        run.log(err.record)
+                        reporters[i].log(err.record)
+                        if main:
+                            yield i, err.record
+                    failed[i] = err.with_checkpoint(run.latest_checkpoint(), cfg.checkpoint_every,
+                                                    arm=run.path.name if len(runs) > 1 else "")
+                    run.set_status("failed", step=trainer.step, error=str(err), cause=err.cause, ended=time.time())
                     continue
                 run.log(record)
                 reporters[i].log(record)
@@ -172,7 +220,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
                 if main and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps):
                     trainer.save(run.checkpoints / f"step-{trainer.step}")
         for i, (trainer, run) in enumerate(zip(trainers, runs)):
-            if i in diverged:
+            if i in failed:
                 continue
             if (stop["flag"] or max_steps is not None) and trainer.step < trainer.cfg.steps:
                 if main and not (run.checkpoints / f"step-{trainer.step}" / "state.pt").exists():
@@ -183,13 +231,15 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
                     run.set_status("running", step=trainer.step, phase="between chunks")
             else:
                 run.set_status("finished", step=trainer.step, phase=None, ended=time.time())
-        if diverged:
-            raise diverged[min(diverged)]
-    except Diverged:
-        raise  # the diverged arms are marked failed, the others ended normally
+        if failed:
+            raise failed[min(failed)]
+    except RunFailed:
+        raise  # the arms a guard stopped are marked failed, the others ended normally
     except Exception as err:
-        for run in runs:
-            run.set_status("failed", error=f"{type(err).__name__}: {err}", ended=time.time())
+        cause, message = failure_cause(err)
+        for i, run in enumerate(runs):
+            if i not in failed:
+                _failed(run, error=message, cause=cause)
         raise
     finally:
         for reporter in reporters:

@@ -150,7 +150,7 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
     not written twice.
     """
     from training.arms import train_arms
-    from training.guard import Diverged
+    from training.guard import RunFailed
 
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"a chunk takes at least one step, got {n_steps!r}")
@@ -175,7 +175,7 @@ def run_chunk(path: str | Path, n_steps: int) -> dict:
     try:
         for _, record in train_arms(live, resume=True, sweep=sweep, max_steps=n_steps) if live else ():
             measured += record.get("time/step_s", 0.0) if record.get("kind") == "step" else record.get("time/eval_s", 0.0)
-    except Diverged as err:  # that arm's status says "failed" with this message; the others took their steps
+    except RunFailed as err:  # diverged or collapsed: that arm says "failed" with this message; others took steps
         error = str(err)
     except Exception as err:  # the arms say "failed" (train_arms); so does the sweep, then the caller hears it
         if sweep is not None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from training.hierarchy.detector import DETECTORS
 
 ALGOS = ("grpo", "hicra", "hicra-released", "hicra-entropy", "hicra-entropy-matched", "hicra-placebo")
 MAX_RESPONSES_PER_STEP = 65_536  # prompts_per_step x group_size
+DEVICE_RE = re.compile(r"^((cpu|cuda|mps|xpu)(:[0-9]{1,3})?)?$")
 
 
 def _f(default, help: str, lo=None, hi=None, **extra):
@@ -56,6 +58,17 @@ class RunConfig:
     warmup: int = _f(10, "linear warm-up steps", 0, 1_000_000)
     weight_decay: float = _f(0.0, "AdamW weight decay", 0, 1)
     max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)", 0, 1e6)
+    # the collapse guard (training/guard.py, docs/failures.md)
+    collapse_entropy: float = _f(0.5, "collapse guard: fail the run when the mean token entropy of a step's "
+                                      "responses stays at or above this fraction of the uniform maximum, "
+                                      "ln(vocabulary size), for collapse_steps steps (0 = off); a healthy run of "
+                                      "the bundled model sits near 0.01 of it, one collapsed by --lr 1 "
+                                      "--max-grad-norm 0 at 0.57-0.70", 0, 1)
+    collapse_steps: int = _f(3, "collapse guard: consecutive steps a sign of collapse must last before the run "
+                                "fails", 1, 1_000_000)
+    collapse_reward_steps: int = _f(0, "collapse guard: also fail when the mean reward has been exactly 0 for this "
+                                       "many consecutive steps after an earlier step above 0 (0 = off: a weak model "
+                                       "on a hard task can go many steps without reward)", 0, 1_000_000)
     updates_per_batch: int = _f(1, "passes over each batch (more than 1 makes the clip active)", 1, 64)
     micro_batch_groups: int = _f(2, "groups per forward/backward pass (0 = the whole batch at once); "
                                  "smaller uses less memory, the gradient is the same", 0, 1024)
@@ -131,6 +144,9 @@ class RunConfig:
                               hi=f.metadata.get("hi"))
         if self.temperature <= 0:
             raise ValueError("temperature must be above 0 for rollouts")
+        if not DEVICE_RE.match(self.device):
+            raise ValueError(f"device must be empty (a GPU if there is one), cpu, cuda or cuda:N, got "
+                             f"{self.device!r:.40}")
         if not self.task.strip():
             raise ValueError("task must name a task: multiply, gsm8k, math or jsonl:PATH")
         if self.prompts_per_step * self.group_size > MAX_RESPONSES_PER_STEP:

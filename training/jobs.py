@@ -15,6 +15,15 @@ queued run starts when the previous one ends whether or not a page or an
 API client is polling. A thread in the app rather than the workers handing
 over: a worker that crashes or is killed cannot hand over, and the thread
 also notices that. :meth:`JobManager.close` stops it.
+
+One bad entry never stops the queue: a symbolic link in the runs folder,
+or a ``status.json`` / ``job.json`` that is not a JSON object, makes that
+entry *broken*: the scheduler skips it (and logs it once), listing shows it
+with ``state`` "broken" and an ``error`` saying why, and :meth:`delete`
+removes it (a link only as a link). A run whose process died without
+saying why gets its cause from its exit status and log
+(:func:`training.guard.cause_of_exit`); when even that cannot be written (a
+full disk), the manager keeps it in memory and writes it once it can.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from training.config import RunConfig, save_config
+from training.guard import cause_of_exit, failure_cause
 from training.runs import RunDir, read_jsonl, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -42,6 +52,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class JobError(ValueError):
     """A request the manager refuses; the message says why."""
+
+
+class BrokenEntry(JobError):
+    """An entry of the runs folder that is not a usable run (a link, an unreadable status); delete removes it."""
+
+
+def _log_tail(path: Path, size: int = 8192) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def default_concurrency() -> int:
@@ -82,6 +105,8 @@ class JobManager:
         self.before_launch: Callable[[str], None] | None = None
         self._closing = threading.Event()
         self._scheduler: threading.Thread | None = None
+        self._unwritten: dict[str, dict] = {}  # name -> a failed status the disk would not take yet
+        self.problems: dict[str, str] = {}  # name -> why the scheduler skips that entry (logged once)
 
     @property
     def lock(self) -> threading.RLock:
@@ -120,15 +145,54 @@ class JobManager:
 
     # -------------------------------------------------------------- naming
 
-    def path_of(self, name: str) -> Path:
-        """The folder of job ``name``; refuses names that could leave the runs folder."""
+    def _entry(self, name: str) -> Path:
+        """``runs/<name>`` as it is, a link not followed; refuses names that could leave the runs folder."""
         if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-            raise JobError(f"run name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+            raise JobError(f"run name {name!r:.80} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit")
-        path = (self.root / name).resolve()
+        return self.root / name
+
+    def path_of(self, name: str) -> Path:
+        """The folder of job ``name``; refuses names that could leave the runs folder, and links."""
+        entry = self._entry(name)
+        if entry.is_symlink():
+            raise BrokenEntry(self._link_problem(name))
+        path = entry.resolve()
         if path.parent != self.root:
             raise JobError(f"run name {name!r} is not allowed")
         return path
+
+    @staticmethod
+    def _link_problem(name: str) -> str:
+        return (f"{name!r} in the runs folder is a symbolic link, not a run: the lab does not follow links there; "
+                "deleting it removes the link only")
+
+    def problem(self, name: str) -> str | None:
+        """Why entry ``name`` is broken (``None``: it is a usable run)."""
+        entry = self._entry(name)
+        if entry.is_symlink():
+            return self._link_problem(name)
+        if not entry.is_dir():
+            return None
+        bad = RunDir(entry).status_problem()
+        if bad:
+            return f"run {name!r} is broken: {bad}; delete it, or repair the file"
+        try:
+            job = self._job(entry)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            return f"run {name!r} is broken: its job.json or an arm's config.json cannot be read ({err}); delete it"
+        if not isinstance(job, dict) or not isinstance(job.get("submitted", 0), (int, float)):
+            return f"run {name!r} is broken: job.json is not a job (a JSON object with a submitted time); delete it"
+        return None
+
+    def _broken(self, name: str, why: str) -> dict:
+        entry = self._entry(name)
+        try:
+            when = entry.lstat().st_mtime
+        except OSError:
+            when = 0
+        return {"name": name, "kind": "broken", "state": "broken", "error": why, "path": str(entry),
+                "submitted": when, "duration_s": None, "algos": [], "seeds": []}
 
     # ------------------------------------------------------------- actions
 
@@ -141,7 +205,7 @@ class JobManager:
         cfg = cfg.validate()
         path = self.path_of(name)
         with self._lock:
-            if path.exists():
+            if path.exists() or path.is_symlink():
                 raise JobError(f"a run named {name!r} already exists; pick another name or delete it")
             path.mkdir(parents=True)
             save_config(cfg, path / "config.json")
@@ -181,28 +245,41 @@ class JobManager:
             job = self._job(path)
             job["resume"] = True
             write_json_atomic(path / "job.json", job)
-            RunDir(path).set_status("queued", error=None)
+            self._unwritten.pop(name, None)
+            RunDir(path).set_status("queued", error=None, cause=None)
             self.schedule()
             return self.info(name)
 
     def delete(self, name: str) -> None:
-        path = self.path_of(name)
+        """Delete a run, or a broken entry (a link: the link only, never what it points to)."""
+        entry = self._entry(name)
         with self._lock:
-            if self._refresh(name).get("state") == "running":
-                raise JobError(f"run {name!r} is running; stop it first")
-            if path.exists():
-                shutil.rmtree(path)
+            if entry.is_symlink():
+                entry.unlink()
+            elif entry.is_dir():
+                status = self._refresh(name) if self.problem(name) is None else RunDir(entry).status()
+                if status.get("state") == "running":
+                    raise JobError(f"run {name!r} is running; stop it first")
+                shutil.rmtree(entry)
+            self._unwritten.pop(name, None)
+            self.problems.pop(name, None)
 
     # -------------------------------------------------------------- queries
 
     def names(self) -> list[str]:
-        """Jobs of the manager and runs started from the command line (any folder with a status)."""
+        """Jobs of the manager, runs started from the command line (any folder with a status), and links
+        (broken entries, listed so they can be seen and deleted)."""
         return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and NAME_RE.match(p.name) and ((p / "job.json").exists() or (p / "status.json").exists()))
+                      if NAME_RE.match(p.name) and ".." not in p.name
+                      and (p.is_symlink() or (p.is_dir() and ((p / "job.json").exists()
+                                                              or (p / "status.json").exists()))))
 
     def _job(self, path: Path) -> dict:
         if (path / "job.json").exists():
-            return json.loads((path / "job.json").read_text())
+            job = json.loads((path / "job.json").read_text())
+            if not isinstance(job, dict):
+                raise ValueError(f"job.json holds {json.dumps(job)[:40]}, not a JSON object")
+            return job
         arms = sorted(p for p in path.iterdir() if (p / "config.json").exists())  # a CLI sweep
         configs = [json.loads((p / "config.json").read_text()) for p in arms]
         return {"name": path.name, "kind": "compare" if arms else "run", "arms": [p.name for p in arms],
@@ -210,9 +287,14 @@ class JobManager:
                 "submitted": (path / "status.json").stat().st_mtime if (path / "status.json").exists() else 0}
 
     def info(self, name: str) -> dict:
-        path = self.path_of(name)
-        if not path.is_dir():
+        """A run's job and status; a broken entry's name, ``state`` "broken" and ``error`` (why)."""
+        entry = self._entry(name)
+        if not entry.is_dir() and not entry.is_symlink():
             raise JobError(f"no run named {name!r}")
+        why = self.problem(name)
+        if why:
+            return self._broken(name, why)
+        path = self.path_of(name)
         status = self._refresh(name)
         job = self._job(path)
         started, ended = status.get("started"), status.get("ended")
@@ -223,7 +305,14 @@ class JobManager:
         """Every job, newest first, after starting what the queue allows."""
         with self._lock:
             self.schedule()
-            jobs = [self.info(n) for n in self.names()]
+            jobs = []
+            for n in self.names():
+                try:
+                    jobs.append(self.info(n))
+                except BrokenEntry as err:
+                    jobs.append(self._broken(n, str(err)))
+                except JobError:  # deleted meanwhile
+                    pass
         return sorted(jobs, key=lambda j: -j.get("submitted", 0))
 
     def tail(self, name: str, arm: str | None = None, since: int = 0) -> list[dict]:
@@ -241,38 +330,78 @@ class JobManager:
         run = RunDir(path)
         status = run.status()
         child = self._children.get(name)
+        returncode = None
         if child is not None and child.poll() is not None:
             self._children.pop(name)
+            returncode = child.returncode
             status = run.status()
         if status.get("state") == "running" and not _alive(status.get("pid")) and name not in self._children:
-            run.set_status("failed", error=status.get("error") or "the training process ended without finishing "
-                           "(killed or crashed); resume continues from the last checkpoint", ended=time.time())
-            status = run.status()
+            if name not in self._unwritten:
+                cause, message = cause_of_exit(returncode, _log_tail(path / "log.txt"))
+                self._unwritten[name] = {"error": status.get("error") or message,
+                                         "cause": status.get("cause") or cause, "ended": time.time()}
+        pending = self._unwritten.get(name)
+        if pending is not None:
+            if status.get("state") not in (None, "running", "queued"):  # rewritten meanwhile
+                self._unwritten.pop(name)
+                return status
+            try:
+                run.set_status("failed", **pending)
+                self._unwritten.pop(name)
+                status = run.status()
+            except OSError as err:  # a full disk: keep the cause, write it on a later refresh
+                log.warning("%s: cannot write its status yet (%s); kept in memory", name, err.strerror or err)
+                status = {**status, **pending, "state": "failed"}
         return status
 
     def schedule(self) -> None:
-        """Start queued jobs, oldest first, while slots are free."""
+        """Start queued jobs, oldest first, while slots are free; a broken entry is skipped and reported."""
         with self._lock:
-            states = {n: self._refresh(n) for n in self.names()}
+            states, submitted, problems = {}, {}, {}
+            for n in self.names():
+                try:
+                    why = self.problem(n)
+                    if why is None:
+                        states[n] = self._refresh(n)
+                        submitted[n] = self._job(self.root / n).get("submitted", 0)
+                except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                    why = f"run {n!r} is broken: {type(err).__name__}: {err}"
+                if why:
+                    problems[n] = why
+                    if self.problems.get(n) != why:
+                        log.warning("scheduler: skipping %s", why)
+            self.problems = problems
             running = sum(1 for s in states.values() if s.get("state") == "running")
             running += sum(1 for n, c in self._children.items()
                            if c.poll() is None and states.get(n, {}).get("state") == "queued")
             queued = sorted((n for n, s in states.items() if s.get("state") == "queued" and n not in self._children),
-                            key=lambda n: self._job(self.root / n).get("submitted", 0))
+                            key=lambda n: submitted[n])
             for name in queued:
                 if running >= self.max_concurrent:
                     break
-                self._launch(name)
-                running += 1
+                if self._launch(name):
+                    running += 1
 
-    def _launch(self, name: str) -> None:
+    def _launch(self, name: str) -> bool:
+        """Start job ``name``'s process; False (the job marked failed, with why) when it cannot start."""
         path = self.path_of(name)
-        if self.before_launch is not None:
-            try:
+        try:
+            if self.before_launch is not None:
                 self.before_launch(name)
-            except JobError as err:
-                RunDir(path).set_status("failed", error=str(err), ended=time.time())
-                return
+            self._start(name, path)
+            return True
+        except (JobError, OSError) as err:  # refused, or the process or its log could not be made (a full disk)
+            cause, message = ("refused", str(err)) if isinstance(err, JobError) else failure_cause(err)
+            self._children.pop(name, None)
+            self._unwritten[name] = {"error": message, "cause": cause, "ended": time.time()}
+            try:
+                RunDir(path).set_status("failed", **self._unwritten[name])
+                self._unwritten.pop(name)
+            except OSError:
+                pass  # kept in memory; _refresh writes it once the disk takes it
+            return False
+
+    def _start(self, name: str, path: Path) -> None:
         job = self._job(path)
         cmd = [sys.executable, "-m", "training"]
         if job["kind"] == "compare":
@@ -282,9 +411,14 @@ class JobManager:
             cmd += ["run", "--config", str(path / "config.json"), "--out", str(path)]
         if job.get("resume"):
             cmd.append("--resume")
-        log = open(path / "log.txt", "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._children[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                                start_new_session=True)
-        log.close()
-        RunDir(path).set_status("running", pid=self._children[name].pid, started=time.time(), ended=None)
+        with open(path / "log.txt", "ab") as out:
+            child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        try:
+            RunDir(path).set_status("running", pid=child.pid, started=time.time(), ended=None)
+        except OSError:  # its status cannot say it runs: it must not run unseen
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
+        self._children[name] = child

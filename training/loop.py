@@ -11,7 +11,8 @@ One step, as in the README:
    penalised, every ``kl_every`` steps when it is only reported);
 6. clipped policy loss, backward, clip, AdamW step on the LoRA weights
    (a non-finite loss, gradient or weight stops the run: :mod:`training.guard`);
-7. one metrics record per step, an eval record every ``eval_every`` steps.
+7. one metrics record per step, an eval record every ``eval_every`` steps
+   (a policy whose entropy or reward stays pinned stops the run: :mod:`training.guard`).
 
 :class:`Trainer` holds an arm's state and takes its steps;
 :mod:`training.arms` drives trainers and writes their run directories.
@@ -86,12 +87,18 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      fused=self.device.type == "cuda" or None)
         self.train_problems = self.task.problems("train")
+        if cfg.prompts_per_step > len(self.train_problems):  # a step samples its prompts without repeats
+            raise ValueError(f"prompts_per_step ({cfg.prompts_per_step}) is more than the {len(self.train_problems)} "
+                             f"training problems of task {cfg.task!r}")
         self.rank, self.world = dist.world()
         if cfg.prompts_per_step % self.world:
             raise ValueError(f"prompts_per_step ({cfg.prompts_per_step}) must be a multiple of the number of "
                              f"processes ({self.world})")
         self.step = 0
         self.baseline: dict[str, float] = {}  # step-0 mean NLLs, for relative perplexity
+        # the collapse guard; its uniform maximum is ln of the logits' width (the model's vocabulary)
+        self.collapse = guard.CollapseWatch(cfg.collapse_entropy, cfg.collapse_steps, cfg.collapse_reward_steps,
+                                            self.lm.model.config.vocab_size, cfg.lr, cfg.max_grad_norm)
 
     def sync_sampler(self, merged: bool) -> None:
         self.backbone.sync_sampler(self.adapter if merged else None)
@@ -298,6 +305,7 @@ class Trainer:
         if warning:  # the run goes on (it is a valid experiment), and says so
             record["planning/warning"] = warning
         self.step += 1
+        self.collapse.check(step, record)  # a collapsed policy: Collapsed, with this record (training/guard.py)
         return record
 
     def task_figures(self, problems: list, texts: list[str]) -> dict:
@@ -347,12 +355,13 @@ class Trainer:
         (path / "state.tmp").replace(path / "state.pt")
 
     def load(self, path: Path) -> None:
+        """Both files are read before either is applied, so an unreadable checkpoint changes nothing."""
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        set_peft_model_state_dict(self.model, load_file(str(path / "adapter" / "adapter_model.safetensors")),
-                                  adapter_name=self.adapter)
+        weights = load_file(str(path / "adapter" / "adapter_model.safetensors"))
         state = torch.load(path / "state.pt", weights_only=False)
+        set_peft_model_state_dict(self.model, weights, adapter_name=self.adapter)
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.baseline = state["step"], state["baseline"]
         torch.set_rng_state(state["torch_rng"])

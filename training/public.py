@@ -13,10 +13,14 @@ other, so three things the private lab leaves open are decided here:
 * **Fair queueing.** At most ``max_runs_per_owner`` queued or running runs per
   owner and ``max_queue`` waiting runs in all; a refusal says how many runs
   are ahead.
-* **Retention.** The newest ``keep_checkpoints`` ended runs keep their
-  checkpoints and the newest ``keep_runs`` runs are kept at all; before a run
-  is queued or starts, the oldest ended runs' checkpoints go first until
-  ``min_free_gb`` is free, and the run is refused when that is not enough.
+* **Retention.** It only ever touches runs launched from this lab's pages
+  (``job.json`` with an owner), never a command-line run, and never a
+  checkpoint a run may resume from (those of stopped and failed runs). The
+  newest ``keep_checkpoints`` finished runs keep their checkpoints and the
+  newest ``keep_runs`` runs are kept at all; before a run is queued or
+  starts, the oldest finished runs' checkpoints go first until
+  ``min_free_gb`` is free, and when even all of them would not free enough,
+  the run is refused and nothing is deleted (docs/failures.md).
 
 No gradio here: the page turns a request into a :class:`Visitor` (see
 ``lab/ui/visitors.py``) and the handlers ask a :class:`PublicPolicy`.
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -88,8 +93,11 @@ class PublicLimits:
     def validate(self) -> "PublicLimits":
         for f in fields(self):
             least = 0 if f.name in ("keep_checkpoints", "min_free_gb") else 1
-            if getattr(self, f.name) < least:
-                raise ValueError(f"{f.metadata['env']} must be at least {least}")
+            value = getattr(self, f.name)
+            if not math.isfinite(value):  # inf and nan parse as floats
+                raise ValueError(f"{f.metadata['env']} must be a finite number ({f.metadata['help']}), got {value}")
+            if value < least:
+                raise ValueError(f"{f.metadata['env']} must be at least {least}, got {value:g}")
         if self.keep_runs < self.max_queue + 2:
             raise ValueError(f"HICRA_LAB_KEEP_RUNS ({self.keep_runs}) must exceed HICRA_LAB_MAX_QUEUE "
                              f"({self.max_queue}) by at least 2, so that queued and running runs always fit")
@@ -119,6 +127,18 @@ class Visitor:
 
     def owns(self, job: dict) -> bool:
         return bool(job.get("owner")) and job["owner"] in self.ids
+
+
+def _folder_bytes(path: Path) -> int:
+    """Bytes in the files under ``path`` (links not followed)."""
+    total = 0
+    for p in path.rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
 
 
 def n_runs(n: int) -> str:
@@ -194,11 +214,19 @@ class PublicPolicy:
     """
 
     def __init__(self, jobs: JobManager, limits: PublicLimits | None = None,
-                 disk_free: Callable[[], int] | None = None):
+                 disk_free: Callable[[], int] | None = None, sizes: Callable[[Path], int] | None = None):
+        """``disk_free`` (bytes free) and ``sizes`` (bytes under a folder) stand in for the disk in tests;
+        on the real disk a ``min_free_gb`` larger than the whole disk is refused here, at start-up."""
         self.jobs = jobs
         self.limits = limits or PublicLimits()
         self._key = _secret(jobs.root)
+        if disk_free is None:
+            total = shutil.disk_usage(jobs.root).total
+            if self.limits.min_free_gb * GB > total:
+                raise ValueError(f"HICRA_LAB_MIN_FREE_GB ({self.limits.min_free_gb:g}) is more than the whole disk "
+                                 f"of {jobs.root} holds ({total / GB:.1f} GiB): no run could ever start")
         self._disk_free = disk_free or (lambda: shutil.disk_usage(self.jobs.root).free)
+        self._sizes = sizes or _folder_bytes
 
     # ------------------------------------------------------------ identity
 
@@ -308,10 +336,19 @@ class PublicPolicy:
 
     # ----------------------------------------------------------- retention
 
+    @staticmethod
+    def launched_here(job: dict) -> bool:
+        """Was this run launched from the public lab's pages (the only runs retention may touch)?"""
+        return bool(job.get("owner")) and job.get("state") != "broken"
+
     def _ended(self) -> list[dict]:
-        """Ended runs, oldest first (by when they ended)."""
-        ended = [j for j in self._all() if j.get("state") in ENDED]
+        """Ended runs launched here, oldest first (by when they ended)."""
+        ended = [j for j in self._all() if j.get("state") in ENDED and self.launched_here(j)]
         return sorted(ended, key=lambda j: j.get("ended") or j.get("updated") or j.get("submitted") or 0)
+
+    def resumable(self, job: dict) -> bool:
+        """A stopped or failed run with a checkpoint: resume needs its checkpoints, so retention keeps them."""
+        return job.get("state") in ("stopped", "failed") and self.has_checkpoints(job["name"])
 
     @staticmethod
     def _checkpoint_dirs(path: Path) -> list[Path]:
@@ -336,30 +373,46 @@ class PublicPolicy:
         return True
 
     def prune(self) -> list[str]:
-        """Apply the count limits, oldest first: whole ended runs beyond ``keep_runs`` runs, then the
-        checkpoints of ended runs beyond the newest ``keep_checkpoints``. Returns what it did, a line each."""
+        """Apply the count limits to runs launched here, oldest first: whole ended runs beyond ``keep_runs``
+        (not a resumable one), then the checkpoints of finished runs beyond the newest ``keep_checkpoints``.
+        Returns what it did, a line each."""
         done = []
         with self.jobs.lock:
             ended = self._ended()
-            extra = max(0, len(self.jobs.names()) - self.limits.keep_runs)
-            for j in ended[:extra]:
+            here = sum(1 for j in self._all() if self.launched_here(j))
+            extra = max(0, here - self.limits.keep_runs)
+            deleted = set()
+            for j in [j for j in ended if not self.resumable(j)][:extra]:
                 self.jobs.delete(j["name"])
+                deleted.add(j["name"])
                 done.append(f"deleted {j['name']}")
-            ended = ended[extra:]
-            why = f"only the newest {self.limits.keep_checkpoints} ended runs keep their checkpoints"
-            for j in ended[:max(0, len(ended) - self.limits.keep_checkpoints)]:
+            finished = [j for j in ended if j.get("state") == "finished" and j["name"] not in deleted]
+            why = f"only the newest {self.limits.keep_checkpoints} finished runs keep their checkpoints"
+            for j in finished[:max(0, len(finished) - self.limits.keep_checkpoints)]:
                 if self._drop_checkpoints(j["name"], why):
                     done.append(f"removed the checkpoints of {j['name']}")
         return done
 
     def make_room(self) -> None:
-        """Free ``min_free_gb`` by removing the oldest ended runs' checkpoints; JobError if not enough."""
+        """Free ``min_free_gb`` by removing the oldest finished runs' checkpoints; JobError if not enough.
+
+        What removing them all would free is added up first: when it is not
+        enough, nothing is removed (a refused launch deletes nothing)."""
         need = self.limits.min_free_gb * GB
         with self.jobs.lock:
-            if self._disk_free() >= need:
+            free = self._disk_free()
+            if free >= need:
                 return
+            candidates = [(j, sum(self._sizes(d) for d in self._checkpoint_dirs(self.jobs.path_of(j["name"]))))
+                          for j in self._ended() if j.get("state") == "finished" and self.has_checkpoints(j["name"])]
+            freeable = sum(size for _, size in candidates)
+            if free + freeable < need:
+                raise JobError(f"the lab's disk has {free / GB:.1f} GiB free and a run needs "
+                               f"{self.limits.min_free_gb:g} GiB (HICRA_LAB_MIN_FREE_GB); removing every finished "
+                               f"run's checkpoints would free only {freeable / GB:.1f} GiB, so none were removed; "
+                               "try again later")
             why = f"the disk had less than {self.limits.min_free_gb:g} GiB free"
-            for j in self._ended():
+            for j, _ in candidates:
                 self._drop_checkpoints(j["name"], why)
                 if self._disk_free() >= need:
                     return

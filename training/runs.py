@@ -10,14 +10,20 @@
 
 Appends are crash-safe: each line is written whole and flushed with fsync; a
 reader skips a torn last line (with a warning) instead of failing.
+
+A full disk must not lose why a run stopped: when the atomic write of a
+small JSON file (``status.json``) fails for want of space, it is rewritten
+in place instead, in the blocks the file already has (docs/failures.md).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -35,10 +41,33 @@ def _clean(value):
     return value
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` whole (a temporary file, then a rename); on a full disk, over the old file in place.
+
+    The in-place fallback needs no new block when the new text is no longer
+    than the file's last block allows, which holds for a status file; it is
+    not atomic, so it is only the fallback.
+    """
+    text = json.dumps(_clean(data), indent=2) + "\n"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno not in DISK_FULL or not path.exists():
+            raise
+        try:
+            with open(path, "r+b") as f:
+                f.write((json.dumps(_clean(data), separators=(",", ":")) + "\n").encode())  # compact: fits
+                f.truncate()
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            raise err from None
 
 
 def append_jsonl(path: Path, record: dict) -> None:
@@ -97,6 +126,27 @@ def check_run_folder(path: str | Path) -> Path:
     return Path(raw)
 
 
+RECORDS = ("metrics.jsonl", "samples.jsonl", "checkpoints", "status.json", "retention.json", "tensorboard")
+
+
+def has_records(path: Path) -> bool:
+    """Does ``path`` hold a run's (or a sweep's arms') records: metrics, samples or a checkpoint?"""
+    folders = [path, *(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())] if path.is_dir() else []
+    return any((f / "metrics.jsonl").exists() or (f / "samples.jsonl").exists() or any(f.glob("checkpoints/step-*"))
+               for f in folders)
+
+
+def remove_records(path: Path, arms: list[str] = ()) -> None:
+    """Delete a run's records (``RECORDS``, the named ``arms`` and any folder with a config.json: an earlier
+    sweep's arms); other files stay (the job manager's job.json and log.txt). Links go as links."""
+    for item in [*(path / n for n in RECORDS), *(path / a for a in arms),
+                 *(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.json").exists())]:
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        elif item.exists() or item.is_symlink():
+            item.unlink()
+
+
 def _limit(path: Path, name: str, default: int) -> int:
     try:
         return os.pathconf(path, name)
@@ -123,10 +173,24 @@ class RunDir:
         return self
 
     def status(self) -> dict:
+        """The status, or ``{}`` when there is none or it is not a JSON object (:meth:`status_problem` says)."""
         try:
-            return json.loads(self.status_file.read_text())
-        except (OSError, json.JSONDecodeError):
+            data = json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
             return {}
+        return data if isinstance(data, dict) else {}
+
+    def status_problem(self) -> str | None:
+        """Why ``status.json`` cannot be read as a status (``None``: it can, or there is none)."""
+        try:
+            data = json.loads(self.status_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            return f"status.json cannot be read ({type(err).__name__}: {err})"
+        if not isinstance(data, dict) or not isinstance(data.get("state", ""), str):
+            return f"status.json holds {json.dumps(data)[:40]}, not a run's status (a JSON object with a state)"
+        return None
 
     def set_status(self, state: str, **fields) -> None:
         if self.readonly:
@@ -142,10 +206,18 @@ class RunDir:
         for r in records if not self.readonly else ():
             append_jsonl(self.samples, r)
 
+    def checkpoint_list(self) -> list[Path]:
+        """The run's complete checkpoints (``step-N`` with its ``state.pt``), newest first."""
+        steps = []
+        for p in self.checkpoints.glob("step-*"):
+            number = p.name.split("-", 1)[1]
+            if number.isdigit() and (p / "state.pt").exists():
+                steps.append((int(number), p))
+        return [p for _, p in sorted(steps, reverse=True)]
+
     def latest_checkpoint(self) -> Path | None:
-        steps = sorted((int(p.name.split("-")[1]), p) for p in self.checkpoints.glob("step-*")
-                       if (p / "state.pt").exists())
-        return steps[-1][1] if steps else None
+        found = self.checkpoint_list()
+        return found[0] if found else None
 
     def truncate_to(self, steps_done: int) -> None:
         """Keep what a run had written after ``steps_done`` steps (resume redoes the rest).
