@@ -164,5 +164,8 @@ def app_url(app_data):
 
 @pytest.fixture(scope="module")
 def public_app_url(tmp_path_factory):
-    """The app in public mode (HICRA_LAB_PUBLIC=1) with a queue of one waiting run; yields its URL."""
-    yield from _serve(tmp_path_factory.mktemp("public-app"), HICRA_LAB_PUBLIC="1", HICRA_LAB_MAX_QUEUE="1")
+    """The app in public mode (HICRA_LAB_PUBLIC=1) with a queue of one waiting run; yields its URL. Every test
+    client calls from 127.0.0.1, so the per-network share is raised above what the tests queue (the share
+    itself: tests/test_hardening_api.py)."""
+    yield from _serve(tmp_path_factory.mktemp("public-app"), HICRA_LAB_PUBLIC="1", HICRA_LAB_MAX_QUEUE="1",
+                      HICRA_LAB_MAX_RUNS_PER_NETWORK="10")

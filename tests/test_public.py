@@ -235,7 +235,7 @@ def test_the_page_reads_who_is_asking(public_lab, monkeypatch):
     profile = gr.OAuthProfile({"name": "Alice", "preferred_username": "alice", "profile": "", "picture": ""})
     request = gr.Request(username=None, session_hash="page-load-1")
     assert visitors.who(TOKEN_A, request, profile) == {"hf_user": "alice", "login": None, "token": TOKEN_A,
-                                                        "session": "page-load-1"}
+                                                        "session": "page-load-1", "address": None}
     assert visitors.who(None, request, None)["token"] is None
     assert visitors.ensure_token(TOKEN_A) == TOKEN_A  # a reload keeps the browser's token
     fresh = visitors.ensure_token(None)

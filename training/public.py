@@ -49,6 +49,7 @@ ENDED = ("finished", "stopped", "failed")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 SECRET_FILE = ".owner-secret"
 RETENTION_FILE = "retention.json"  # in a run folder whose checkpoints retention removed
+NETWORK_FILE = "network.json"  # in a run folder started by a visitor: the opaque id of their network
 GB = 1024 ** 3
 
 
@@ -70,6 +71,9 @@ class PublicLimits:
                                   "keep metrics and samples only", "HICRA_LAB_KEEP_CHECKPOINTS")
     min_free_gb: float = _f(2.0, "free disk (GiB) a run needs to be queued or to start; the oldest ended "
                                  "runs' checkpoints are removed to make it", "HICRA_LAB_MIN_FREE_GB")
+    max_runs_per_network: int = _f(2, "queued or running runs from one network address (or one signed-in "
+                                      "account) at a time, however many sessions or tokens it opens",
+                                   "HICRA_LAB_MAX_RUNS_PER_NETWORK")
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "PublicLimits":
@@ -112,6 +116,9 @@ class Visitor:
     ids: tuple[str, ...] = ()
     kind: str = "nobody"
     user: str = ""  # the signed-in user name, to greet them; never stored
+    # Opaque id of where the caller comes from: the signed-in account, else the network address. A script
+    # that opens a new session (or token) per launch is still one network: its share is capped there.
+    network: str | None = None
 
     @property
     def owner(self) -> str | None:
@@ -156,6 +163,48 @@ def _secret(root: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+PROXIES_ENV = "HICRA_LAB_TRUSTED_PROXIES"
+MAX_PROXIES = 10
+
+
+def trusted_proxies(env: dict | None = None) -> int:
+    """How many proxies in front of the app append the caller's address to ``X-Forwarded-For``
+    (``HICRA_LAB_TRUSTED_PROXIES``): default 1 on a Hugging Face Space (``SPACE_ID`` set), else 0 (the TCP
+    peer's address is the caller's). A bad value raises ValueError naming the variable."""
+    env = os.environ if env is None else env
+    raw = env.get(PROXIES_ENV, "").strip()
+    if not raw:
+        return 1 if env.get("SPACE_ID") else 0
+    try:
+        n = int(raw)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_PROXIES:
+        raise ValueError(f"{PROXIES_ENV} must be a whole number from 0 to {MAX_PROXIES} (proxies in front of "
+                         f"the app that append the caller's address to X-Forwarded-For), got {raw!r}")
+    return n
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str | None:
+    """The caller's network address: the TCP peer, or, behind ``trusted_proxies`` proxies that each append
+    the address they saw to ``X-Forwarded-For``, the entry the outermost trusted proxy appended.
+
+    Entries left of that one come from the caller and could be anything, so they are never used; with no
+    trusted proxy the header is ignored (a client could send one to look like many networks).
+
+    >>> client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 1)
+    '1.2.3.4'
+    >>> client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 0)
+    '10.0.0.1'
+    """
+    if trusted_proxies <= 0 or not forwarded_for:
+        return peer or None
+    hops = [h.strip() for h in str(forwarded_for).split(",") if h.strip()]
+    if len(hops) < trusted_proxies:
+        return peer or None
+    return hops[-trusted_proxies][:64] or peer or None
+
+
 class PublicPolicy:
     """Ownership, the queue share and retention over one :class:`JobManager`.
 
@@ -190,17 +239,20 @@ class PublicPolicy:
         return hmac.new(self._key, f"derived:{purpose}".encode(), hashlib.sha256).digest()
 
     def visitor(self, hf_user: str | None = None, login: str | None = None, token: str | None = None,
-                session: str | None = None) -> Visitor:
-        """The caller's ids, strongest first; a malformed ``token`` raises JobError (it could be guessed)."""
+                session: str | None = None, address: str | None = None) -> Visitor:
+        """The caller's ids, strongest first; a malformed ``token`` raises JobError (it could be guessed).
+        ``address``: the caller's network address (:func:`client_address`), for the per-network share."""
         if token is not None and token != "" and (not isinstance(token, str) or not TOKEN_RE.match(token)):
             raise JobError("owner_token must be 16 to 128 letters, digits, '-' or '_' (keep it secret: it is "
                            "what makes your runs yours)")
+        account = ("huggingface", hf_user) if hf_user else ("login", login) if login else None
+        network = self._id(*account) if account else self._id("address", address) if address else None
         found = [(k, v) for k, v in (("huggingface", hf_user), ("login", login), ("browser", token),
                                      ("session", session)) if v]
         if not found:
-            return Visitor()
+            return Visitor(network=network)
         return Visitor(ids=tuple(self._id(k, v) for k, v in found), kind=found[0][0],
-                       user=hf_user or login or "")
+                       user=hf_user or login or "", network=network)
 
     def check_owner(self, visitor: Visitor, name: str, action: str) -> dict:
         """The run's info if ``visitor`` owns it; else JobError saying who may ``action`` (``"stop it"``)."""
@@ -252,6 +304,12 @@ class PublicPolicy:
                 raise JobError(f"you already have {n_runs(len(mine))} queued or running ({j['name']!r}: "
                                f"{where}); this public lab allows {n} per visitor: stop one or wait until "
                                "it ends")
+            if visitor.network is not None:
+                ours = [j for j in jobs if j.get("state") in ACTIVE and self.network_of(j["name"]) == visitor.network]
+                if len(ours) >= self.limits.max_runs_per_network:
+                    raise JobError(f"{n_runs(len(ours))} from your network (or account) already queued or running; "
+                                   f"this public lab allows {self.limits.max_runs_per_network} at a time, however "
+                                   "many sessions ask: wait until one ends")
             running = sum(1 for j in jobs if j.get("state") == "running")
             queued = sum(1 for j in jobs if j.get("state") == "queued")
             if queued >= self.limits.max_queue:
@@ -259,6 +317,22 @@ class PublicPolicy:
                                f"{queued} waiting) and this public lab queues at most "
                                f"{self.limits.max_queue}; try again when one ends")
             self.make_room()
+
+    def free_bytes(self) -> int:
+        """Free space on the disk that holds the runs (what the disk checks compare with)."""
+        return self._disk_free()
+
+    def record_network(self, name: str, visitor: Visitor) -> None:
+        """Note which network started run ``name`` (an opaque id, in ``network.json`` beside its job)."""
+        if visitor.network is not None:
+            write_json_atomic(self.jobs.path_of(name) / NETWORK_FILE, {"network": visitor.network})
+
+    def network_of(self, name: str) -> str | None:
+        try:
+            data = json.loads((self.jobs.path_of(name) / NETWORK_FILE).read_text())
+        except (OSError, ValueError, JobError):
+            return None
+        return data.get("network") if isinstance(data, dict) else None
 
     # ----------------------------------------------------------- retention
 

@@ -26,10 +26,19 @@ CSS = """
 """
 
 
+PUBLIC_MAX_UPLOAD = "20mb"  # the largest file a visitor of a public lab may upload (Gradio refuses more)
+
+
 def launch_options() -> dict:
     """Keyword arguments of ``launch()``: our CSS, and a footer without Gradio's own "Runs" link (its run
-    history would be confused with the lab's Runs tab)."""
-    return {"css": CSS, "footer_links": ["api", "gradio", "settings"]}
+    history would be confused with the lab's Runs tab); a public lab caps uploads and hides errors' text
+    that our handlers did not write (``show_error`` stays off: only ``gr.Error`` messages reach a client)."""
+    from lab.ui.context import settings
+
+    options = {"css": CSS, "footer_links": ["api", "gradio", "settings"]}
+    if settings().public:
+        options["max_file_size"] = PUBLIC_MAX_UPLOAD
+    return options
 
 
 def create_app():
@@ -38,9 +47,10 @@ def create_app():
 
     from lab.ui import compare_tab, guide_tab, inspect_tab, mine_tab, runs_tab, start_tab, train_tab
     from lab.ui.context import settings
+    from lab.ui.inputs import LabBlocks
 
     title = "# HICRA Lab" + (" (public mode: short runs, one at a time)" if settings().public else "")
-    with gr.Blocks(title="HICRA Lab", analytics_enabled=False) as app:
+    with LabBlocks(title="HICRA Lab", analytics_enabled=False) as app:  # typed errors for bad API inputs
         gr.Markdown(title + "\nSee how RL teaches a model to reason: planning vs execution tokens, "
                     "the two phases of training, and HICRA vs GRPO.")
         token = None
@@ -57,7 +67,7 @@ def create_app():
             with gr.Tab("Inspect", id="inspect"):
                 inspect_tab.build()
             with gr.Tab("Mine", id="mine"):
-                mine_tab.build()
+                mine_tab.build(token)
             with gr.Tab("Train", id="train"):
                 train = train_tab.build(token)
             with gr.Tab("Compare", id="compare"):

@@ -6,12 +6,19 @@ Environment variables:
   repository); runs live in ``$HICRA_LAB_DATA/runs``, mined SG sets in
   ``$HICRA_LAB_DATA/sg-sets``.
 * ``HICRA_LAB_PUBLIC=1``: public-hosting mode (a shared Space): at most
-  ``PUBLIC_MAX_STEPS`` steps and one run at a time, only the bundled model
-  or models up to ``PUBLIC_MAX_PARAMS`` parameters, no pushes to the Hub;
+  ``PUBLIC_MAX_STEPS`` steps and one run at a time, only the models in
+  ``PUBLIC_MODELS`` (checked before anything loads), no pushes to the Hub;
   runs belong to whoever started them, a fair share of the queue and a
   bounded disk (``training/public.py``: ``HICRA_LAB_MAX_RUNS_PER_OWNER``,
   ``HICRA_LAB_MAX_QUEUE``, ``HICRA_LAB_KEEP_RUNS``,
-  ``HICRA_LAB_KEEP_CHECKPOINTS``, ``HICRA_LAB_MIN_FREE_GB``).
+  ``HICRA_LAB_KEEP_CHECKPOINTS``, ``HICRA_LAB_MIN_FREE_GB``,
+  ``HICRA_LAB_MAX_RUNS_PER_NETWORK``, ``HICRA_LAB_TRUSTED_PROXIES``). Visitors
+  name SG sets only by file name, in their own folder
+  ``sg-sets/visitors/<owner id>``; no server path is read or named.
+* ``HICRA_LAB_ALLOWED_ROOTS``: a private lab reads SG set files and model
+  folders only inside the data folder, the repository, the temporary folder,
+  the home folder and these extra folders (``os.pathsep``-separated); see
+  ``training/paths.py``.
 """
 
 from __future__ import annotations
@@ -43,6 +50,20 @@ class Settings:
     def sg_sets(self) -> Path:
         return self.data / "sg-sets"
 
+    def visitor_sg_sets(self, owner_id: str) -> Path:
+        """A public visitor's own SG sets (``owner_id``: an opaque hex id from training/public.py)."""
+        return self.sg_sets / "visitors" / owner_id
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """Folders a private lab reads user-named files from (training/paths.py); a public lab reads no
+        path a visitor names, only file names in the visitor's own folder."""
+        import tempfile
+
+        extra = [Path(p).expanduser() for p in os.environ.get("HICRA_LAB_ALLOWED_ROOTS", "").split(os.pathsep)
+                 if p.strip()]
+        return (self.data, ROOT, Path(tempfile.gettempdir()), Path.home(), *extra)
+
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
@@ -54,6 +75,12 @@ def settings() -> Settings:
 _lock = threading.Lock()
 _manager = None
 _policy = None
+_proxies = 0  # HICRA_LAB_TRUSTED_PROXIES, read when public mode attaches its policy
+
+
+def proxies() -> int:
+    """Proxies in front of the app that append the caller's address (training.public.trusted_proxies)."""
+    return _proxies
 
 
 def jobs():
@@ -91,8 +118,9 @@ def policy():
 
 def _attach_policy(manager) -> None:
     """Public mode: the policy, and its retention and disk check before every run starts."""
-    global _policy
-    from training.public import PublicLimits, PublicPolicy
+    global _policy, _proxies
+    from training.public import PublicLimits, PublicPolicy, trusted_proxies
 
+    _proxies = trusted_proxies()  # a bad HICRA_LAB_TRUSTED_PROXIES stops the start, with its message
     _policy = PublicPolicy(manager, PublicLimits.from_env())
     manager.before_launch = _policy.before_launch

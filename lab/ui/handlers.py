@@ -7,41 +7,67 @@ page nor the API ever shows a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from lab.analysis import InputError, analyse_text, check_text
 from lab.autoset import AUTO, mismatch_note, suggest
-from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset, parse_sg_set
+from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_preset
+from training.paths import (MAX_SG_SET_BYTES, PathError, load_sg_file, resolve_file, resolve_named,
+                            text_arg)
 from training.hierarchy.coverage import coverage_warning
 from training.hierarchy.detector import NAME as DETECTOR, default_detector
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)
-MAX_SG_FILE_BYTES = 5_000_000
+MAX_SG_FILE_BYTES = MAX_SG_SET_BYTES  # where older callers find it
+SG_HINT = "pick ground-truth, a preset ({}) or a set you saved with the Mine tab's 'Use in a new run'"
 
 
 def load_sg_choice(preset: str | None, sg_file: str | None) -> SGSet:
-    """The SG set the user picked: an uploaded file wins over the preset."""
+    """The SG set the user picked: an uploaded file (size-capped, at most ``MAX_SG_PHRASES`` phrases) wins
+    over the preset. The upload is named by its file name only."""
     if sg_file:
+        if not isinstance(sg_file, (str, Path)):
+            raise SGSetError("the SG set upload must be a file")
         path = Path(sg_file)
-        name = path.name
-        if path.stat().st_size > MAX_SG_FILE_BYTES:
-            raise SGSetError(f"{name}: the file is larger than {MAX_SG_FILE_BYTES // 1_000_000} MB; "
-                             "an SG set file is a short JSON list of phrases")
-        raw = path.read_bytes()
-        try:
-            data = json.loads(raw.decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            raise SGSetError(f"{name}: not UTF-8 text (is it a binary file?)") from None
-        except json.JSONDecodeError as err:
-            raise SGSetError(f"{name}: not valid JSON ({err.msg} at line {err.lineno}, "
-                             f"column {err.colno})") from None
-        return parse_sg_set(data, origin=name)
+        return load_sg_file(path, shown=path.name)
     if not preset:
         raise SGSetError(f"Pick a Strategic Gram set ({', '.join(list_presets())}) or upload one.")
+    if not isinstance(preset, str):
+        raise SGSetError(f"the SG preset must be one of {', '.join(list_presets())}")
     return load_preset(preset)
+
+
+def sg_source(value, public: bool, dirs: list[Path] | tuple[Path, ...] = ()) -> str:
+    """What a run or the Inspect tab may use as planning phrases, checked before anything is read:
+    ``"ground-truth"``, a preset name, or the resolved path of an SG set file (returned as text).
+
+    Public: a file is named by its name only and must be in ``dirs`` (the visitor's own folders); the
+    refusal is the same whether or not a server path exists. Private: a path inside the lab's roots, or a
+    file name in the lab's sg-sets folder. Either way the file is read with its caps (training/paths.py)
+    so a bad one fails here, with its message.
+    """
+    from lab.ui.context import settings
+
+    name = text_arg(value, "planning phrases (SG set)") if value is not None else ""
+    if name in ("", "ground-truth"):
+        return "ground-truth"
+    if name in list_presets():
+        return name
+    hint = SG_HINT.format(", ".join(list_presets()))
+    if public:
+        path = resolve_named(name, dirs, "SG set", MAX_SG_SET_BYTES, hint=hint)
+        shown = path.name
+    else:
+        if "/" not in name and "\\" not in name and not name.startswith((".", "~")) and \
+                (settings().sg_sets / name).exists():
+            path = resolve_named(name, [settings().sg_sets], "SG set", MAX_SG_SET_BYTES, hint=hint)
+        else:
+            path = resolve_file(name, settings().roots, "SG set", MAX_SG_SET_BYTES)
+        shown = str(path)
+    load_sg_file(path, shown=shown)
+    return str(path)
 
 
 def highlight(text: str | None, preset: str | None, sg_file: str | None = None) -> tuple[str, str, str]:
@@ -58,7 +84,7 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
         sg_set = default_detector() if preset == DETECTOR and not sg_file else load_sg_choice(preset, sg_file)
         analysis = analyse_text(text, sg_set)
         fit = "" if chosen or sg_file else _fit_note(analysis, sg_set)
-    except (InputError, SGSetError) as err:
+    except (InputError, SGSetError, PathError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001 - the page must keep serving
         log.exception("highlight failed")
@@ -89,13 +115,17 @@ def _fit_note(analysis, sg_set) -> str:
     return mismatch_note(sg_set.name, analysis.planning_ratio, suggested, other.planning_ratio)
 
 
-def resolve_sg(name: str, task: str = "multiply", text: str = ""):
-    """An SG set by name: 'ground-truth' (the task's), a preset, a file path, the planning detector, or
-    'auto' (follows ``text``)."""
+def resolve_sg(name: str, task: str = "multiply", text: str = "", dirs: list[Path] | tuple[Path, ...] = ()):
+    """An SG set by name: 'ground-truth' (the task's), a preset, a file (checked by :func:`sg_source`), the
+    planning detector, or 'auto' (follows ``text``)."""
+    from lab.ui.context import settings
     from training.tasks import get_task, resolve_sg_set
 
     if name == AUTO:
         name = suggest(text)[0]
     if name == DETECTOR:  # the planning detector on the reasoning preset
         return default_detector()
-    return resolve_sg_set(name, get_task(task))
+    source = sg_source(name, settings().public, dirs)
+    if source == "ground-truth" or source in list_presets():
+        return resolve_sg_set(source, get_task(task))
+    return load_sg_file(Path(source), shown=Path(source).name)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.corpus import CorpusError, read_corpus
+from lab.corpus import MAX_FILE_BYTES, CorpusError, read_corpus
 from lab import shipped
-from training.hierarchy.grams import save_sg_set
+from training.hierarchy.grams import SGSetError, save_sg_set
+from training.paths import PathError, check_model, check_regular, load_sg_file, resolve_checkpoint, safe_stem
 from lab.mine import MineConfig, MineError, MineResult, mine
 from lab.ui.context import jobs, settings
 
@@ -40,9 +41,22 @@ def default_corpus() -> str | None:
     return next(iter(shipped.shipped_corpora()), None)
 
 
+PUBLIC_MAX_CORPUS_BYTES = 20_000_000  # a corpus a visitor of a public lab may upload (read whole, in memory)
+
+
 def _corpus_path(upload: str | None, run: str | None) -> Path:
     if upload:
-        return Path(upload)
+        if not isinstance(upload, (str, Path)):
+            raise CorpusError("the corpus upload must be a file (.jsonl or .txt)")
+        path = Path(upload)
+        limit = PUBLIC_MAX_CORPUS_BYTES if settings().public else MAX_FILE_BYTES
+        try:
+            check_regular(path, path.name, limit)
+        except PathError as err:
+            raise CorpusError(str(err)) from None
+        return path
+    if run is not None and not isinstance(run, str):
+        raise CorpusError("the run or shipped corpus must be given by its name")
     if run and run.startswith(shipped.CORPUS_PREFIX):
         corpora = shipped.shipped_corpora()
         if run not in corpora:
@@ -65,7 +79,10 @@ def run_mining(upload, run, n_min, n_max, k, percentile, progress=None):
     """``(message, cluster rows, scatter figure, SG file path)``; on failure only the message."""
     try:
         corpus = read_corpus(_corpus_path(upload, run))
-        cfg = MineConfig(n_min=int(n_min), n_max=int(n_max), k=int(k), percentile=float(percentile))
+        from lab.ui.train_handlers import number, whole
+
+        cfg = MineConfig(n_min=whole(n_min, "shortest n-gram"), n_max=whole(n_max, "longest n-gram"),
+                         k=whole(k, "clusters (k)"), percentile=number(percentile, "top % of clusters"))
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(corpus.source).stem)[:40] + "-mined"
         result = mine(corpus.texts, cfg, name=name, progress=progress)
     except (CorpusError, MineError, ValueError) as err:
@@ -88,15 +105,11 @@ SAMPLE_TASKS = ("multiply-planning", "multiply-intermediate", "multiply-executio
 
 
 def checkpoint_folder(choice: str | None) -> Path | None:
-    """``run/step-N`` or ``sweep/arm/step-N`` (the Inspect tab's checkpoint names) -> the checkpoint folder."""
+    """``run/step-N`` or ``sweep/arm/step-N`` (the Inspect tab's checkpoint names) -> the checkpoint folder
+    (training/paths.py: inside the runs folder, no ``..``, no symlink out)."""
     if not choice:
         return None
-    head, _, step = str(choice).strip().rpartition("/")
-    root = settings().runs.resolve()
-    folder = (root / head / "checkpoints" / step).resolve()
-    if not head or not step.startswith("step-") or root not in folder.parents or not (folder / "adapter").is_dir():
-        raise ValueError(f"no checkpoint {choice!r}; pick one from the list (a run's run/step-N)")
-    return folder
+    return resolve_checkpoint(settings().runs, choice)
 
 
 def sample_from_model(model, checkpoint, task, n, temperature, progress=None) -> tuple[Path, str]:
@@ -105,8 +118,10 @@ def sample_from_model(model, checkpoint, task, n, temperature, progress=None) ->
     from lab.ui.train_handlers import number, whole
     from training.evaluate import sample_corpus
 
-    model = str(model or "tiny").strip() or "tiny"
-    task = str(task or "").strip()
+    from lab.ui.context import PUBLIC_MODELS
+
+    model = check_model(model, settings().public, PUBLIC_MODELS, settings().roots, verb="samples from")
+    task = task.strip() if isinstance(task, str) else ""
     if task not in SAMPLE_TASKS:
         raise ValueError(f"pick a task: {', '.join(SAMPLE_TASKS)}")
     n = whole(n, "number of responses")
@@ -114,10 +129,6 @@ def sample_from_model(model, checkpoint, task, n, temperature, progress=None) ->
     if not 0 < temperature <= 2:
         raise ValueError(f"the temperature must be in (0, 2], got {temperature}")
     if settings().public:
-        from lab.ui.context import PUBLIC_MODELS
-
-        if model not in PUBLIC_MODELS:
-            raise ValueError(f"this public lab samples only from {', '.join(PUBLIC_MODELS)}")
         if n > PUBLIC_MAX_SAMPLE:
             raise ValueError(f"this public lab samples at most {PUBLIC_MAX_SAMPLE} responses at a time")
     records = sample_corpus(model, task, n, temperature, seed=0, checkpoint=checkpoint_folder(checkpoint),
@@ -176,11 +187,40 @@ def scatter(result: MineResult):
     return fig
 
 
-def use_in_runs(sg_file: str | None) -> str:
-    """Copy a mined SG set into the lab's SG folder, where the Train tab lists it."""
+def use_in_runs(sg_file: str | None, folder: Path | None = None, max_sets: int | None = None) -> str:
+    """Save an SG set where the Train tab lists it: the lab's sg-sets folder, or ``folder`` (a public
+    visitor's own, holding at most ``max_sets``).
+
+    The upload is checked first (a regular file of at most ``MAX_SG_SET_BYTES``, valid SG set JSON, at most
+    ``MAX_SG_PHRASES`` phrases) and written back as the lab writes SG sets, so nothing but a valid set
+    lands in the folder. An existing set of another content is never overwritten (a queued run may be
+    about to read it): the new one gets the next free name, ``name-2.json``.
+    """
     if not sg_file:
         return "⚠️ Mine a corpus first."
-    target = settings().sg_sets / Path(sg_file).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(Path(sg_file).read_bytes())
+    if not isinstance(sg_file, (str, Path)):
+        return "⚠️ The SG set must be a file (a mined set, or an SG set JSON upload)."
+    source = Path(sg_file)
+    try:
+        sg = load_sg_file(source, shown=source.name)
+    except (SGSetError, PathError) as err:
+        return f"⚠️ {err}"
+    folder = folder or settings().sg_sets
+    folder.mkdir(parents=True, exist_ok=True)
+    if max_sets is not None and sum(1 for _ in folder.glob("*.json")) >= max_sets:
+        return f"⚠️ You have {max_sets} saved SG sets, the most this lab keeps per visitor."
+    stem = safe_stem(Path(source.name).stem)
+    content = json.dumps(sg.to_json(), sort_keys=True)
+    for i in range(1, 1000):
+        target = folder / (f"{stem}.json" if i == 1 else f"{stem}-{i}.json")
+        if not target.exists():
+            break
+        try:
+            if json.dumps(load_sg_file(target, shown=target.name).to_json(), sort_keys=True) == content:
+                return f"Already saved as {target.name}: pick it as the SG set in the Train tab."
+        except (SGSetError, PathError):
+            continue
+    else:
+        return f"⚠️ Too many sets named {stem}; rename the file."
+    save_sg_set(sg, target)
     return f"Saved as {target.name}: pick it as the SG set in the Train tab."

@@ -8,7 +8,9 @@ from lab.ui import mine_handlers as h
 from lab.ui.model_handlers import checkpoint_choices as model_checkpoints
 
 
-def build() -> dict:
+def build(owner_token=None) -> dict:
+    """``owner_token``: in a public lab, the page's ``gr.BrowserState``: 'Use in a new run' then saves the
+    set into the visitor's own folder (lab/ui/visitors.py)."""
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(label="corpus: .jsonl (text, correct) or .txt (one solution per line)",
@@ -66,6 +68,14 @@ def build() -> dict:
     checkpoint.focus(lambda: gr.update(choices=model_checkpoints()), None, checkpoint)
     button.click(on_mine, [upload, run, n_min, n_max, k, pct], [message, table, plot, sg_file], api_name="mine")
     sample.click(lambda: gr.update(choices=h.sample_sources(), value=h.default_corpus()), None, run)
-    use.click(h.use_in_runs, sg_file, use_msg, api_name="use_sg_set")
+    if owner_token is None:
+        def use_sg_set(sg_file):
+            return h.use_in_runs(sg_file)
+
+        use.click(use_sg_set, sg_file, use_msg, api_name="use_sg_set")
+    else:
+        from lab.ui import visitors as v
+
+        use.click(v.use_sg_set, [sg_file, owner_token], use_msg, api_name="use_sg_set")
     run.focus(lambda: gr.update(choices=h.sample_sources()), None, run)
     return {"source": run}

@@ -21,12 +21,14 @@ from training.hierarchy.grams import SGSetError
 from training.hierarchy.metrics import high_entropy_mask, overlap_shares
 from lab.render import legend_html, tokens_html
 from training.hierarchy.tokens import token_masks_from_ids
-from lab.ui.context import PUBLIC_MODELS, jobs, settings
+from lab.ui.context import PUBLIC_MODELS, settings
+from training.paths import PathError, check_model, checkpoint_model
 
 log = logging.getLogger(__name__)
 _load_lock = threading.Lock()
 MAX_PROMPT_CHARS = 4000
 MAX_SCORE_TOKENS = 2048
+MAX_TEMPERATURE = 1.5  # the Generate tab's slider
 
 
 def checkpoint_choices() -> list[str]:
@@ -46,37 +48,70 @@ def _by_run_then_step(adapter) -> tuple[str, int]:
 
 
 @lru_cache(maxsize=2)
-def _load(model: str, checkpoint: str):
+def _load(model: str, adapter: str):
+    """The model, with ``adapter`` (a checkpoint's resolved adapter folder, or "") merged in."""
     from training.engine.modeling import load_model
 
     lm = load_model(model, device=None)
-    if checkpoint:
+    if adapter:
         from peft import PeftModel
 
-        parts = checkpoint.split("/")
-        path = jobs().path_of(parts[0])
-        for part in parts[1:-1]:
-            path = path / jobs().path_of(part).name
-        adapter = path / "checkpoints" / jobs().path_of(parts[-1]).name / "adapter"
-        if not adapter.exists():
-            raise FileNotFoundError(f"no adapter at {checkpoint}")
-        lm.model = PeftModel.from_pretrained(lm.model, str(adapter)).merge_and_unload().eval()
+        lm.model = PeftModel.from_pretrained(lm.model, adapter).merge_and_unload().eval()
     return lm
 
 
 def load(model: str, checkpoint: str = ""):
-    model = (model or "tiny").strip()
-    if settings().public and model not in PUBLIC_MODELS:
-        raise InputError(f"this public lab runs only {', '.join(PUBLIC_MODELS)}")
-    if checkpoint:
-        import json
+    """The model to generate or score with: every check passes before anything loads.
 
-        run_dir = settings().runs / checkpoint.rsplit("/", 1)[0]
-        cfg_path = run_dir / "config.json"
-        if cfg_path.exists():
-            model = json.loads(cfg_path.read_text()).get("model", model)
+    The checkpoint is resolved inside the runs folder first (training/paths.py: plain names, no ``..``,
+    no symlink out), then the model its run trained replaces ``model``, and only then is the model checked
+    against a public lab's allow-list: a run folder's config.json cannot name a model the lab does not
+    run, and a path outside the runs folder is refused before any model loads.
+    """
+    public = settings().public
+    adapter = ""
+    if checkpoint:
+        folder, trained = checkpoint_model(settings().runs, checkpoint)
+        model = trained or model
+        adapter = str(folder / "adapter")
+    try:
+        model = check_model(model, public, PUBLIC_MODELS, settings().roots)
+    except PathError as err:
+        raise InputError(str(err) if not checkpoint else f"checkpoint {checkpoint!r}: {err}") from None
     with _load_lock:
-        return _load(model, checkpoint or "")
+        return _load(model, adapter)
+
+
+def _seed(value) -> int:
+    from lab.ui.train_handlers import whole
+
+    try:
+        seed = whole(0 if value is None else value, "seed")
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    if not 0 <= seed < 2 ** 63:  # what torch.Generator.manual_seed takes
+        raise InputError(f"seed must be a whole number from 0 to 2^63 - 1, got {seed}")
+    return seed
+
+
+def _temperature(value) -> float:
+    from lab.ui.train_handlers import number
+
+    try:
+        t = number(value, "temperature")
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    if not 0 <= t <= MAX_TEMPERATURE:
+        raise InputError(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}, got {t:g}")
+    return t
+
+
+def _text_or_empty(value, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be text")
+    return value
 
 
 def token_view(lm, prompt_ids: list[int], response_ids: list[int], sg_set, fraction: float = 0.3):
@@ -132,15 +167,17 @@ def generate(model: str, checkpoint: str, prompt: str, temperature: float, sg_na
         prompt = check_text(prompt)
         if len(prompt) > MAX_PROMPT_CHARS:
             raise InputError(f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
-        sg = resolve_sg(sg_name or "ground-truth")
+        temperature, seed = _temperature(temperature), _seed(seed)
+        checkpoint = _text_or_empty(checkpoint, "checkpoint")
+        sg = resolve_sg(sg_name or "ground-truth", text=prompt)  # 'auto' follows the prompt's style
         lm = load(model, checkpoint)
         ids = lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        gen = torch.Generator(device=lm.device).manual_seed(int(seed or 0))
-        roll = sample(lm.model, [ids], max_new_tokens=256, temperature=float(temperature), eos_id=lm.eos_id,
+        gen = torch.Generator(device=lm.device).manual_seed(seed)
+        roll = sample(lm.model, [ids], max_new_tokens=256, temperature=temperature, eos_id=lm.eos_id,
                       pad_id=lm.pad_id, generator=gen)
         response = [t for t in roll.responses()[0] if t != lm.eos_id]
         html, stats = token_view(lm, ids, response, sg)
-    except (InputError, SGSetError) as err:
+    except (InputError, SGSetError, PathError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001 - load failures and the like become messages
         from training.engine.modeling import ModelLoadError
@@ -164,7 +201,8 @@ def score_text(model: str, checkpoint: str, text: str, sg_name: str, question: s
 
     try:
         text = check_text(text)
-        question = (question or "").rstrip()
+        question = _text_or_empty(question, "the question").rstrip()
+        checkpoint = _text_or_empty(checkpoint, "checkpoint")
         if len(question) > MAX_PROMPT_CHARS:
             raise InputError(f"the question is {len(question):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
         sg = resolve_sg(sg_name or "ground-truth", text=text)
@@ -178,7 +216,7 @@ def score_text(model: str, checkpoint: str, text: str, sg_name: str, question: s
                              f"model takes at most {limit:,}. Paste a shorter excerpt, or use 'Highlight planning "
                              "tokens' (no model)")
         html, stats = token_view(lm, context or [lm.eos_id], ids, sg)
-    except (InputError, SGSetError) as err:
+    except (InputError, SGSetError, PathError) as err:
         return "", "", f"⚠️ {err}"
     except Exception as err:  # noqa: BLE001
         from training.engine.modeling import ModelLoadError

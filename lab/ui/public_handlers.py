@@ -2,7 +2,7 @@
 
 Plain functions (no gradio), like the other handlers. ``who`` is what the
 caller presents, as :meth:`training.public.PublicPolicy.visitor` takes it:
-``{"hf_user", "login", "token", "session"}`` (any may be missing). Each
+``{"hf_user", "login", "token", "session", "address"}`` (any may be missing). Each
 function checks ownership and the queue share, then calls the private lab's
 handler, so the messages and behaviour stay the same everywhere else.
 """
@@ -11,25 +11,35 @@ from __future__ import annotations
 
 import time
 
-from lab.ui import runs_handlers, train_handlers, watch_handlers
-from lab.ui.context import policy
+from lab.ui import mine_handlers, runs_handlers, train_handlers, watch_handlers
+from lab.ui.context import policy, settings
 from training.jobs import JobError
-from training.public import n_runs
+from training.public import GB, n_runs
+
+
+PUBLIC_MAX_SG_SETS = 20  # SG sets one visitor may save (each at most training.paths.MAX_SG_SET_BYTES)
 
 
 def _visitor(who: dict | None):
     return policy().visitor(**(who or {}))
 
 
+def sg_dirs(visitor) -> list:
+    """The visitor's own SG set folders (one per id they show; they save into the strongest)."""
+    return [settings().visitor_sg_sets(i) for i in visitor.ids]
+
+
 def launch(who: dict | None, *args) -> tuple[str, str]:
-    """:func:`train_handlers.launch` for a visitor: refused beyond their share, the queue cap or the disk."""
+    """:func:`train_handlers.launch` for a visitor: refused beyond their share, their network's share,
+    the queue cap or the disk; the SG set only by name, from presets or the visitor's own sets."""
     p = policy()
     try:
         visitor = _visitor(who)
         with p.jobs.lock:
             p.admit(visitor)
-            message, name = train_handlers.launch(*args, owner=visitor.owner)
+            message, name = train_handlers.launch(*args, owner=visitor.owner, sg_dirs=sg_dirs(visitor))
             if name:
+                p.record_network(name, visitor)
                 p.prune()
     except JobError as err:
         return f"⚠️ {err}", ""
@@ -37,6 +47,30 @@ def launch(who: dict | None, *args) -> tuple[str, str]:
     if ahead:
         message += f" {n_runs(ahead)} ahead of it."
     return message, name
+
+
+def sg_choices(who: dict | None) -> list[str]:
+    """The SG sets a visitor may train with: ground truth, presets and their own saved sets (by name)."""
+    try:
+        return train_handlers.sg_choices(sg_dirs(_visitor(who)))
+    except JobError:
+        return train_handlers.sg_choices([])
+
+
+def use_sg_set(sg_file, who: dict | None) -> str:
+    """Save a mined or uploaded SG set into the visitor's own folder (checked, never over another's)."""
+    try:
+        visitor = _visitor(who)
+    except JobError as err:
+        return f"⚠️ {err}"
+    if visitor.owner is None:
+        return "⚠️ This public lab could not tell who is asking, so it cannot keep a set for you."
+    p = policy()
+    if p.free_bytes() < p.limits.min_free_gb * GB:  # the runs' own floor: saved sets never eat into it
+        return (f"⚠️ The lab's disk has less than {p.limits.min_free_gb:g} GiB free; it keeps no new SG sets "
+                "until runs end and space returns.")
+    return mine_handlers.use_in_runs(sg_file, settings().visitor_sg_sets(visitor.owner),
+                                     max_sets=PUBLIC_MAX_SG_SETS)
 
 
 def stop(name: str, who: dict | None) -> str:
@@ -138,8 +172,9 @@ def notice(who: dict | None) -> str:
         "**Public lab.** Everyone can watch and compare every run; only the visitor who started a run can "
         f"stop, resume or delete it or download its adapter. Runs you start belong to {you}. Your runs: {mine}.",
         "",
-        f"**Queue.** At most {n_runs(limits.max_runs_per_owner)} queued or running per visitor and "
-        f"{limits.max_queue} waiting in all; now {s['running']} running, {s['queued']} waiting.",
+        f"**Queue.** At most {n_runs(limits.max_runs_per_owner)} queued or running per visitor, "
+        f"{limits.max_runs_per_network} per network address or signed-in account, and {limits.max_queue} "
+        f"waiting in all; now {s['running']} running, {s['queued']} waiting.",
         "",
         "**What is kept.** Checkpoints (to resume a run or download its adapter) for the newest "
         f"{limits.keep_checkpoints} ended runs: a run's adapter lasts until {limits.keep_checkpoints} later "

@@ -145,6 +145,23 @@ def push_adapter(name: str, repo_id: str, token: str) -> str:
 # ------------------------------------------------------------------ compare
 
 
+MAX_COMPARE_RUNS = 20  # picks in one comparison: each is read from disk and drawn
+
+
+def picked(names) -> list[str]:
+    """The runs a caller picked: a list of names (one name alone counts as a list of one), at most
+    ``MAX_COMPARE_RUNS``; ValueError with a message otherwise."""
+    if names is None:
+        return []
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError("pick runs by name: a list of run, sweep or shipped-study names")
+    if len(names) > MAX_COMPARE_RUNS:
+        raise ValueError(f"{len(names)} runs picked; compare at most {MAX_COMPARE_RUNS} at a time")
+    return list(names)
+
+
 def gather(names: list[str]) -> tuple[dict[str, dict[int, list[dict]]], list[str]]:
     """``(group -> seed -> records, notes)`` over the picked runs, sweeps and shipped records.
 
@@ -155,7 +172,7 @@ def gather(names: list[str]) -> tuple[dict[str, dict[int, list[dict]]], list[str
     groups: dict[str, dict[int, list[dict]]] = {}
     source: dict[tuple[str, int], str] = {}
     notes = []
-    for name in names or []:
+    for name in picked(names):
         for algo, by_seed in records.arm_records(name).items():
             for seed, recs in by_seed.items():
                 if (algo, seed) in source:
@@ -207,9 +224,15 @@ def compare(names: list[str], threshold: float = 0.6, window=10, log_scale: bool
         return (*[None] * len(COMPARE_PANELS), "", f"⚠️ {err}")
     if not groups:
         return (*[None] * len(COMPARE_PANELS), "", "Pick runs, sweeps or a shipped study (demo:…) to compare.")
+    names = picked(names)
     label = "-vs-".join(names) if len(names) < 3 else f"{len(names)}-runs"
     figs = figures(COMPARE_PANELS, _ordered(groups), _window(window), bool(log_scale), label)
-    threshold = float(threshold)
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        threshold = math.nan
+    if not 0 < threshold <= 1:  # NaN too
+        return (*[None] * len(COMPARE_PANELS), "", "⚠️ the accuracy threshold must be a number from 0 to 1")
     steps_to = Metric(f"steps to {threshold:.0%} held-out accuracy", lambda r: _steps_to(r, threshold))
     metrics = FINAL_METRICS + [steps_to]
     table = comparison_table(_ordered(groups), metrics, arm_label)
@@ -239,5 +262,6 @@ def export_compare_csv(names: list[str], window=10) -> tuple[list[str], str]:
         return [], f"⚠️ {err}"
     if not groups:
         return [], "⚠️ Pick runs to compare first."
+    names = picked(names)
     label = "-vs-".join(names) if len(names) < 3 else f"{len(names)}-runs"
     return write_csvs(f"compare-{label}", _ordered(groups), _window(window), COMPARE_PANELS)

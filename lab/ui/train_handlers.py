@@ -15,10 +15,13 @@ import logging
 import math
 import time
 from dataclasses import replace
+from pathlib import Path
 
-from training.hierarchy.grams import list_presets, load_sg_set
+from training.hierarchy.grams import list_presets
+from training.paths import check_model
 from lab.shipped import is_shipped, read_only_message
 from lab.ui.context import PUBLIC_MAX_STEPS, PUBLIC_MODELS, jobs, settings
+from lab.ui.handlers import sg_source
 from lab.ui.records import arm_records  # noqa: F401 - where runs_handlers and older callers find it
 from lab.ui.watch_handlers import refresh  # noqa: F401 - the Train tab's view of a run lives there
 
@@ -52,10 +55,17 @@ def preset_fields(name) -> tuple[str, int | None, str | None, str | None]:
     return note, steps, cfg.sg_set, cfg.model
 
 
-def sg_choices() -> list[str]:
-    """Planning-phrase sources a run can use: the task's ground truth, presets, mined sets."""
-    mined = sorted(str(p) for p in settings().sg_sets.glob("*.json")) if settings().sg_sets.exists() else []
-    return ["ground-truth"] + list_presets() + mined
+def sg_choices(dirs: list[Path] | tuple[Path, ...] | None = None) -> list[str]:
+    """Planning-phrase sources a run can use: the task's ground truth, presets, saved sets (a private lab:
+    their paths in the sg-sets folder; a public lab: the file names in the visitor's own ``dirs``)."""
+    if dirs is None:
+        if settings().public:
+            return ["ground-truth"] + list_presets()
+        folder = settings().sg_sets
+        return ["ground-truth"] + list_presets() + (sorted(str(p) for p in folder.glob("*.json"))
+                                                     if folder.is_dir() else [])
+    names = sorted({p.name for d in dirs if d.is_dir() for p in d.glob("*.json") if p.is_file()})
+    return ["ground-truth"] + list_presets() + names
 
 
 def run_names() -> list[str]:
@@ -104,9 +114,14 @@ def _text(value, label: str) -> str:
 
 
 def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: float, seeds_text: str,
-           lora_r: float, sg_set: str, model: str = "tiny", owner: str | None = None) -> tuple[str, str]:
+           lora_r: float, sg_set: str, model: str = "tiny", owner: str | None = None,
+           sg_dirs: list[Path] | tuple[Path, ...] = ()) -> tuple[str, str]:
     """Queue a run; returns ``(message, run name)`` (name empty on failure). ``owner``: public mode's
-    opaque id of who started it (``lab/ui/public_handlers.py``)."""
+    opaque id of who started it, ``sg_dirs`` the visitor's own SG set folders (``lab/ui/public_handlers.py``).
+
+    The model and the SG set are checked by training/paths.py before anything is read or queued: a public
+    lab takes only its allowed models and SG sets by name; a private one paths inside its roots, read with
+    a size cap (``sg_set="/dev/zero"`` is refused, not read)."""
     from training.config import PRESETS, preset
     from training.jobs import JobError
 
@@ -118,15 +133,12 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
             raise ValueError(f"unknown preset {str(preset_name)[:40]!r}; available: {', '.join(PRESETS)}")
         seeds = parse_seeds(seeds_text)
         alpha, steps, lora_r = number(alpha, "alpha"), whole(steps, "steps"), whole(lora_r, "LoRA rank")
-        name, sg_set = _text(name, "run name"), _text(sg_set, "planning phrases") or "ground-truth"
-        model = _text(model, "model").strip() or "tiny"
-        if settings().public:
-            if steps > PUBLIC_MAX_STEPS:
-                raise ValueError(f"this public lab allows at most {PUBLIC_MAX_STEPS} steps per run")
-            if model not in PUBLIC_MODELS:
-                raise ValueError(f"this public lab trains only {', '.join(PUBLIC_MODELS)}")
-        if sg_set not in ("ground-truth", *list_presets()):
-            load_sg_set(sg_set)  # a bad mined file fails here, with its message
+        name = _text(name, "run name")
+        public = settings().public
+        model = check_model(model, public, PUBLIC_MODELS, settings().roots, verb="trains")
+        if public and steps > PUBLIC_MAX_STEPS:
+            raise ValueError(f"this public lab allows at most {PUBLIC_MAX_STEPS} steps per run")
+        sg_set = sg_source(sg_set, public, sg_dirs)  # a bad file fails here, with its message
         cfg = preset(preset_name, algo=algos[0], alpha=alpha, steps=steps, seed=seeds[0], lora_r=lora_r,
                      sg_set=sg_set, model=model)  # validated, with every seed of a sweep
         for seed in seeds[1:]:
@@ -135,7 +147,7 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
         sweep = len(algos) > 1 or len(seeds) > 1
         info = jobs().submit(name, cfg, algos=algos if sweep else None, seeds=seeds if sweep else None,
                             owner=owner)
-    except (ValueError, JobError) as err:
+    except (ValueError, JobError) as err:  # SGSetError and PathError are ValueErrors
         return f"⚠️ {err}", ""
     except Exception as err:  # noqa: BLE001 - the page must keep serving
         log.exception("launch failed")

@@ -149,7 +149,12 @@ def build(owner_token=None) -> dict:
         return note, n_steps, gr.update(value=sg, choices=h.sg_choices()), model_name
 
     preset.change(on_preset, preset, [preset_info, steps, sg_set, model], api_visibility="private")
-    sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
+    if owner_token is None:
+        sg_set.focus(lambda: gr.update(choices=h.sg_choices()), None, sg_set)
+    else:  # a visitor sees their own saved sets, by name
+        from lab.ui import visitors as v
+
+        sg_set.focus(v.sg_choices, owner_token, sg_set, api_visibility="private")
     run.focus(lambda: gr.update(choices=records.choices()), None, run)
 
     def on_load():

@@ -31,8 +31,8 @@ import gradio as gr
 
 from lab.ui import public_handlers as ph
 from lab.ui import train_handlers as th
-from lab.ui.context import policy
-from training.public import TOKEN_RE
+from lab.ui.context import policy, proxies
+from training.public import TOKEN_RE, client_address
 
 
 def oauth_enabled() -> bool:
@@ -56,7 +56,22 @@ def who(owner_token, request: gr.Request | None, profile: gr.OAuthProfile | None
     return {"hf_user": profile.username if profile is not None else None,
             "login": getattr(request, "username", None) if request is not None else None,
             "token": owner_token or None,
-            "session": getattr(request, "session_hash", None) if request is not None else None}
+            "session": getattr(request, "session_hash", None) if request is not None else None,
+            "address": address(request)}
+
+
+def address(request: gr.Request | None) -> str | None:
+    """The caller's network address (``training.public.client_address``): the per-network share is keyed
+    by it, so a script that opens a new session per launch is still one caller."""
+    if request is None:
+        return None
+    client = getattr(request, "client", None)
+    peer = getattr(client, "host", None) if client is not None else None
+    try:
+        forwarded = request.headers.get("x-forwarded-for")
+    except Exception:  # noqa: BLE001 - a Request built without headers (tests)
+        forwarded = None
+    return client_address(peer, forwarded, proxies())
 
 
 # Event functions: gradio injects ``request`` and ``profile`` (typed) and shows ``owner_token`` in the API
@@ -93,6 +108,14 @@ def refresh(name, window=10, log_scale=False, owner_token=None, request: gr.Requ
 
 def with_owner(status, name, owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
     return ph.with_owner(status, name, who(owner_token, request, profile))
+
+
+def use_sg_set(sg_file, owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
+    return ph.use_sg_set(sg_file, who(owner_token, request, profile))
+
+
+def sg_choices(owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
+    return gr.update(choices=ph.sg_choices(who(owner_token, request, profile)))
 
 
 def notice(owner_token=None, request: gr.Request = None, profile: gr.OAuthProfile | None = None):
