@@ -25,7 +25,7 @@ def study_section() -> None:
     with gr.Accordion("The committed study: HICRA vs GRPO and its placebo across the task regimes", open=False,
                       elem_id="compare-study"):
         gr.Markdown(summary, elem_classes=["lab-table"])
-        with gr.Row():
+        with gr.Column():  # one figure a row, at full width: three in a row were unreadable thumbnails
             for name, label in STUDY_FIGURES:
                 if (STUDY / f"{name}.png").exists():
                     gr.Image(str(STUDY / f"{name}.png"), label=label, interactive=False)
