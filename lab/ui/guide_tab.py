@@ -37,6 +37,11 @@ CPU (`assets/example-run`, 250 steps; the command is in the docs, below). Read
 them as the paper does (the numbers are computed from the run's records):
 """
 
+ONE_RUN = ("This is one run, with no interval: an illustration of what to look at, not evidence that the "
+           "phases happen. Whether they show across seeds, on measures named before running, is what the phases "
+           "study further down tests, regime by regime; where its verdict differs from this run's story, the "
+           "study's holds.")
+
 REGIMES = """
 ## Task regimes: where each phase can show
 
@@ -164,7 +169,7 @@ def build() -> dict:
 
     gr.Markdown(TOKENS + "\n" + read_more("tokens"))
     gr.HTML(legend_html(("planning", "high", "both", "execution")), elem_id="guide-legend")
-    gr.Markdown(PHASES + "\n" + (example_phases() or "") + "\n\n" + read_more("phases"))
+    gr.Markdown(PHASES + "\n" + (example_phases() or "") + "\n\n" + ONE_RUN + "\n\n" + read_more("phases"))
     figs = example_figures()
     if figs:
         with gr.Column(elem_id="guide-plot"):
