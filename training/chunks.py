@@ -102,7 +102,7 @@ def measure_pace(path: str | Path) -> Pace:
     for _, out in arms:
         records = read_jsonl(Path(out) / "metrics.jsonl")
         steps = [r["time/step_s"] for r in records if r.get("kind") == "step" and r.get("time/step_s")]
-        evals = [r["time/eval_s"] for r in records if r.get("kind") == "eval" and r.get("time/eval_s")]
+        evals = [r["time/eval_s"] for r in records if r.get("kind") == "eval" and r.get("time/eval_s") is not None]
         step_s.append(statistics.median(steps[-RECENT:]) if steps else None)
         eval_s.append(evals[-1] if evals else None)
     chunks = [c["overhead_s"] for c in read_jsonl(Path(path) / CHUNKS_FILE) if c.get("overhead_s") is not None]
