@@ -195,7 +195,8 @@ def test_mine_tab_and_use_in_runs(lab):
     assert "Strategic Grams" in message and rows and fig is not None and sg_file.endswith(".json")
     assert any(r[2] == "yes" for r in rows)
     assert "Saved as" in mine_handlers.use_in_runs(sg_file)
-    assert any(c.endswith("corpus-mined.json") for c in train_handlers.sg_choices())
+    saved = [c for c in train_handlers.sg_choices() if isinstance(c, tuple)]  # (label, path): no server path shown
+    assert any(label == "mined: corpus-mined.json" and path.endswith("corpus-mined.json") for label, path in saved)
     empty = lab / "empty.txt"
     empty.write_text("")
     assert mine_handlers.run_mining(str(empty), None, 3, 5, 100, 20)[0] == "⚠️ empty.txt: the file is empty; it needs one solution per line"

@@ -57,13 +57,15 @@ def preset_fields(name) -> tuple[str, int | None, str | None, str | None]:
 
 def sg_choices(dirs: list[Path] | tuple[Path, ...] | None = None) -> list[str]:
     """Planning-phrase sources a run can use: the task's ground truth, presets, saved sets (a private lab:
-    their paths in the sg-sets folder; a public lab: the file names in the visitor's own ``dirs``)."""
+    ``(label, path)`` pairs, the page showing the file name only; a public lab: the file names in the
+    visitor's own ``dirs``)."""
     if dirs is None:
         if settings().public:
             return ["ground-truth"] + list_presets()
         folder = settings().sg_sets
-        return ["ground-truth"] + list_presets() + (sorted(str(p) for p in folder.glob("*.json"))
-                                                     if folder.is_dir() else [])
+        # shown by file name ("mined: name.json"), the path only as the value launch receives
+        saved = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return ["ground-truth"] + list_presets() + [(f"mined: {p.name}", str(p)) for p in saved]
     names = sorted({p.name for d in dirs if d.is_dir() for p in d.glob("*.json") if p.is_file()})
     return ["ground-truth"] + list_presets() + names
 
