@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-# Tables that stay readable on a phone: Markdown tables break headers between words, never letter by letter
-# (the data tables have widths in pixels and scroll sideways); charts take the full width of a narrow screen;
+# Tables that stay readable on a phone: Markdown tables break cells between words, never inside a number or
+# letter by letter, and scroll sideways when too wide (the data tables have widths in pixels); charts take the full width of a narrow screen;
 # notes in a quieter grey. System fonts throughout: the web font's semibold cut lacks glyphs ("HICRA" drew
 # as "HICRᴀ" in bold headings). A component's hint text in a darker grey: Gradio's own (#bbbbc2, 1.9:1 on
-# white) vanishes on a projector; #4b5563 is 7.6:1.
+# white) vanishes on a projector; #4b5563 is 7.6:1. A dropdown's text stops before its caret (on a phone it
+# ran under it), cut with an ellipsis.
 CSS = """
 .gradio-container, .gradio-container h1, .gradio-container h2, .gradio-container h3, .gradio-container strong,
 .gradio-container button {
   font-family: ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", Arial,
     sans-serif !important;
 }
-.lab-table th { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; min-width: 4em; }
+.lab-table th, .lab-table td { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
+.lab-table th { min-width: 4em; }
+.lab-table { overflow-x: auto; }
 .lab-table table { width: 100%; }
 .lab-table td, .lab-table th { padding: 4px 8px; }
 .lab-note, .lab-note p { color: #6b7280; font-size: 13px; }
 .gradio-container .info-text { color: #4b5563 !important; }
+.gradio-container .wrap-inner input { padding-right: 22px !important; text-overflow: ellipsis; }
 .lab-panel { min-height: 360px; }
 @media (max-width: 640px) {
   .panel-row { flex-direction: column !important; }
