@@ -25,6 +25,8 @@ GUIDE_DOCS = {
                 ("studies.md", "the-two-phases-under-grpo", "the two phases under GRPO")),
     "hicra": (("core.md", "grpo-and-hicra", "the GRPO / HICRA functions"), ("app.md", "compare", "the Compare tab")),
     "study": (("studies.md", "", "the studies"), ("study.md", "", "Study 2, every number")),
+    "start": (("app.md", "start-here", "this page"), ("core.md", "grpo-and-hicra", "the GRPO / HICRA functions"),
+              ("studies.md", "", "the studies"), ("planning-detector.md", "", "the planning detector")),
 }
 DOCS_URL = "HICRA_LAB_DOCS_URL"  # environment variable: the address of the built site, if it is published
 

@@ -196,7 +196,7 @@ def _steps_to(records: list[dict], threshold: float) -> float:
 
 FINAL_METRICS = [
     Metric(PRIMARY, lambda r: _final(r, "eval/accuracy"), share=True),
-    Metric("final pass@k (any of k samples right)", lambda r: _final(r, "eval/pass_at_k"), share=True),
+    Metric("final pass@k (any of a problem's k evaluation samples right)", lambda r: _final(r, "eval/pass_at_k"), share=True),
     Metric("semantic entropy, last 10 steps (bits)", lambda r: _final(r, "semantic/entropy_bits", "step", 10)),
     Metric("execution-token entropy, last 10 steps (nats)", lambda r: _final(r, "entropy/execution", "step", 10)),
     Metric("strategy errors at the last eval (share of samples)", lambda r: _last_share(r, "eval/errors/strategy"),

@@ -56,8 +56,10 @@ def build() -> dict:
                 gr.HTML(start.credit_html(answer, "hicra"), elem_id=f"start-hicra-{key}")
     gr.Plot(start.credit_figure(answers), show_label=False, elem_classes="lab-panel", elem_id="start-credit")
     gr.Markdown("### 3. Does it help?\n" + start.verdict(), elem_id="start-verdict")
+    from lab.guide_text import read_more
+
     gr.Markdown("Next: paste your own model's reasoning in **Inspect**, open the shipped A/B's live charts, or "
-                "read the **Guide** for the two phases of training.")
+                "read the **Guide** for the two phases of training. " + read_more("start"), elem_id="start-links")
     with gr.Row():
         to_guide = gr.Button("Open the Guide", variant="secondary", elem_id="start-open-guide")
         to_train = gr.Button("Open the shipped A/B in Train", variant="primary", elem_id="start-open-train")
