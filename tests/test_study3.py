@@ -182,6 +182,20 @@ def test_taxonomy_v2_counts_a_worse_than_best_plan_as_planning():
     assert "shortcut" not in best_plans(other) and best_plans(other)
 
 
+def test_evaluations_and_training_steps_log_taxonomy_v2_beside_v1():
+    """Both versions are counted on the same samples: v2 moves failures from execution to strategy, never back."""
+    from training.evaluate import evaluate
+    from training.engine.modeling import load_model
+    from training.tasks import get_task
+
+    task = get_task("multiply-execution")
+    lm = load_model("assets/tiny-execution")
+    figures, _ = evaluate(lm, task, n=24, samples=2, temperature=0.6, seed=0)
+    v1, v2 = figures["errors"], figures["plan_figures"]
+    assert v1["execution"] + v1["strategy"] == v2["errors_v2/execution"] + v2["errors_v2/strategy"]
+    assert v2["errors_v2/strategy"] >= v1["strategy"] and v2["errors_v2/execution"] <= v1["execution"]
+
+
 def test_forced_plan_ceilings_by_class_and_by_problem():
     """training/bundled/forced.py's ceilings on hand-made 0/1 results: two problems (one same-tens), 2 samples."""
     from training.bundled.forced import ceilings

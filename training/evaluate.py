@@ -90,6 +90,9 @@ def evaluate(lm: LoadedModel, task: Task, n: int = 500, samples: int = 4, temper
     if task.legacy_classify is not None:
         legacy = Counter(task.legacy_classify(p, t) for p, t in pairs)
         plans.update({f"errors_by_statement/{k}": legacy.get(k, 0) for k in ("execution", "strategy")})
+    if task.classify_v2 is not None:  # taxonomy v2 beside v1: a worse-than-best fitting plan is a planning error
+        v2 = Counter(task.classify_v2(p, t) for p, t in pairs)
+        plans.update({f"errors_v2/{k}": v2.get(k, 0) for k in ("execution", "strategy")})
     flat_ids = [r for rs in ids for r in rs]
     flat_texts = [t for ts in texts for t in ts]
     sg = sg_set or task.ground_truth_sg_set()

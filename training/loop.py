@@ -316,6 +316,9 @@ class Trainer:
         if self.task.legacy_classify is not None:
             kinds = [self.task.legacy_classify(p, t) for p, t in zip(problems, texts)]
             out.update({f"errors_by_statement/{k}": kinds.count(k) for k in ("execution", "strategy")})
+        if self.task.classify_v2 is not None:  # taxonomy v2 (training.tasks.shortcut.classify_v2) beside v1
+            kinds = [self.task.classify_v2(p, t) for p, t in zip(problems, texts)]
+            out.update({f"errors_v2/{k}": kinds.count(k) for k in ("execution", "strategy")})
         return out
 
     def eval_record(self) -> tuple[dict, list[dict]]:
