@@ -235,6 +235,7 @@ def test_sweep_evaluates_at_the_last_step_keeps_samples_and_reports_progress(tmp
         status = json.loads((tmp_path / "ab" / arm / "status.json").read_text())
         assert (status["state"], status["step"], status["steps"], status["start_step"]) == ("finished", 3, 3, 0)
         assert status["step_s"] > 0 and status["eval_s"] is not None and status["phase"] is None
+        assert status["machine"]["torch"] and status["machine"]["cpus"] >= 1  # which machine ran it (studies)
     assert sum(r["kind"] == "eval" for _, r in records) == 6
     assert sweep.status()["arm_steps"] == {"grpo-s0": 3, "hicra-s0": 3} and sweep.status()["step"] == 3
     p = read_progress(tmp_path / "ab", state="finished")

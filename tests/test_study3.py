@@ -211,3 +211,18 @@ def test_forced_plan_ceilings_by_class_and_by_problem():
     assert c["class"] == pytest.approx((1.0 + 0.5) / 2)
     # per problem: chosen on sample 0, scored on sample 1 (and back): problem 1 scores 0 one way, 0 the other
     assert c["problem"] == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_the_page_says_where_each_seed_ran_and_whether_a_pair_mixes_machines():
+    c = cfg()
+    res = A.analyse(c, runs_with(NOISE + 1, NOISE))
+    prov = {"plan": ["abc123", "2026-12-04"], "first_record": []}
+    status = {"machine": {"processor": "x86_64", "cpus": 16, "python": "3.12.3", "torch": "2.11.0",
+                          "transformers": "5.25.0", "peft": "0.21.2"}}
+    assert A.machine_label(status).startswith("x86_64, 16 cores; python 3.12.3, torch 2.11.0")
+    assert A.machine_label({}) == "not recorded"
+    one = R.render(res, c, [], prov, where={"big": [100, 101, 102, 105], "small": [103, 104]})
+    assert "- seeds 100-102, 105: big" in one and "no paired difference mixes machines" in one
+    mixed = R.render(res, c, [], prov, where={"big": [100, 101], "small": [101, 102]})
+    assert "seed(s) 101 ran on more than one machine" in mixed and "no paired difference" not in mixed
+    assert "Where the runs ran" not in R.render(res, c, [], prov)

@@ -32,7 +32,7 @@ from training.config import RunConfig, save_config
 from training.guard import Collapsed, RunFailed, failure_cause
 from training.loop import Trainer
 from training.report import Reporter
-from training.runs import RunDir
+from training.runs import RunDir, machine
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def train_arms(arms: list[tuple[RunConfig, Path]], resume: bool = False,
             if main:
                 save_config(cfg, run.path / "config.json")
             run.set_status("running", step=0, steps=cfg.steps, start_step=0, phase="loading", pid=os.getpid(),
-                           started=time.time(), ended=None, step_s=None, error=None, cause=None)
+                           started=time.time(), ended=None, step_s=None, error=None, cause=None, machine=machine())
             reporters.append(Reporter(cfg.report_to if main else "", run.path, run.path.name, cfg.to_json()))
         backbone = Backbone(arms[0][0])
         pace = _Pace(len(arms))

@@ -154,6 +154,22 @@ def _limit(path: Path, name: str, default: int) -> int:
         return default
 
 
+def machine() -> dict:
+    """Where a run trains, for its status.json: the software versions and the processor, so a study that ran
+    on several machines can say which seeds ran where (numbers may differ in the last bits between them)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    return {"python": platform.python_version(), "torch": ver("torch"), "transformers": ver("transformers"),
+            "peft": ver("peft"), "processor": platform.machine(), "cpus": os.cpu_count() or 0}
+
+
 class RunDir:
     """A run's folder. ``readonly`` (processes other than rank 0) reads it and writes nothing."""
 

@@ -169,6 +169,28 @@ def configs(cfg: Study3Config) -> dict[tuple[str, int], dict]:
             for a in cfg.arms() if finished(cfg.records(a), cfg.steps)}
 
 
+def machine_label(status: dict) -> str:
+    """One line for the machine a run's ``status.json`` names (runs from before it was recorded: 'not recorded')."""
+    m = status.get("machine")
+    if not isinstance(m, dict):
+        return "not recorded"
+    return (f"{m.get('processor', '?')}, {m.get('cpus', '?')} cores; python {m.get('python', '?')}, torch "
+            f"{m.get('torch', '?')}, transformers {m.get('transformers', '?')}, peft {m.get('peft', '?')}")
+
+
+def machines(cfg: Study3Config) -> dict[str, list[int]]:
+    """Machine line -> the seeds with a finished run there (a seed's arms ran together, on one machine)."""
+    import json
+
+    out: dict[str, set[int]] = {}
+    for a in cfg.arms():
+        folder = cfg.records(a)
+        if finished(folder, cfg.steps):
+            status = json.loads((folder / "status.json").read_text())
+            out.setdefault(machine_label(status), set()).add(a.seed)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
 def analyse(cfg: Study3Config, runs: dict | None = None) -> dict:
     """Every number the page prints, from ``runs`` (default: the committed records)."""
     runs = load(cfg) if runs is None else runs

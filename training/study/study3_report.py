@@ -17,7 +17,7 @@ from pathlib import Path
 
 from training.study.report import iv_text, runtime_clause, signed
 from training.study.study3_analysis import (COMPARISONS, FAMILY, LABELS, PLAN_FILE, SECONDARY, Study3Config, analyse,
-                                            configs, deviations, load)
+                                            configs, deviations, load, machines)
 from training.study.sweep import GROUPS, ROOT
 
 NAMES = {"grpo": "GRPO", "hicra": "HICRA (alpha 0.2)", "placebo": "the placebo", "alpha-1.0": "HICRA alpha 1.0"}
@@ -92,8 +92,19 @@ def secondary_sentence(name: str, c: dict) -> str:
     return f"{treated} - {base} at step 50: {iv_text(d, ' points')}: {seen}{mde}."
 
 
+def seed_ranges(seeds: list[int]) -> str:
+    """``[100, 101, 102, 105]`` -> ``'100-102, 105'``."""
+    parts, start = [], None
+    for i, s in enumerate(seeds):
+        start = s if start is None else start
+        if i + 1 == len(seeds) or seeds[i + 1] != s + 1:
+            parts.append(f"{start}" if start == s else f"{start}-{s}")
+            start = None
+    return ", ".join(parts)
+
+
 def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: dict | None = None,
-           runtime: dict | None = None) -> str:
+           runtime: dict | None = None, where: dict[str, list[int]] | None = None) -> str:
     n_plan, n_done = len(res["planned_seeds"]), len(res["seeds"])
     total = len(cfg.arms())
     done = sum(res["counts"].values())
@@ -144,6 +155,21 @@ def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: d
                   for g, curve in res["curves"].items()]
     if figures and figures.get("accuracy"):
         lines += ["", f"![held-out accuracy by step]({figures['accuracy']})"]
+    if where:
+        lines += ["", "## Where the runs ran", "",
+                  "From each record's `status.json` (`machine`). Every run trains on the CPU. Machines may differ "
+                  "in the last bits of their arithmetic, so a seed rerun elsewhere can sample different text.", ""]
+        lines += [f"- seeds {seed_ranges(seeds)}: {label}" for label, seeds in where.items()]
+        seen: dict[int, int] = {}
+        for seeds in where.values():
+            for s in seeds:
+                seen[s] = seen.get(s, 0) + 1
+        split = sorted(s for s, n in seen.items() if n > 1)
+        if split:
+            lines += ["", f"The arms of seed(s) {seed_ranges(split)} ran on more than one machine: their paired "
+                          "differences mix machines."]
+        else:
+            lines += ["", "The arms of each seed ran on one machine, so no paired difference mixes machines."]
     lines += ["", "## Deviations from the plan", ""]
     lines += [f"- {d}" for d in devs] if devs else ["None."]
     return "\n".join(lines) + "\n"
@@ -171,5 +197,5 @@ def write_report(cfg: Study3Config) -> Path:
     page = cfg.folder.parent / "study3.md"
     runtime_path = out / "runtime.json"
     runtime = json.loads(runtime_path.read_text()) if runtime_path.exists() else None
-    page.write_text(render(res, cfg, devs, prov, figs, runtime))
+    page.write_text(render(res, cfg, devs, prov, figs, runtime, machines(cfg)))
     return page
