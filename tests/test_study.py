@@ -37,6 +37,20 @@ def test_arm_command_uses_the_regime_preset_and_a_fixed_eval_seed():
     assert cmd[cmd.index("--algo") + 1] == "hicra-entropy-matched"
 
 
+def test_a_run_cut_off_before_its_first_checkpoint_starts_over(tmp_path):
+    """Its folder exists but holds nothing to resume: the command overwrites it (the trainer refuses an existing
+    --out otherwise, which failed every such run of a sweep's next call)."""
+    from dataclasses import replace
+
+    cfg = replace(CFG, out=str(tmp_path))
+    arm = cfg.arms()[0]
+    assert "--overwrite" not in arm_command(cfg, arm, 1, False)
+    (tmp_path / arm.regime / arm.name).mkdir(parents=True)
+    (tmp_path / arm.regime / arm.name / "metrics.jsonl").write_text('{"kind": "eval", "step": 0}\n')
+    assert arm_command(cfg, arm, 1, False)[-1] == "--overwrite"
+    assert arm_command(cfg, arm, 1, True)[-1] == "--resume"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--groups", "grpo,nonsense"], "unknown regime or group 'nonsense'"),
     (["--seeds", "0,x"], "--seeds: comma-separated values"),

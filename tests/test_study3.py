@@ -221,8 +221,12 @@ def test_the_page_says_where_each_seed_ran_and_whether_a_pair_mixes_machines():
                           "transformers": "5.25.0", "peft": "0.21.2"}}
     assert A.machine_label(status).startswith("x86_64, 16 cores; python 3.12.3, torch 2.11.0")
     assert A.machine_label({}) == "not recorded"
-    one = R.render(res, c, [], prov, where={"big": [100, 101, 102, 105], "small": [103, 104]})
+    one = R.render(res, c, [], prov, where={"big": {"seeds": [100, 101, 102, 105], "step0": [0.25]},
+                                            "small": {"seeds": [103, 104], "step0": [0.25]}})
     assert "- seeds 100-102, 105: big" in one and "no paired difference mixes machines" in one
-    mixed = R.render(res, c, [], prov, where={"big": [100, 101], "small": [101, 102]})
+    assert "accuracy 25.000% in every run on every machine (the same" in one
+    mixed = R.render(res, c, [], prov, where={"big": {"seeds": [100, 101], "step0": [0.25]},
+                                              "small": {"seeds": [101, 102], "step0": [0.5]}})
     assert "seed(s) 101 ran on more than one machine" in mixed and "no paired difference" not in mixed
+    assert "does not agree exactly" in mixed and "every machine" not in mixed
     assert "Where the runs ran" not in R.render(res, c, [], prov)

@@ -178,17 +178,22 @@ def machine_label(status: dict) -> str:
             f"{m.get('torch', '?')}, transformers {m.get('transformers', '?')}, peft {m.get('peft', '?')}")
 
 
-def machines(cfg: Study3Config) -> dict[str, list[int]]:
-    """Machine line -> the seeds with a finished run there (a seed's arms ran together, on one machine)."""
+def machines(cfg: Study3Config) -> dict[str, dict]:
+    """Machine line -> ``{"seeds": seeds with a finished run there, "step0": the distinct step-0 held-out
+    accuracies}``. Step 0 evaluates the same base model with the same evaluation seed in every run, so equal
+    step-0 accuracies on two machines say their sampling agrees on 3,880 samples."""
     import json
 
-    out: dict[str, set[int]] = {}
+    out: dict[str, dict[str, set]] = {}
     for a in cfg.arms():
         folder = cfg.records(a)
         if finished(folder, cfg.steps):
             status = json.loads((folder / "status.json").read_text())
-            out.setdefault(machine_label(status), set()).add(a.seed)
-    return {k: sorted(v) for k, v in sorted(out.items())}
+            row = out.setdefault(machine_label(status), {"seeds": set(), "step0": set()})
+            row["seeds"].add(a.seed)
+            row["step0"].add(_at([r for r in read_jsonl(folder / "metrics.jsonl") if r.get("kind") == "eval"], 0,
+                                 "eval/accuracy"))
+    return {k: {"seeds": sorted(v["seeds"]), "step0": sorted(v["step0"])} for k, v in sorted(out.items())}
 
 
 def analyse(cfg: Study3Config, runs: dict | None = None) -> dict:

@@ -104,7 +104,7 @@ def seed_ranges(seeds: list[int]) -> str:
 
 
 def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: dict | None = None,
-           runtime: dict | None = None, where: dict[str, list[int]] | None = None) -> str:
+           runtime: dict | None = None, where: dict[str, dict] | None = None) -> str:
     n_plan, n_done = len(res["planned_seeds"]), len(res["seeds"])
     total = len(cfg.arms())
     done = sum(res["counts"].values())
@@ -159,10 +159,10 @@ def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: d
         lines += ["", "## Where the runs ran", "",
                   "From each record's `status.json` (`machine`). Every run trains on the CPU. Machines may differ "
                   "in the last bits of their arithmetic, so a seed rerun elsewhere can sample different text.", ""]
-        lines += [f"- seeds {seed_ranges(seeds)}: {label}" for label, seeds in where.items()]
+        lines += [f"- seeds {seed_ranges(row['seeds'])}: {label}" for label, row in where.items()]
         seen: dict[int, int] = {}
-        for seeds in where.values():
-            for s in seeds:
+        for row in where.values():
+            for s in row["seeds"]:
                 seen[s] = seen.get(s, 0) + 1
         split = sorted(s for s, n in seen.items() if n > 1)
         if split:
@@ -170,6 +170,16 @@ def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: d
                           "differences mix machines."]
         else:
             lines += ["", "The arms of each seed ran on one machine, so no paired difference mixes machines."]
+        step0 = sorted({a for row in where.values() for a in row["step0"]})
+        if len(where) > 1 and len(step0) == 1:
+            lines += ["", f"The step-0 evaluation (the same base model and evaluation seed in every run) gives "
+                          f"held-out accuracy {100 * step0[0]:.3f}% in every run on every machine (the same number of "
+                          "correct samples out of 3,880)."]
+        elif len(step0) > 1:
+            lines += ["", "The step-0 evaluation (the same base model and evaluation seed in every run) differs "
+                          "between runs: " + "; ".join(f"{label.split(';')[0]}: " + ", ".join(
+                              f"{100 * a:.3f}%" for a in row["step0"]) for label, row in where.items())
+                      + ". The machines' sampling does not agree exactly."]
     lines += ["", "## Deviations from the plan", ""]
     lines += [f"- {d}" for d in devs] if devs else ["None."]
     return "\n".join(lines) + "\n"

@@ -197,6 +197,8 @@ def top_up(cfg: StudyConfig, regime: str) -> dict | None:
 
 
 def arm_command(cfg: StudyConfig, arm: Arm, threads: int, resume: bool) -> list[str]:
+    """The run's command line: ``--resume`` from its checkpoint, or ``--overwrite`` when a run cut off before its
+    first checkpoint left a folder with nothing to resume (the trainer refuses an existing ``--out`` otherwise)."""
     g = GROUPS[arm.group]
     cmd = [sys.executable, "-m", "training", "run", "--preset", PRESET_OF[arm.regime], "--algo", g.algo,
            "--alpha", str(g.alpha), "--seed", str(arm.seed), "--steps", str(cfg.steps),
@@ -204,7 +206,9 @@ def arm_command(cfg: StudyConfig, arm: Arm, threads: int, resume: bool) -> list[
            "--eval-seed", str(cfg.eval_seed),
            "--checkpoint-every", str(min(50, cfg.steps)), "--threads", str(threads),
            "--out", str(Path(cfg.out) / arm.regime / arm.name)]
-    return cmd + (["--resume"] if resume else [])
+    if resume:
+        return cmd + ["--resume"]
+    return cmd + (["--overwrite"] if (Path(cfg.out) / arm.regime / arm.name).exists() else [])
 
 
 def finished(folder: Path, steps: int) -> bool:
@@ -255,7 +259,8 @@ def run_batch(cfg: StudyConfig, arms: list[Arm], log=print) -> int:
         started = time.time()
         with open(logs / f"{arm.regime}-{arm.name}.log", "a") as fh:
             rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                    p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}).returncode
         run = Path(cfg.out) / arm.regime / arm.name
         if rc == 0 and finished(run, cfg.steps):
             keep_records(run, cfg.records(arm))
