@@ -124,3 +124,57 @@ def test_held_out_2_ids_are_unique_over_all_three_files():
 
 def test_held_out_2_spans_are_non_empty_and_well_formed():
     check_spans(_held_out_2())
+
+
+# --- held-out-3: the fresh, blind set gathered after held-out-2 had been read (issue 24) ---
+
+SPLITS = ("dev", "held-out", "held-out-2", "held-out-3")
+
+
+def _split(name):
+    return load_traces(GENUINE / f"{name}.txt")
+
+
+def test_held_out_3_parses_and_is_sizeable():
+    traces = _split("held-out-3")
+    assert len(traces) >= 28
+    assert len({t.meta["family"] for t in traces}) >= 5
+    non_maths = sum(t.meta["domain"] == "non-maths" for t in traces)
+    assert 3 * non_maths >= len(traces)
+
+
+def test_held_out_3_metadata_is_complete():
+    for t in _split("held-out-3"):
+        missing = [k for k in REQUIRED if not t.meta.get(k)]
+        assert not missing, f"{t.id}: missing {missing}"
+        assert t.meta["domain"] in ("maths", "non-maths"), t.id
+        assert t.meta["trimmed"] in ("yes", "no"), t.id
+        assert t.meta["think"] in ("yes", "no"), t.id
+        assert t.meta["source"].startswith(t.meta["repo"] + ":"), t.id
+        assert re.fullmatch(r"[0-9a-f]{40}", t.meta["commit"]), t.id
+        assert t.id.startswith("g3-"), t.id
+
+
+def test_held_out_3_shares_no_repository_with_the_earlier_splits():
+    # Why: the set exists to be text nobody tuned on; a repository already read
+    # for dev, held-out or held-out-2 would carry its style and tasks across.
+    seen = {t.meta["repo"] for name in SPLITS[:3] for t in _split(name)}
+    fresh = {t.meta["repo"] for t in _split("held-out-3")}
+    assert not seen & fresh, seen & fresh
+
+
+def test_ids_are_unique_over_all_four_files():
+    ids = [t.id for name in SPLITS for t in _split(name)]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)
+
+
+def test_no_source_file_is_in_two_splits():
+    sources = {name: {t.meta["source"] for t in _split(name)} for name in SPLITS}
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1 :]:
+            assert not sources[a] & sources[b], (a, b, sources[a] & sources[b])
+
+
+def test_held_out_3_spans_are_non_empty_and_well_formed():
+    check_spans(_split("held-out-3"))
