@@ -28,6 +28,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,10 @@ WEIGHTS_FILE = Path(__file__).resolve().parent / "step_classifier.json"
 # The unit after a step start (text lowercased, as the detector scans it). A label: 1-8 words, an optional
 # parenthesis, optional closing emphasis, a colon ("**formulate equations:**", "*option 1 (too brief):*").
 # A sentence: 1-7 words ending at . ? or ! ("is the math correct?").
-_WORD = r"[a-z][a-z0-9'/&-]*"
-UNIT = (r"(?:(?P<label>" + _WORD + r"(?:[ \t]+[a-z0-9][a-z0-9'/&-]*){0,7})"
+_WORD = r"[a-z][a-z0-9'/&-]*+"  # possessive quantifiers: a unit that fails, fails without backtracking
+UNIT = (r"(?:(?P<label>" + _WORD + r"(?:[ \t]+[a-z0-9][a-z0-9'/&-]*+){0,7}+)"
         r"(?=[ \t]*(?:\([^)\n]{0,40}\)[ \t]*)?(?:\*{1,2}|_{1,2})?[ \t]*:)"
-        r"|(?P<sent>" + _WORD + r"(?:,?[ \t]+[a-z0-9][a-z0-9'-]*){0,6})(?=[ \t]*[.?!](?:[\s*_\"')]|$)))")
+        r"|(?P<sent>" + _WORD + r"(?:,?[ \t]+[a-z0-9][a-z0-9'-]*+){0,6}+)(?=[ \t]*[.?!](?:[\s*_\"')]|$)))")
 _FIRST_PERSON = frozenset("i i'm i'll i've i'd me my we we're we'll let's us our".split())
 
 
@@ -95,11 +96,7 @@ def features(u: Unit) -> list[str]:
     ['k=label', 'w1=define', 'w12=define variables', 'wl=variables', 'n=2']
     """
     w, k = u.words, u.kind
-    pre = u.pre
-    shape = ("nl" if "\n" in pre or pre.startswith("\x00") else "in") + \
-        ("#" if "#" in pre else "") + ("n" if re.search(r"\d[.)]", pre) else "") + \
-        ("b" if re.search(r"(?:^|\s)[-+\u2022*](?=[ \t])", pre) else "") + \
-        ("**" if "**" in pre or "__" in pre else "*" if re.search(r"[*_]$", pre) else "")
+    shape = _shape(u.pre)
     n = len(w)
     out = [f"k={k}", f"w1={w[0]}", f"w12={' '.join(w[:2])}", f"wl={w[-1]}", f"n={min(n, 6)}",
            f"s={shape}", f"ks={k}{shape}", f"c={u.close}", f"kc={k}{u.close}", f"x3={w[0][-3:]}",
@@ -113,6 +110,20 @@ def features(u: Unit) -> list[str]:
     if n >= 3:
         out.append(f"w123={' '.join(w[:3])}")
     return out
+
+
+_NUMBERED = re.compile(r"\d[.)]")
+_BULLET = re.compile(r"(?:^|\s)[-+\u2022*](?=[ \t])")
+_EMPHASIS = re.compile(r"[*_]$")
+
+
+@lru_cache(maxsize=4096)
+def _shape(pre: str) -> str:
+    """The markup of a step start: new line or not, heading, numbered, bullet, bold or italic ("nln**")."""
+    return ("nl" if "\n" in pre or pre.startswith("\x00") else "in") + \
+        ("#" if "#" in pre else "") + ("n" if _NUMBERED.search(pre) else "") + \
+        ("b" if _BULLET.search(pre) else "") + \
+        ("**" if "**" in pre or "__" in pre else "*" if _EMPHASIS.search(pre) else "")
 
 
 @dataclass(frozen=True)
