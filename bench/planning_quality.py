@@ -6,7 +6,8 @@
 Scores every shipped SG preset, the bundled task's ground-truth set and the
 planning detector (``training/hierarchy/detector.py``, on the ``reasoning``
 preset; versions 1.0, 1.1 and 1.2, whose classifier was trained on every genuine set
-here, so its rows on them are training-set figures: its evidence is ``bench/detector_cv.py --pool``) with :func:`training.hierarchy.planning_eval.score`: a token (the
+here, so its rows on them are training-set figures: its evidence is
+``bench/detector_cv.py --pool``) with :func:`training.hierarchy.planning_eval.score`: a token (the
 bundled byte-level BPE tokenizer) is truly planning when it overlaps an
 annotated phrase, predicted planning when it overlaps what the scorer marks.
 

@@ -37,6 +37,13 @@ summaries), each kept because grouped cross-validation over the dev half's
 source repositories chose it (``bench/detector_cv.py``);
 ``PlanningDetector(sg, options=())`` is version 1.0.
 
+Version 1.2 (``PlanningDetector(sg, version="1.2")``, opt-in) adds a learned
+step-clause classifier (:mod:`training.hierarchy.step_classifier`): where no
+opener matches at a step start, the same scan reads a short label or
+sentence there, and a logistic model over cheap features decides whether it
+is a planning clause (chosen by leave-one-repository-out cross-validation
+over the genuine sets, ``bench/detector_cv.py --pool``).
+
 Pure and deterministic: regexes only, compiled once per SG set; masks for
 a batch of 64 x 1,024 tokens cost about twice the SG matcher's, within the
 loop's 20 ms budget (``bench/planning_mask.py``).
