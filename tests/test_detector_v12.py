@@ -56,6 +56,8 @@ def test_a_run_with_1_2_records_its_version():
     assert planning_matcher(NAME, SG).label == f"planning-detector {VERSION} on SG set reasoning"
     with pytest.raises(ValueError, match="unknown planning detector"):
         planning_matcher("planning-detector-9", SG)
+    from training.config import RunConfig  # a run's config takes it (the loop labels status.json with it)
+    assert RunConfig(detector="planning-detector-1.2").detector == "planning-detector-1.2"
 
 
 def test_1_2_adds_move_labels_and_keeps_what_1_1_marks(v12):
