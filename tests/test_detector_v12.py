@@ -57,7 +57,9 @@ def test_a_run_with_1_2_records_its_version():
     with pytest.raises(ValueError, match="unknown planning detector"):
         planning_matcher("planning-detector-9", SG)
     from training.config import RunConfig  # a run's config takes it (the loop labels status.json with it)
-    assert RunConfig(detector="planning-detector-1.2").detector == "planning-detector-1.2"
+    assert RunConfig(detector="planning-detector-1.2").validate().detector == "planning-detector-1.2"
+    with pytest.raises(ValueError, match="detector must be one of"):
+        RunConfig(detector="planning-detector-9").validate()
 
 
 def test_1_2_adds_move_labels_and_keeps_what_1_1_marks(v12):
