@@ -70,7 +70,8 @@ def candidates_of(matches) -> list[Unit]:
         rest = text[e:e + 60].lstrip(" \t")
         if kind == "label":
             rest = _PAREN.sub("", rest).lstrip("*_ \t")
-        out.append(Unit(s - 1, e - 1, kind, tuple(_WORDS.findall(m.group(kind).lower())), m.group("pre"), rest[:1]))
+        words = tuple(_WORDS.findall(m.group(kind).lower()))
+        out.append(Unit(s - 1, e - 1, kind, words, m.group("pre"), rest[:1]))
     return out
 
 
