@@ -8,8 +8,12 @@ Strategic Grams, map spans to tokens) with the matcher already compiled.
 Compiling the matcher (once per run) is reported separately. The text is
 seeded synthetic math reasoning with about one Strategic Gram per sentence.
 The planning detector (``training/hierarchy/detector.py``, on the
-``reasoning`` preset) is timed on the same batch; the loop's budget is
-20 ms for either.
+``reasoning`` preset) is timed on the same batch, each version in
+``--versions`` (default 1.1 and 1.2, interleaved repeat by repeat so that
+both see the same load), with the ratio of their CPU times; the loop's
+budget is 20 ms for any. ``--genuine`` also times them on the genuine traces
+(``assets/planning-eval/genuine``), where version 1.2's classifier sees more
+candidate units than in the synthetic batch.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ def main() -> None:
     ap.add_argument("--phrases", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--versions", default="1.1,1.2", help="detector versions to time, comma-separated")
+    ap.add_argument("--genuine", action="store_true", help="also time the detectors on the genuine traces")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -75,10 +81,17 @@ def main() -> None:
 
     times, cpu, masks = time_masks(tok, batch, matcher, args.repeats)
     ratio = sum(m.sum() for m in masks) / sum(len(m) for m in masks)
-    detector = PlanningDetector(load_preset("reasoning"))
-    token_masks_from_ids(tok, batch, detector)
-    det_times, det_cpu, det_masks = time_masks(tok, batch, detector, args.repeats)
-    det_ratio = sum(m.sum() for m in det_masks) / sum(len(m) for m in det_masks)
+    versions = [v for v in args.versions.split(",") if v]
+    detectors = {v: PlanningDetector(load_preset("reasoning"), version=v) for v in versions}
+    for d in detectors.values():
+        token_masks_from_ids(tok, batch, d)
+    timed = {v: ([], [], []) for v in versions}
+    for _ in range(args.repeats):  # interleaved: each version sees the same load
+        for v, d in detectors.items():
+            w, c, m = time_masks(tok, batch, d, 1)
+            timed[v][0].extend(w)
+            timed[v][1].extend(c)
+            timed[v][2][:] = m
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")
     print(f"batch: {args.sequences} sequences x {args.tokens} tokens, {len(phrases)} phrases, "
@@ -86,9 +99,27 @@ def main() -> None:
     print(f"matcher compile: {compile_ms:.1f} ms (once per run)")
     print(f"planning masks: median {statistics.median(times):.2f} ms, min {min(times):.2f} ms, "
           f"max {max(times):.2f} ms over {args.repeats} repeats; CPU time median {statistics.median(cpu):.2f} ms")
-    print(f"planning detector ({detector.label}): median {statistics.median(det_times):.2f} ms, "
-          f"min {min(det_times):.2f} ms, max {max(det_times):.2f} ms; CPU time median "
-          f"{statistics.median(det_cpu):.2f} ms; planning-token ratio {det_ratio:.3f}")
+    for v, d in detectors.items():
+        det_times, det_cpu, det_masks = timed[v]
+        det_ratio = sum(m.sum() for m in det_masks) / sum(len(m) for m in det_masks)
+        print(f"planning detector ({d.label}): median {statistics.median(det_times):.2f} ms, "
+              f"min {min(det_times):.2f} ms, max {max(det_times):.2f} ms; CPU time median "
+              f"{statistics.median(det_cpu):.2f} ms; planning-token ratio {det_ratio:.3f}")
+    if len(versions) > 1:
+        first = statistics.median(timed[versions[0]][1])
+        print("CPU time ratio to " + versions[0] + ": " + ", ".join(
+            f"{v} {statistics.median(timed[v][1]) / first:.2f}" for v in versions[1:]))
+    if args.genuine:
+        from training.hierarchy.planning_eval import EVAL_DIR, load_traces
+        texts = [t.text for f in ("dev", "held-out", "held-out-2")
+                 for t in load_traces(EVAL_DIR / "genuine" / f"{f}.txt")]
+        ids = [tok.encode(t, add_special_tokens=False).ids for t in texts]
+        n = sum(map(len, ids))
+        for v, d in detectors.items():
+            _, c, _ = time_masks(tok, ids, d, max(3, args.repeats // 5))
+            per = statistics.median(c) / n * args.sequences * args.tokens
+            print(f"genuine traces ({len(texts)}, {n:,} tokens), {d.label}: CPU time median "
+                  f"{statistics.median(c):.2f} ms, {per:.2f} ms per {args.sequences} x {args.tokens} tokens")
 
 
 def time_masks(tok, batch, matcher, repeats: int) -> tuple[list[float], list[float], list]:

@@ -5,7 +5,9 @@
 
 Scores every shipped SG preset, the bundled task's ground-truth set and the
 planning detector (``training/hierarchy/detector.py``, on the ``reasoning``
-preset) with :func:`training.hierarchy.planning_eval.score`: a token (the
+preset; versions 1.0, 1.1 and 1.2, whose classifier was trained on every genuine set
+here, so its rows on them are training-set figures: its evidence is
+``bench/detector_cv.py --pool``) with :func:`training.hierarchy.planning_eval.score`: a token (the
 bundled byte-level BPE tokenizer) is truly planning when it overlaps an
 annotated phrase, predicted planning when it overlaps what the scorer marks.
 
@@ -97,6 +99,7 @@ def scorers(extra: list[str] = ()) -> dict[str, object]:
     out[gt.name] = gt
     out[f"{NAME}-1.0"] = PlanningDetector(load_preset("reasoning"), options=())  # 1.1 without its options
     out[f"{NAME}-{VERSION}"] = PlanningDetector(load_preset("reasoning"))
+    out[f"{NAME}-1.2"] = PlanningDetector(load_preset("reasoning"), version="1.2")  # 1.1 + step-clause classifier
     return out
 
 
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
     tok = bundled_tokenizer()
     named = scorers(args.sg_set)
     det = f"{NAME}-{VERSION}"
-    detail = (det, "reasoning")
+    detail = (det, f"{NAME}-1.2", "reasoning")
     if args.eval_file:
         try:
             traces = load_traces(args.eval_file)

@@ -39,8 +39,9 @@ class RunConfig:
     algo: str = _f("hicra", "credit assignment: " + ", ".join(ALGOS), choices=ALGOS)
     alpha: float = _f(0.2, "HICRA amplification alpha (planning tokens get A + alpha*|A|)", 0, 10)
     sg_set: str = _f("ground-truth", "planning phrases: 'ground-truth' (the task's), a preset name or a JSON file")
-    detector: str = _f("sg", "planning mask: 'sg' (the SG set's phrases as they are) or 'planning-detector' (the SG "
-                             "set plus rules for genuine model reasoning: docs/planning-detector.md)",
+    detector: str = _f("sg", "planning mask: 'sg' (the SG set's phrases as they are), 'planning-detector' (the SG "
+                             "set plus rules for genuine model reasoning, version 1.1) or 'planning-detector-1.2' "
+                             "(1.1 plus a step-clause classifier): docs/planning-detector.md",
                        choices=DETECTORS)
     # sampling
     prompts_per_step: int = _f(8, "prompts per step", 1, 1024)

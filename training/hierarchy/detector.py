@@ -37,6 +37,13 @@ summaries), each kept because grouped cross-validation over the dev half's
 source repositories chose it (``bench/detector_cv.py``);
 ``PlanningDetector(sg, options=())`` is version 1.0.
 
+Version 1.2 (``PlanningDetector(sg, version="1.2")``, opt-in) adds a learned
+step-clause classifier (:mod:`training.hierarchy.step_classifier`): where no
+opener matches at a step start, the same scan reads a short label or
+sentence there, and a logistic model over cheap features decides whether it
+is a planning clause (chosen by leave-one-repository-out cross-validation
+over the genuine sets, ``bench/detector_cv.py --pool``).
+
 Pure and deterministic: regexes only, compiled once per SG set; masks for
 a batch of 64 x 1,024 tokens cost about twice the SG matcher's, within the
 loop's 20 ms budget (``bench/planning_mask.py``).
@@ -50,12 +57,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from training.hierarchy import step_classifier
 from training.hierarchy.grams import SGSet, StrategicGram, load_preset, normalize_phrase
 from training.hierarchy.matching import GramMatcher, _compile
+from training.hierarchy.step_classifier import StepClassifier, Unit
 
 NAME = "planning-detector"
-VERSION = "1.1"
-DETECTORS = ("sg", NAME)  # "sg": the SG set's phrases as they are (the matcher of every earlier run)
+VERSION = "1.1"  # the default; VERSIONS are all that can be chosen (``PlanningDetector(sg, version=...)``)
+VERSIONS = ("1.0", "1.1", "1.2")
+# "sg": the SG set's phrases as they are (the matcher of every earlier run); NAME: the default version;
+# "planning-detector-1.2": version 1.2, opt-in until it is made the default (any f"{NAME}-{v}" of VERSIONS is read)
+DETECTORS = ("sg", NAME, f"{NAME}-1.2")
 
 # One character for one: offsets into the normalised text are offsets into the original.
 _CHARS = str.maketrans({
@@ -280,10 +292,23 @@ class PlanningDetector:
     """
 
     name = NAME
-    version = VERSION
 
-    def __init__(self, sg: SGSet, options: tuple[str, ...] | frozenset | None = None):
-        """``options``: the 1.1 options to use (``OPTION_NAMES``); None: ``OPTIONS``, () is version 1.0."""
+    def __init__(self, sg: SGSet, options: tuple[str, ...] | frozenset | None = None, version: str | None = None,
+                 classifier: StepClassifier | None = None):
+        """``version``: ``"1.0"``, ``"1.1"`` (the default) or ``"1.2"`` (1.1 and the step-clause classifier,
+        :mod:`training.hierarchy.step_classifier`). ``options``: the 1.1 options to use instead
+        (``OPTION_NAMES``; () is version 1.0). ``classifier``: a model other than the shipped one (1.2 only;
+        the cross-validation trains one per fold)."""
+        if version is not None and version not in VERSIONS:
+            raise ValueError(f"unknown planning-detector version {version!r}; use one of {', '.join(VERSIONS)}")
+        if version == "1.0" and options is None:
+            options = ()
+        self.version = version or ("1.0" if options is not None and not options else VERSION)
+        if self.version == "1.2":
+            classifier = classifier or _shipped_classifier()
+        elif classifier is not None:
+            raise ValueError("a step classifier is part of version 1.2 only")
+        self.classifier = classifier
         self.sg = sg
         free = [g for g in sg.grams if g.at == "anywhere"]
         self._free = GramMatcher(free) if free else None  # tags, and text whose length changes under lower()
@@ -334,18 +359,32 @@ class PlanningDetector:
         # An opener and its chain, then further openers after a comma: "Hmm, wait, let me check".
         # Each pattern starts with the boundary character, which the engine finds fast; the
         # text gets a leading "\n" so that its start is a boundary too (offsets shift by one).
-        self._step_tagged = re.compile(f"{step}({tagged}{chain}(?:,[ \t]+{plain}{chain})*{_CLOSE})")
-        self._step = re.compile(f"{step}({plain}{chain}(?:,[ \t]+{plain}{chain})*{_CLOSE})")
+        # Version 1.2: where no opener matches at a step start, a candidate unit (a short label or sentence)
+        # for the step-clause classifier; its step start is captured for the unit's markup features.
+        unit = f"|{step_classifier.UNIT}" if classifier is not None else ""
+        step = f"(?P<pre>{step})" if classifier is not None else step
+        self._step_tagged = re.compile(f"{step}(?:(?P<body>{tagged}{chain}(?:,[ \t]+{plain}{chain})*{_CLOSE}){unit})")
+        self._step = re.compile(f"{step}(?:(?P<body>{plain}{chain}(?:,[ \t]+{plain}{chain})*{_CLOSE}){unit})")
         self._step_i = re.compile(self._step.pattern, re.I)
         self._step_tagged_i = re.compile(self._step_tagged.pattern, re.I)
 
     def __repr__(self) -> str:
-        return f"PlanningDetector({self.sg.name!r}, version {VERSION})"
+        return f"PlanningDetector({self.sg.name!r}, version {self.version})"
 
     @property
     def label(self) -> str:
         """One line naming the detector, its version and its SG set."""
-        return planning_label(NAME, self.sg)
+        return planning_label(f"{NAME}-{self.version}", self.sg)
+
+    def units(self, text: str) -> list[Unit]:
+        """Version 1.2: the candidate units of ``text`` (short labels and sentences at step starts where no
+        opener matches), before the classifier; what ``bench/train_step_classifier.py`` trains on."""
+        if self.classifier is None:
+            return []
+        lowered = normalise(text).lower()
+        prepared, pattern = ("\n" + lowered, self._step) if len(lowered) == len(text) else \
+            ("\n" + normalise(text), self._step_i)
+        return step_classifier.candidates_of(pattern.finditer(prepared))
 
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Every detected phrase as ``(start, end, function tag)``, sorted, possibly overlapping."""
@@ -356,7 +395,13 @@ class PlanningDetector:
         pattern = self._step_tagged
         if len(prepared) != len(text) + 1:
             prepared, pattern = "\n" + normal, self._step_tagged_i
-        out += [(m.start(1) - 1, m.end(1) - 1, _tag_of(m)) for m in pattern.finditer(prepared)]
+        if self.classifier is None:
+            out += [(m.start("body") - 1, m.end("body") - 1, _tag_of(m)) for m in pattern.finditer(prepared)]
+        else:
+            matches = list(pattern.finditer(prepared))
+            out += [(m.start("body") - 1, m.end("body") - 1, _tag_of(m)) for m in matches if m.group("body")]
+            out += [(u.start, u.end, step_classifier.tag_of(u))
+                    for u in self.classifier.marked(step_classifier.candidates_of(matches))]
         return _outside_code(text, sorted(out))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -371,7 +416,12 @@ class PlanningDetector:
             found = [(s, e) for s, e, _ in self.tagged_spans(text)]
         else:
             found = [m.span() for m in self._free_re.finditer(lowered)] if self._free_re is not None else []
-            found += [(m.start(1) - 1, m.end(1) - 1) for m in self._step.finditer("\n" + lowered)]
+            if self.classifier is None:
+                found += [(m.start("body") - 1, m.end("body") - 1) for m in self._step.finditer("\n" + lowered)]
+            else:
+                matches = list(self._step.finditer("\n" + lowered))
+                found += [(m.start("body") - 1, m.end("body") - 1) for m in matches if m.group("body")]
+                found += [(u.start, u.end) for u in self.classifier.marked(step_classifier.candidates_of(matches))]
             found = _outside_code(text, sorted(found))
         merged: list[list[int]] = []
         for s, e in found:
@@ -401,19 +451,35 @@ def _tag_of(m: re.Match) -> str:
     return "other"
 
 
+@lru_cache(maxsize=1)
+def _shipped_classifier() -> StepClassifier:
+    return step_classifier.load()
+
+
 @lru_cache(maxsize=16)
-def _cached(sg: SGSet) -> PlanningDetector:
-    return PlanningDetector(sg)
+def _cached(sg: SGSet, version: str = VERSION) -> PlanningDetector:
+    return PlanningDetector(sg, version=version)
+
+
+def detector_version(detector: str) -> str | None:
+    """The version a detector name selects (``"planning-detector"``: :data:`VERSION`;
+    ``"planning-detector-1.2"``: 1.2), None for ``"sg"``; a clear error for any other name."""
+    if detector == "sg":
+        return None
+    if detector == NAME:
+        return VERSION
+    if detector.startswith(NAME + "-") and detector[len(NAME) + 1:] in VERSIONS:
+        return detector[len(NAME) + 1:]
+    raise ValueError(f"unknown planning detector {detector!r}; use one of {', '.join(DETECTORS)}")
 
 
 def planning_matcher(detector: str, sg: SGSet):
     """The matcher a run's planning masks use: the SG set's own (``"sg"``) or the detector on it."""
-    if detector == "sg":
+    version = detector_version(detector)
+    if version is None:
         from training.hierarchy.matching import matcher_for
         return matcher_for(sg)
-    if detector == NAME:
-        return _cached(sg)
-    raise ValueError(f"unknown planning detector {detector!r}; use one of {', '.join(DETECTORS)}")
+    return _cached(sg, version)
 
 
 def planning_label(detector: str, sg: SGSet) -> str:
@@ -421,10 +487,13 @@ def planning_label(detector: str, sg: SGSet) -> str:
 
     >>> planning_label("sg", SGSet("reasoning", (StrategicGram("so"),)))
     'SG set reasoning (its phrases as they are)'
+    >>> planning_label("planning-detector-1.2", SGSet("reasoning", (StrategicGram("so"),)))
+    'planning-detector 1.2 on SG set reasoning'
     """
-    if detector == "sg":
+    version = detector_version(detector)
+    if version is None:
         return f"SG set {sg.name} (its phrases as they are)"
-    return f"{NAME} {VERSION} on SG set {sg.name}"
+    return f"{NAME} {version} on SG set {sg.name}"
 
 
 def default_detector() -> PlanningDetector:
