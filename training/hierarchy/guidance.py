@@ -38,6 +38,13 @@ FAMILIES = (
     ("llama", ("llama",)),
 )
 TRY = "score it on your own traces: python bench/planning_quality.py --eval-file PATH"
+SPLIT_WORDS = {  # what each genuine set is to the default detector (assets/planning-eval/genuine/SOURCES.md)
+    "blind": "held-out-2 and held-out-3, gathered blind after it was built",
+    "held-out-3": "held-out-3, gathered blind after it was built",
+    "held-out-2": "held-out-2, gathered blind after it was built",
+    "held-out": "first held-out half, read while it was built",
+    "dev": "dev half, which it was tuned on",
+}
 
 
 def family_of(model: str) -> str | None:
@@ -78,7 +85,7 @@ def detector_guidance(model: str, path: str | Path = RESULTS) -> str:
         fam = f"this model's family ({family})" if family else "this model's family"
         return (f"Planning detector ({who}) on {fam}: **unmeasured**; the evaluation set has no traces of it. "
                 f"To measure, {TRY}.")
-    half = "held-out half" if row.get("split") == "held-out" else "dev half, which it was tuned on"
+    half = SPLIT_WORDS.get(row.get("split"), f"the {row.get('split')} set")
     return (f"Planning detector ({who}) on **{family}** reasoning: precision {row['precision']:.2f}, "
             f"recall {row['recall']:.2f} (token level, {row.get('traces', '?')} genuine traces, "
             f"{row.get('phrases', '?')} phrases, {half}; `bench/planning_quality.py`).")
