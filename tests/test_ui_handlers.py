@@ -101,7 +101,7 @@ def test_choosing_a_preset_fills_the_form_with_what_launch_will_train():
 
     note, steps, sg, model = train_handlers.preset_fields("tiny-smoke")
     assert "10 tiny steps" in note and steps == 10 and sg == "ground-truth" and model == "tiny"
-    assert train_handlers.preset_fields("qwen0.5b-gsm8k")[2:] == ("reasoning", "Qwen/Qwen2.5-0.5B-Instruct")
+    assert train_handlers.preset_fields("qwen0.5b-gsm8k")[2:] == ("planning-detector", "Qwen/Qwen2.5-0.5B-Instruct")
     assert train_handlers.preset_fields("nope")[1:] == (None, None, None)
 
 
@@ -126,6 +126,16 @@ def test_a_set_that_misses_a_text_s_style_says_which_fits():
     _, _, note = highlight(R1_TRACE, "math-compact")
     assert "**math-compact** marks" in note and "fits **planning-detector** better" in note
     assert highlight(R1_TRACE, "planning-detector")[2] == ""  # the fitting choice: no note
+
+
+def test_inspect_highlights_with_either_detector_version_and_names_it():
+    from lab.ui.handlers import highlight, resolve_sg
+
+    _, stats, _ = highlight(R1_TRACE, "planning-detector-1.2")
+    assert "Planning: **planning-detector 1.2 on SG set reasoning**" in stats
+    _, stats, _ = highlight(R1_TRACE, "planning-detector")
+    assert "Planning: **planning-detector 1.1 on SG set reasoning**" in stats
+    assert resolve_sg("planning-detector-1.2").label == "planning-detector 1.2 on SG set reasoning"
 
 
 def test_scoring_prose_with_the_tiny_model_warns_that_its_numbers_mean_little():

@@ -238,3 +238,21 @@ def test_coverage_warning_shows_in_inspect_and_train_status(lab):
                                         [("hicra-s0", 2, "HICRA behaves like GRPO here: almost none.")])
     assert "HICRA 0.4% of response tokens" in line and "⚠️ HICRA behaves like GRPO here" in line
     assert "(from step 2)" in line
+
+
+def test_train_offers_the_planning_detectors_and_records_the_one_chosen(lab, monkeypatch):
+    """A hub preset fills the form with its detector; picking a detector trains with it on the reasoning preset."""
+    import json
+
+    from lab.ui import train_handlers
+
+    assert {"planning-detector", "planning-detector-1.2"} <= set(train_handlers.sg_choices())
+    assert train_handlers.preset_fields("space-qwen0.5b")[2] == "planning-detector"
+    tiny_preset(monkeypatch)
+    msg, name = train_handlers.launch("det", "tiny-test", "HICRA", 0.2, 1, "0", 8, "planning-detector-1.2")
+    assert name == "det", msg
+    info = wait_finished("det")
+    cfg = json.loads((lab / "runs" / "det" / "config.json").read_text())
+    assert (cfg["detector"], cfg["sg_set"]) == ("planning-detector-1.2", "reasoning"), info
+    status = json.loads((lab / "runs" / "det" / "status.json").read_text())
+    assert status["planning"] == "planning-detector 1.2 on SG set reasoning"

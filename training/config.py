@@ -190,16 +190,18 @@ PRESETS: dict[str, RunConfig] = {
     # times faster with one on the shared 2-core test machine).
     "tiny-smoke": RunConfig(prompts_per_step=2, group_size=4, max_new_tokens=128, eval_every=5, eval_n=20,
                             eval_samples=1, checkpoint_every=5, steps=10, threads=1),
-    # GPU presets: Qwen2.5 instruct models on GSM8K / MATH (hub access needed), planning phrases from the
-    # 'reasoning' preset (open-language reasoning: 0.975 precision, 0.897 recall on the held-out half of
-    # assets/planning-eval, bench/planning_quality.py), bf16 where the GPU has it.
+    # GPU presets: Qwen2.5 instruct models on GSM8K / MATH (hub access needed), planning tokens marked by
+    # the planning detector on the 'reasoning' preset (genuine model reasoning is worded far more variously
+    # than a phrase list covers: on the blind genuine sets the detector finds about twice the preset's
+    # planning tokens at a little less precision; docs/planning-detector.md, bench/planning_quality.py),
+    # bf16 where the GPU has it.
     # Activation checkpointing on: without it the update's graph for a micro-batch of 2 groups of 8 keeps
     # about 20 GiB (0.5B, 200 + 512 tokens a row) and 70 GiB (1.5B, 200 + 1,024), with it 0.5 and 1.7 GiB
     # (bench/update_memory.py).
-    "qwen0.5b-gsm8k": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning",
+    "qwen0.5b-gsm8k": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning", detector="planning-detector",
                                 max_new_tokens=512, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                 lora_alpha=64, steps=500, activation_checkpointing=True),
-    "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="reasoning",
+    "qwen1.5b-math": RunConfig(model="Qwen/Qwen2.5-1.5B-Instruct", task="math", sg_set="reasoning", detector="planning-detector",
                                max_new_tokens=1024, lr=1e-5, eval_n=200, eval_every=50, lora_r=32,
                                lora_alpha=64, steps=500, activation_checkpointing=True),
     # A Hugging Face Space on ZeroGPU (docs/zerogpu.md): the 0.5B model of qwen0.5b-gsm8k, with its learning
@@ -208,8 +210,9 @@ PRESETS: dict[str, RunConfig] = {
     # tokens; a longer solution is cut and scored wrong), a quarter of the held-out samples (100 problems x 2)
     # and 200 steps, under public mode's 300. On a whole H200 (random weights, full-length responses):
     # 1.73 s a step, 4.21 GiB peak allocated, 41 steps a 120 s call (bash bench/space_check.sh;
-    # bench/results/space-qwen0.5b-h200.json).
-    "space-qwen0.5b": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning",
+    # bench/results/space-qwen0.5b-h200.json; measured with the SG set's own matcher, before the hub presets
+    # took the planning detector, whose masks add tens of CPU milliseconds a step: bench/planning_mask.py).
+    "space-qwen0.5b": RunConfig(model="Qwen/Qwen2.5-0.5B-Instruct", task="gsm8k", sg_set="reasoning", detector="planning-detector",
                                 prompts_per_step=4, group_size=8, max_new_tokens=256, lr=1e-5, lora_r=32,
                                 lora_alpha=64, steps=200, eval_every=20, eval_n=100, eval_samples=2,
                                 checkpoint_every=50, activation_checkpointing=True),

@@ -16,7 +16,7 @@ from training.hierarchy.grams import SGSet, SGSetError, list_presets, load_prese
 from training.paths import (MAX_SG_SET_BYTES, PathError, load_sg_file, resolve_file, resolve_named,
                             text_arg)
 from training.hierarchy.coverage import coverage_warning
-from training.hierarchy.detector import NAME as DETECTOR, default_detector
+from training.hierarchy.detector import DETECTORS, NAME as DETECTOR, default_detector, planning_matcher
 from lab.render import legend_html, stats_markdown, tokens_html
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
     try:
         if preset == AUTO and not sg_file:
             preset, chosen = suggest(check_text(text))
-        sg_set = default_detector() if preset == DETECTOR and not sg_file else load_sg_choice(preset, sg_file)
+        detector = _is_detector(preset) and not sg_file
+        sg_set = _detector(preset) if detector else load_sg_choice(preset, sg_file)
         analysis = analyse_text(text, sg_set)
         fit = "" if chosen or sg_file else _fit_note(analysis, sg_set)
     except (InputError, SGSetError, PathError) as err:
@@ -95,15 +96,25 @@ def highlight(text: str | None, preset: str | None, sg_file: str | None = None) 
     html = legend_html(("planning",)) + tokens_html(analysis.text, analysis.offsets, analysis.planning)
     warning = coverage_warning([analysis.text], analysis.planning_ratio, sg_set)
     why = f", chosen for this text: {chosen}" if chosen else ""
-    what = f"Planning: **{sg_set.label}**{why}" if preset == DETECTOR and not sg_file else \
+    what = f"Planning: **{sg_set.label}**{why}" if detector else \
         f"SG set: **{sg_set.name}** ({len(sg_set.grams)} phrases{why})"
     note = "\n\n".join(n for n in (note, fit) if n)
     return html, f"{what}\n\n" + stats_markdown(analysis, warning=warning), note
 
 
+def _is_detector(name) -> bool:
+    """A planning detector's name: the default version, or one by number ('planning-detector-1.2')."""
+    return isinstance(name, str) and name in DETECTORS and name != "sg"
+
+
+def _detector(name: str):
+    """The planning detector of that name on the reasoning preset (the default: what the bench shows)."""
+    return default_detector() if name == DETECTOR else planning_matcher(name, load_preset("reasoning"))
+
+
 def _named(name: str):
-    """A preset by name, or the planning detector (on the reasoning preset)."""
-    return default_detector() if name == DETECTOR else load_preset(name)
+    """A preset by name, or a planning detector (on the reasoning preset)."""
+    return _detector(name) if _is_detector(name) else load_preset(name)
 
 
 def _fit_note(analysis, sg_set) -> str:
@@ -123,8 +134,8 @@ def resolve_sg(name: str, task: str = "multiply", text: str = "", dirs: list[Pat
 
     if name == AUTO:
         name = suggest(text)[0]
-    if name == DETECTOR:  # the planning detector on the reasoning preset
-        return default_detector()
+    if _is_detector(name):  # a planning detector on the reasoning preset
+        return _detector(name)
     source = sg_source(name, settings().public, dirs)
     if source == "ground-truth" or source in list_presets():
         return resolve_sg_set(source, get_task(task))

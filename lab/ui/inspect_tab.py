@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from training.hierarchy.detector import NAME as DETECTOR
+from training.hierarchy.detector import DETECTORS
 from training.hierarchy.grams import list_presets
 from lab.autoset import AUTO
 from training.hierarchy.guidance import detector_guidance
@@ -18,6 +18,8 @@ EXAMPLE = (
 )
 PROMPT = "Q: 47 * 28 = ?\nA:"
 QUESTION = "Q: 47 * 23 = ?\nA:"
+
+DETECTOR_CHOICES = [d for d in DETECTORS if d != "sg"]  # the default planning detector, then 1.2 (opt-in)
 
 
 def build() -> None:
@@ -33,7 +35,7 @@ def build() -> None:
             with gr.Row():
                 prompt = gr.Textbox(value=PROMPT, label="prompt", lines=2, scale=3)
                 with gr.Column(scale=1):
-                    gen_sg = gr.Dropdown(["ground-truth"] + presets + [DETECTOR], value="ground-truth",
+                    gen_sg = gr.Dropdown(["ground-truth"] + presets + DETECTOR_CHOICES, value="ground-truth",
                                          label="SG set")
                     temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.1, label="temperature")
                     seed = gr.Number(value=0, precision=0, label="seed")
@@ -46,7 +48,7 @@ def build() -> None:
                     text = gr.Textbox(label="Reasoning text", lines=8, max_lines=30, value=EXAMPLE,
                                       placeholder="Paste a model's step-by-step solution here")
                 with gr.Column(scale=2):
-                    preset = gr.Dropdown([AUTO] + presets + [DETECTOR], value=AUTO,
+                    preset = gr.Dropdown([AUTO] + presets + DETECTOR_CHOICES, value=AUTO,
                                          label="Strategic Gram set (or the planning detector)",
                                          info="auto: the planning detector for natural-language text, "
                                               "'math-compact' for terse arithmetic")

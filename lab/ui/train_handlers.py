@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from training.hierarchy.detector import DETECTORS
 from training.hierarchy.grams import list_presets
 from training.paths import check_model
 from lab.shipped import is_shipped, read_only_message
@@ -52,7 +53,13 @@ def preset_fields(name) -> tuple[str, int | None, str | None, str | None]:
         return note, None, None, None
     cfg = PRESETS[name]
     steps = min(cfg.steps, PUBLIC_MAX_STEPS) if settings().public else cfg.steps
-    return note, steps, cfg.sg_set, cfg.model
+    return note, steps, cfg.sg_set if cfg.detector == "sg" else cfg.detector, cfg.model
+
+
+# The planning detector's versions, offered beside the SG sets: a run with one of them marks its planning tokens
+# with that detector on the reasoning preset (docs/planning-detector.md), and records which.
+TRAIN_DETECTORS = tuple(d for d in DETECTORS if d != "sg")
+DETECTOR_SG_SET = "reasoning"
 
 
 def sg_choices(dirs: list[Path] | tuple[Path, ...] | None = None) -> list[str]:
@@ -65,9 +72,10 @@ def sg_choices(dirs: list[Path] | tuple[Path, ...] | None = None) -> list[str]:
         folder = settings().sg_sets
         # shown by file name ("mined: name.json"), the path only as the value launch receives
         saved = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        return ["ground-truth"] + list_presets() + [(f"mined: {p.name}", str(p)) for p in saved]
+        return ["ground-truth"] + list_presets() + list(TRAIN_DETECTORS) + \
+            [(f"mined: {p.name}", str(p)) for p in saved]
     names = sorted({p.name for d in dirs if d.is_dir() for p in d.glob("*.json") if p.is_file()})
-    return ["ground-truth"] + list_presets() + names
+    return ["ground-truth"] + list_presets() + list(TRAIN_DETECTORS) + names
 
 
 def run_names() -> list[str]:
@@ -140,9 +148,12 @@ def launch(name: str, preset_name: str, algo_choice: str, alpha: float, steps: f
         model = check_model(model, public, PUBLIC_MODELS, settings().roots, verb="trains")
         if public and steps > PUBLIC_MAX_STEPS:
             raise ValueError(f"this public lab allows at most {PUBLIC_MAX_STEPS} steps per run")
+        detector = "sg"
+        if sg_set in TRAIN_DETECTORS:  # the planning detector marks the planning tokens, on the reasoning preset
+            sg_set, detector = DETECTOR_SG_SET, sg_set
         sg_set = sg_source(sg_set, public, sg_dirs)  # a bad file fails here, with its message
         cfg = preset(preset_name, algo=algos[0], alpha=alpha, steps=steps, seed=seeds[0], lora_r=lora_r,
-                     sg_set=sg_set, model=model)  # validated, with every seed of a sweep
+                     sg_set=sg_set, model=model, detector=detector)  # validated, with every seed of a sweep
         for seed in seeds[1:]:
             replace(cfg, seed=seed).validate()
         name = name.strip() or f"{'-'.join(algos)}-{time.strftime('%Y%m%d-%H%M%S')}"
