@@ -60,7 +60,8 @@ from functools import lru_cache
 
 from training.hierarchy import step_classifier
 from training.hierarchy.grams import SGSet, StrategicGram, load_preset, normalize_phrase
-from training.hierarchy.matching import GramMatcher, _compile
+from training.hierarchy.alternation import dispatch
+from training.hierarchy.matching import GramMatcher, _compile, _trie_source
 from training.hierarchy.step_classifier import StepClassifier, Unit
 
 NAME = "planning-detector"
@@ -102,11 +103,14 @@ def normalise(text: str) -> str:
 # indentation, list markers (-, *, +, >, bullets, headings, "1." "a)"),
 # opening emphasis and quotes. After a question mark, "Yes" / "No" / "Right"
 # answer the model's own question (content, annotation rule 7), so no step
-# starts there. Every branch starts with its boundary character, which the
-# engine finds fast.
+# starts there. Every branch starts with its boundary character as a plain
+# character (".", "!", ":", ";" each a branch of its own, not a class), so
+# that the engine's search jumps from one boundary character to the next in
+# C instead of trying the whole pattern at every position.
 _SELF_ANSWER = r"(?!(?:yes|no|yeah|yep|nope|right|correct)(?![\w'-]))"
-_STEP = (r"(?:\n(?<![?\n]\n)\n*|\x00|<think>\s*|[.!:;][\"')\]*_]*[ \t]+|-(?<=[ \t]-)-?[ \t]+"
-         r"|(?:\?[\"')\]*_]*[ \t]+|\n(?<=\?\n)\n*)" + _SELF_ANSWER + ")"
+_CLOSING = r"[\"')\]*_]*[ \t]+"  # closing marks and a space after a sentence end
+_STEP = (r"(?:\n(?<![?\n]\n)\n*|\x00|<think>\s*|" + "|".join(re.escape(c) + _CLOSING for c in ".!:;") +
+         r"|-(?<=[ \t]-)-?[ \t]+|\?" + _CLOSING + _SELF_ANSWER + r"|\n(?<=\?\n)\n*" + _SELF_ANSWER + ")"
          r"[ \t]*(?:(?:[-*+>\u2022]|#{1,6}|\d{1,3}[.)]|\(?[a-h][.)])[ \t]+)*"
          r"(?:\*{1,2}|_{1,2}|[\"(\[])*")
 
@@ -358,13 +362,18 @@ class PlanningDetector:
         # Tagged (Inspect, the bench's per-function figures): one named group per function.
         groups = []
         for tag in _TAGS:
-            trie = [_compile(anchored_by_tag[tag])[0].pattern] if anchored_by_tag.get(tag) else []
+            trie = [_trie_source(anchored_by_tag[tag])] if anchored_by_tag.get(tag) else []
             groups.append(f"(?P<{tag}>(?:{'|'.join(order(trie, shapes[tag]))})(?!\\w))")
         tagged = "(?:" + "|".join(groups) + ")"
         # Untagged (the training loop's masks): the set's phrases of every function in one trie, then
-        # the shapes; faster, and the same spans but where two functions' openers overlap.
-        trie = _compile({k: v for by_tag in anchored_by_tag.values() for k, v in by_tag.items()})[0].pattern
-        plain = f"(?:(?:{'|'.join(order([trie], [a for tag in _TAGS for a in shapes[tag]]))})(?!\\w))"
+        # the shapes; faster, and the same spans but where two functions' openers overlap. The trie goes in
+        # one part per first character (the same branches) and the alternation is dispatched on the first
+        # character (training.hierarchy.alternation): the same matches, but a failed attempt at a step start
+        # tries only the openers that can start with the character there, not all ~100 one by one.
+        phrases = {k: v for by_tag in anchored_by_tag.values() for k, v in by_tag.items()}
+        tries = [_trie_source({k: v for k, v in phrases.items() if k[0] == c})
+                 for c in sorted({k[0] for k in phrases})]
+        plain = f"(?:{dispatch(order(tries, [a for tag in _TAGS for a in shapes[tag]]))}(?!\\w))"
         # An opener and its chain, then further openers after a comma: "Hmm, wait, let me check".
         # Each pattern starts with the boundary character, which the engine finds fast; the
         # text gets a leading "\n" so that its start is a boundary too (offsets shift by one).

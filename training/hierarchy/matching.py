@@ -186,6 +186,12 @@ def _compile(ends: dict[str, str]) -> tuple[re.Pattern | None, re.Pattern | None
     """The trie regex of ``{normalized phrase: followed_by}``, lower-case and IGNORECASE."""
     if not ends:
         return None, None
+    source = _trie_source(ends)
+    return re.compile(source), re.compile(source, re.IGNORECASE)
+
+
+def _trie_source(ends: dict[str, str]) -> str:
+    """The source of :func:`_compile`'s regex (not empty ``ends``), uncompiled: a part of a larger pattern."""
     trie: dict = {}
     for key, followed_by in ends.items():
         node = trie
@@ -202,7 +208,7 @@ def _compile(ends: dict[str, str]) -> tuple[re.Pattern | None, re.Pattern | None
         lead = r"(?<!\w)"
     else:
         lead = r"(?:(?<!\w)(?=\w)|(?=\W))"
-    return re.compile(lead + body), re.compile(lead + body, re.IGNORECASE)
+    return lead + body
 
 
 @lru_cache(maxsize=32)
