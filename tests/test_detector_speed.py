@@ -16,7 +16,7 @@ import pytest
 
 from training.hierarchy.alternation import dispatch, first_chars
 from training.hierarchy.detector import PlanningDetector
-from training.hierarchy.grams import load_preset
+from training.hierarchy.grams import SGSet, StrategicGram, load_preset
 
 # Alternatives that share prefixes, some of which match longer text later in the list (leftmost-first
 # must keep the earlier one), some starting with a group, a class, a lookaround or possibly anything.
@@ -121,3 +121,18 @@ def test_the_training_loops_pattern_is_dispatched():
     assert d._step.pattern.count("(?=[abcdefghiklmnopqrstuvwy])") == 2  # the opener, the one after a comma
     assert d._step_tagged.pattern.count("(?=[abcdefghiklmnopqrstuvwy])") == 1  # after a comma only
     assert d._step_i.pattern == d._step.pattern
+
+
+def test_free_phrases_after_a_non_word_character_are_the_phrases_at_word_starts():
+    """The free phrases' scan consumes the character before a phrase; the same phrases as before, also at
+    the text's start and one after another. A phrase that ends with a non-word character keeps the plain
+    scan: the phrase after it may start right where it ends ("wait!hmm")."""
+    d = PlanningDetector(SGSet("t", (StrategicGram("note that"), StrategicGram("hmm"), StrategicGram("ok"))))
+    assert d._free_after_nonword
+    text = "hmm note that,hmm.ok okay xhmm hmmx (hmm)\nnote\tthat"
+    assert [text[s:e] for s, e in d.spans(text)] == ["hmm", "note that", "hmm", "ok", "hmm", "note\tthat"]
+    assert d.spans(text) == [(0, 3), (4, 13), (14, 17), (18, 20), (37, 40), (42, 51)]  # as before (ddbae36)
+    punct = PlanningDetector(SGSet("t", (StrategicGram("wait!"), StrategicGram("hmm"))))
+    assert not punct._free_after_nonword
+    assert punct.spans("wait!hmm") == [(0, 8)]
+    assert punct.spans("x wait!hmm hmm") == [(2, 10), (11, 14)]

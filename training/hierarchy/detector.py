@@ -326,7 +326,19 @@ class PlanningDetector:
         free = [g for g in sg.grams if g.at == "anywhere"]
         self._free = GramMatcher(free) if free else None  # tags, and text whose length changes under lower()
         self._free_tag = {normalize_phrase(g.phrase): g.tag for g in free}
-        self._free_re = _compile({normalize_phrase(g.phrase): g.followed_by for g in free})[0] if free else None
+        keys = {normalize_phrase(g.phrase): g.followed_by for g in free}
+        # The free phrases' scan (spans()). Where every phrase starts and ends with a word character (all
+        # presets), "a non-word character, then a phrase", run on "\n" + the text, finds what "a phrase at a
+        # word start" finds in the text (no phrase can then start where the one before it ends), and the
+        # engine's search jumps from one non-word character to the next in C instead of trying the pattern
+        # at every position: half the time. The match starts one character early, as the "\n" does.
+        self._free_after_nonword = all(re.match(r"\w", k[0]) and re.match(r"\w", k[-1]) for k in keys)
+        if not keys:
+            self._free_re = None
+        elif self._free_after_nonword:
+            self._free_re = re.compile(r"\W" + _trie_source(keys, lead=False))
+        else:
+            self._free_re = _compile(keys)[0]
         anchored_by_tag: dict[str, dict[str, str]] = {}
         for g in sg.grams:
             anchored_by_tag.setdefault(g.tag, {})[normalize_phrase(g.phrase)] = g.followed_by
@@ -433,11 +445,17 @@ class PlanningDetector:
         if len(lowered) != len(text):
             found = [(s, e) for s, e, _ in self.tagged_spans(text)]
         else:
-            found = [m.span() for m in self._free_re.finditer(lowered)] if self._free_re is not None else []
-            if self.classifier is None:
-                found += [(m.start("body") - 1, m.end("body") - 1) for m in self._step.finditer("\n" + lowered)]
+            prepared = "\n" + lowered
+            if self._free_re is None:
+                found = []
+            elif self._free_after_nonword:
+                found = [(m.start(), m.end() - 1) for m in self._free_re.finditer(prepared)]
             else:
-                matches = list(self._step.finditer("\n" + lowered))
+                found = [m.span() for m in self._free_re.finditer(lowered)]
+            if self.classifier is None:
+                found += [(m.start("body") - 1, m.end("body") - 1) for m in self._step.finditer(prepared)]
+            else:
+                matches = list(self._step.finditer(prepared))
                 found += [(m.start("body") - 1, m.end("body") - 1) for m in matches if m.group("body")]
                 found += [(u.start, u.end) for u in self.classifier.marked(step_classifier.candidates_of(matches))]
             found = _outside_code(text, sorted(found))

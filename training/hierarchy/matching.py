@@ -190,8 +190,10 @@ def _compile(ends: dict[str, str]) -> tuple[re.Pattern | None, re.Pattern | None
     return re.compile(source), re.compile(source, re.IGNORECASE)
 
 
-def _trie_source(ends: dict[str, str]) -> str:
-    """The source of :func:`_compile`'s regex (not empty ``ends``), uncompiled: a part of a larger pattern."""
+def _trie_source(ends: dict[str, str], lead: bool = True) -> str:
+    """The source of :func:`_compile`'s regex (not empty ``ends``), uncompiled: a part of a larger pattern.
+
+    ``lead=False``: without the word-start check in front (the caller makes its own)."""
     trie: dict = {}
     for key, followed_by in ends.items():
         node = trie
@@ -202,6 +204,8 @@ def _trie_source(ends: dict[str, str]) -> str:
         else:
             node[_END] = r"(?!\w)" if re.match(r"\w", key[-1]) else ""
     body = _trie_regex(trie)
+    if not lead:
+        return body
     # A phrase that starts with a word character must start at a word
     # start; one that starts with punctuation may start anywhere.
     if all(re.match(r"\w", k[0]) for k in ends):
