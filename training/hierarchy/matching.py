@@ -186,6 +186,14 @@ def _compile(ends: dict[str, str]) -> tuple[re.Pattern | None, re.Pattern | None
     """The trie regex of ``{normalized phrase: followed_by}``, lower-case and IGNORECASE."""
     if not ends:
         return None, None
+    source = _trie_source(ends)
+    return re.compile(source), re.compile(source, re.IGNORECASE)
+
+
+def _trie_source(ends: dict[str, str], lead: bool = True) -> str:
+    """The source of :func:`_compile`'s regex (not empty ``ends``), uncompiled: a part of a larger pattern.
+
+    ``lead=False``: without the word-start check in front (the caller makes its own)."""
     trie: dict = {}
     for key, followed_by in ends.items():
         node = trie
@@ -196,13 +204,15 @@ def _compile(ends: dict[str, str]) -> tuple[re.Pattern | None, re.Pattern | None
         else:
             node[_END] = r"(?!\w)" if re.match(r"\w", key[-1]) else ""
     body = _trie_regex(trie)
+    if not lead:
+        return body
     # A phrase that starts with a word character must start at a word
     # start; one that starts with punctuation may start anywhere.
     if all(re.match(r"\w", k[0]) for k in ends):
         lead = r"(?<!\w)"
     else:
         lead = r"(?:(?<!\w)(?=\w)|(?=\W))"
-    return re.compile(lead + body), re.compile(lead + body, re.IGNORECASE)
+    return lead + body
 
 
 @lru_cache(maxsize=32)
