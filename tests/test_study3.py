@@ -230,3 +230,16 @@ def test_the_page_says_where_each_seed_ran_and_whether_a_pair_mixes_machines():
     assert "seed(s) 101 ran on more than one machine" in mixed and "no paired difference" not in mixed
     assert "does not agree exactly" in mixed and "every machine" not in mixed
     assert "Where the runs ran" not in R.render(res, c, [], prov)
+
+
+def test_the_same_numbers_check_flags_a_changed_field_and_ignores_times_and_new_fields():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("same", ROOT / "bench" / "study3_same_numbers.py")
+    same = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(same)
+    old = [{"kind": "eval", "step": 0, "eval/accuracy": 0.25, "time/eval_s": 1.0}]
+    assert same.differences(old, [{**old[0], "time/eval_s": 2.0, "eval/errors_v2/strategy": 3}]) == []
+    assert same.differences(old, [{**old[0], "eval/accuracy": 0.5}]) == [
+        "eval step 0: eval/accuracy 0.25 then, 0.5 now"]
+    assert same.differences(old, old * 2) == ["1 records then, 2 now"]
