@@ -243,3 +243,23 @@ def test_the_same_numbers_check_flags_a_changed_field_and_ignores_times_and_new_
     assert same.differences(old, [{**old[0], "eval/accuracy": 0.5}]) == [
         "eval step 0: eval/accuracy 0.25 then, 0.5 now"]
     assert same.differences(old, old * 2) == ["1 records then, 2 now"]
+
+
+def test_an_incomplete_study_writes_no_difference_anywhere(tmp_path):
+    """The plan rules out interim looks: while seeds are missing, neither the page, nor results.json, nor a
+    figure shows the arms' accuracies or their differences."""
+    c = Study3Config(docs=str(tmp_path / "docs"), seeds="100,101,102")
+    runs = runs_with(NOISE + 2, NOISE)
+    for arm in c.arms()[:-1]:  # the last seed lacks its last arm
+        folder = c.records(arm)
+        folder.mkdir(parents=True)
+        (folder / "status.json").write_text(json.dumps({"state": "finished", "step": 50}))
+        (folder / "config.json").write_text("{}")
+        (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs[arm.group][arm.seed]))
+    (tmp_path / "docs" / "study3").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "docs" / "study3" / "accuracy.png").write_bytes(b"old")  # drawn by an older version
+    text = R.write_report(c).read_text()
+    saved = json.loads((tmp_path / "docs" / "study3" / "results.json").read_text())["results"]
+    assert saved["seeds"] == [100, 101] and not saved["complete"] and "**Incomplete**" in text
+    assert not {"comparisons", "arms", "curves"} & set(saved)
+    assert not (tmp_path / "docs" / "study3" / "accuracy.png").exists() and "accuracy by step" not in text

@@ -195,13 +195,18 @@ def write_report(cfg: Study3Config) -> Path:
     out = cfg.folder
     out.mkdir(parents=True, exist_ok=True)
     figs = {}
-    if res["seeds"]:
+    figure = out / "accuracy.png"
+    if res["complete"]:
         complete = {g: {s: runs[g][s] for s in res["seeds"]} for g in res["groups"]}
-        figs["accuracy"] = "study3/" + F.accuracy_curves({cfg.regimes: complete}, out / "accuracy.png").name
+        figs["accuracy"] = "study3/" + F.accuracy_curves({cfg.regimes: complete}, figure).name
+    elif figure.exists():  # drawn by an earlier version while incomplete: an interim look the plan rules out
+        figure.unlink()
     prov = provenance(cfg)
-    safe = {k: v for k, v in res.items() if k != "comparisons"}
-    safe["comparisons"] = {n: {k: {kk: vv for kk, vv in v.items() if kk != "diffs"} for k, v in c.items()}
-                           for n, c in res["comparisons"].items()}
+    safe = {k: v for k, v in res.items() if k not in ("comparisons", "arms", "curves")}
+    if res["complete"]:  # the plan's stopping rule: no interim look at any difference, on the page or here
+        safe["arms"], safe["curves"] = res["arms"], res["curves"]
+        safe["comparisons"] = {n: {k: {kk: vv for kk, vv in v.items() if kk != "diffs"} for k, v in c.items()}
+                               for n, c in res["comparisons"].items()}
     (out / "results.json").write_text(json.dumps({"results": safe, "deviations": devs, "provenance": prov},
                                                  indent=2, default=str) + "\n")
     page = cfg.folder.parent / "study3.md"
