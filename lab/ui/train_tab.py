@@ -49,8 +49,8 @@ def build(owner_token=None) -> dict:
                 seeds = gr.Textbox(value="0", label="seeds (comma-separated)")
                 lora_r = gr.Number(value=16, step=1, label="LoRA rank")
             with gr.Row():
-                sg_set = gr.Dropdown(h.sg_choices(), value="ground-truth", label="planning phrases (SG set)",
-                                     allow_custom_value=True)
+                sg_set = gr.Dropdown(h.sg_choices(), value="ground-truth", allow_custom_value=True,
+                                     label="planning tokens: an SG set or the planning detector")
                 model = gr.Textbox(value="tiny", label="model ('tiny' = bundled; or a hub name)")
                 name = gr.Textbox(label="run name (optional)", placeholder="auto")
             preset_info = gr.Markdown(h.preset_note("tiny-cpu"), elem_classes=["lab-note"], elem_id="train-preset-note")
