@@ -7,6 +7,7 @@ unknown tag or a missing header key fails here rather than in a bench run.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from training.hierarchy.grams import TAGS
@@ -128,7 +129,7 @@ def test_held_out_2_spans_are_non_empty_and_well_formed():
 
 # --- held-out-3: the fresh, blind set gathered after held-out-2 had been read (issue 24) ---
 
-SPLITS = ("dev", "held-out", "held-out-2", "held-out-3")
+SPLITS = ("dev", "held-out", "held-out-2", "held-out-3", "held-out-4")
 
 
 def _split(name):
@@ -163,7 +164,7 @@ def test_held_out_3_shares_no_repository_with_the_earlier_splits():
     assert not seen & fresh, seen & fresh
 
 
-def test_ids_are_unique_over_all_four_files():
+def test_ids_are_unique_over_all_files():
     ids = [t.id for name in SPLITS for t in _split(name)]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)
@@ -178,3 +179,48 @@ def test_no_source_file_is_in_two_splits():
 
 def test_held_out_3_spans_are_non_empty_and_well_formed():
     check_spans(_split("held-out-3"))
+
+
+# --- held-out-4: the fresh, blind set gathered after held-out-3 had been read (issue 24) ---
+
+
+def test_held_out_4_parses_and_is_sizeable():
+    traces = _split("held-out-4")
+    assert len(traces) >= 28
+    assert len({t.meta["family"] for t in traces}) >= 6
+    non_maths = sum(t.meta["domain"] == "non-maths" for t in traces)
+    assert 3 * non_maths >= len(traces)
+
+
+def test_held_out_4_metadata_is_complete():
+    for t in _split("held-out-4"):
+        missing = [k for k in REQUIRED if not t.meta.get(k)]
+        assert not missing, f"{t.id}: missing {missing}"
+        assert t.meta["domain"] in ("maths", "non-maths"), t.id
+        assert t.meta["trimmed"] in ("yes", "no"), t.id
+        assert t.meta["think"] in ("yes", "no"), t.id
+        assert t.meta["source"].startswith(t.meta["repo"] + ":"), t.id
+        assert re.fullmatch(r"[0-9a-f]{40}", t.meta["commit"]), t.id
+        assert t.id.startswith("g4-"), t.id
+
+
+def test_held_out_4_shares_no_repository_with_any_other_split():
+    # Why: the set exists to be text nobody tuned on; a repository already read
+    # for an earlier split would carry its style and tasks across.
+    fresh = {t.meta["repo"] for t in _split("held-out-4")}
+    for name in SPLITS[:-1]:
+        seen = {t.meta["repo"] for t in _split(name)}
+        assert not seen & fresh, (name, seen & fresh)
+
+
+def test_held_out_4_no_repository_gives_more_than_a_quarter():
+    # Why: held-out-3 took 14 of 31 traces from one author; one repository's
+    # style and task set must not dominate the measurement.
+    traces = _split("held-out-4")
+    counts = Counter(t.meta["repo"] for t in traces)
+    repo, top = counts.most_common(1)[0]
+    assert 4 * top <= len(traces), (repo, top, len(traces))
+
+
+def test_held_out_4_spans_are_non_empty_and_well_formed():
+    check_spans(_split("held-out-4"))
