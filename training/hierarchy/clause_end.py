@@ -12,29 +12,33 @@ rather than by phrase:
 * ``subject``: after a complementizer ("if", "whether", "that") that ends the
   span or follows it, a first-person clause with its auxiliaries and verb:
   "Let me see if *I can factor*", "make sure *I'm not misunderstanding*";
-* ``particle``: a preposition right after a span that ends in a verb: its
-  particle, before its object ("think *of*", "go *with*", "working *on*");
 * ``answer``: "so" / "thus" / "therefore" / "hence" then "the (final) answer
   is / would be / should be / must be / will be": a conclusion announced;
 * ``closed``: the rest of the sentence (up to :data:`CLOSED_WORDS` words, to
   its punctuation or line end) when every word of it is a closed-class or
-  metalanguage word, 1.1's own chain lexicon plus :data:`EXTRA` (20 words:
+  metalanguage word, 1.1's own chain lexicon plus :data:`EXTRA` (21 words:
   pronouns with a verb, negations, "answer", "right", "sure", "mistake"):
   the sentence has no content, so it steers whole ("Maybe *there's a better
   way to approach this*", "Yeah, that *makes sense*").
+
+Candidates measured and not kept (precision, or no gain): ``particle``, a
+preposition right after a span that ends in a verb ("think *of*");
+``back``, a short rest of a sentence that opens with a pronoun or a verb of
+judgement ("Hmm*, not sure*"); ``prefix``, 1.1's chain run on with
+:data:`EXTRA` among its core words.
 
 The rules, and the set of them kept (:data:`KEPT`), were judged by
 leave-one-repository-out cross-validation over the four genuine sets
 (``bench/detector_cv.py --pool``; ``docs/planning-detector.md``, "Version
 1.3"). Pure and deterministic: one anchored regex match per span end, most
-failing at their first character; a second pass only where a rule fired.
+matching nothing; a little more work only where one matches.
 """
 
 from __future__ import annotations
 
 import re
 
-RULES = ("subject", "particle", "answer", "closed", "back", "prefix")  # candidates; "particle", "back": measured, not kept
+RULES = ("subject", "particle", "answer", "closed", "back", "prefix")  # the candidates the bench measures
 KEPT = ("subject", "answer", "closed")  # chosen by bench/detector_cv.py --pool
 CLOSED_WORDS = 8
 BACK_WORDS = 3
