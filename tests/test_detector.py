@@ -31,7 +31,7 @@ def test_name_and_version_are_one_line():
     assert NAME == "planning-detector" and re.fullmatch(r"\d+\.\d+", VERSION)
     assert default_detector().label == f"planning-detector {VERSION} on SG set reasoning"
     assert planning_label("sg", load_preset("reasoning")) == "SG set reasoning (its phrases as they are)"
-    assert DETECTORS == ("sg", NAME, "planning-detector-1.2")
+    assert DETECTORS == ("sg", NAME, "planning-detector-1.2", "planning-detector-1.3")
     assert planning_label("planning-detector-1.2", load_preset("reasoning")) == \
         "planning-detector 1.2 on SG set reasoning"
 

@@ -37,7 +37,7 @@ def test_shipped_weights_are_reproduced_bit_for_bit_by_their_script():
 
 
 def test_versions_select_what_they_name():
-    assert VERSION == "1.1" and VERSIONS == ("1.0", "1.1", "1.2")  # 1.1 stays the default until decided
+    assert VERSION == "1.1" and VERSIONS == ("1.0", "1.1", "1.2", "1.3")  # 1.1 stays the default until decided
     assert PlanningDetector(SG).version == "1.1" and PlanningDetector(SG).classifier is None
     assert PlanningDetector(SG, options=()).version == "1.0"
     assert PlanningDetector(SG, version="1.0").options == frozenset()

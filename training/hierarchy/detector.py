@@ -44,6 +44,11 @@ sentence there, and a logistic model over cheap features decides whether it
 is a planning clause (chosen by leave-one-repository-out cross-validation
 over the genuine sets, ``bench/detector_cv.py --pool``).
 
+Version 1.3 (``version="1.3"``, opt-in) is 1.1 with a post-pass that runs each span's end on to the end of its
+steering clause (:mod:`training.hierarchy.clause_end`: a first-person clause after "if" / "whether" / "that",
+a verb's particle, "so the answer is", the rest of a sentence with no content word), chosen by the same
+leave-one-repository-out cross-validation over all four genuine sets.
+
 Pure and deterministic: regexes only, compiled once per SG set; masks for
 a batch of 64 x 1,024 tokens cost about twice the SG matcher's, within the
 loop's 20 ms budget (``bench/planning_mask.py``).
@@ -58,7 +63,7 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 
-from training.hierarchy import step_classifier
+from training.hierarchy import clause_end, step_classifier
 from training.hierarchy.grams import SGSet, StrategicGram, load_preset, normalize_phrase
 from training.hierarchy.alternation import dispatch
 from training.hierarchy.matching import GramMatcher, _compile, _trie_source
@@ -66,10 +71,10 @@ from training.hierarchy.step_classifier import StepClassifier, Unit
 
 NAME = "planning-detector"
 VERSION = "1.1"  # the default; VERSIONS are all that can be chosen (``PlanningDetector(sg, version=...)``)
-VERSIONS = ("1.0", "1.1", "1.2")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 # "sg": the SG set's phrases as they are (the matcher of every earlier run); NAME: the default version;
-# "planning-detector-1.2": version 1.2, opt-in until it is made the default (any f"{NAME}-{v}" of VERSIONS is read)
-DETECTORS = ("sg", NAME, f"{NAME}-1.2")
+# "planning-detector-1.2" / "-1.3": versions 1.2 and 1.3, opt-in (any f"{NAME}-{v}" of VERSIONS is read)
+DETECTORS = ("sg", NAME, f"{NAME}-1.2", f"{NAME}-1.3")
 
 # One character for one: offsets into the normalised text are offsets into the original.
 _CHARS = str.maketrans({
@@ -307,9 +312,10 @@ class PlanningDetector:
     name = NAME
 
     def __init__(self, sg: SGSet, options: tuple[str, ...] | frozenset | None = None, version: str | None = None,
-                 classifier: StepClassifier | None = None):
-        """``version``: ``"1.0"``, ``"1.1"`` (the default) or ``"1.2"`` (1.1 and the step-clause classifier,
-        :mod:`training.hierarchy.step_classifier`). ``options``: the 1.1 options to use instead
+                 classifier: StepClassifier | None = None, clause_rules: tuple[str, ...] | None = None):
+        """``version``: ``"1.0"``, ``"1.1"`` (the default), ``"1.2"`` (1.1 and the step-clause classifier,
+        :mod:`training.hierarchy.step_classifier`) or ``"1.3"`` (1.1 and the clause-end post-pass,
+        :mod:`training.hierarchy.clause_end`; ``clause_rules``: other rules of it, for the cross-validation). ``options``: the 1.1 options to use instead
         (``OPTION_NAMES``; () is version 1.0). ``classifier``: a model other than the shipped one (1.2 only;
         the cross-validation trains one per fold)."""
         if version is not None and version not in VERSIONS:
@@ -322,6 +328,9 @@ class PlanningDetector:
         elif classifier is not None:
             raise ValueError("a step classifier is part of version 1.2 only")
         self.classifier = classifier
+        self._ends = None
+        if self.version == "1.3" or clause_rules is not None:
+            self._ends = clause_ends(clause_end.KEPT if clause_rules is None else tuple(clause_rules))
         self.sg = sg
         free = [g for g in sg.grams if g.at == "anywhere"]
         self._free = GramMatcher(free) if free else None  # tags, and text whose length changes under lower()
@@ -432,6 +441,9 @@ class PlanningDetector:
             out += [(m.start("body") - 1, m.end("body") - 1, _tag_of(m)) for m in matches if m.group("body")]
             out += [(u.start, u.end, step_classifier.tag_of(u))
                     for u in self.classifier.marked(step_classifier.candidates_of(matches))]
+        if self._ends is not None:  # 1.3: each span run on to its clause's end (ASCII case folding keeps offsets)
+            lowered = normal.lower()
+            out = self._ends.extend(lowered if len(lowered) == len(text) else _ascii_lower(normal), out)
         return _outside_code(text, sorted(out))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -465,6 +477,10 @@ class PlanningDetector:
                 merged[-1][1] = max(merged[-1][1], e)
             else:
                 merged.append([s, e])
+        if self._ends is not None and len(lowered) == len(text):  # 1.3: the post-pass on the merged spans (on
+            # the other path, tagged_spans did it); an end runs on over words and spaces only, never into
+            # code, and may reach the next span
+            return _merged(self._ends.extend(lowered, merged))
         return [(s, e) for s, e in merged]
 
     def occurrences(self, text: str) -> list[tuple[int, int, str]]:
@@ -491,6 +507,33 @@ def _outside_code(text: str, spans: list) -> list:
         if i < 0 or code[i][1] <= x[0]:
             out.append(x)
     return out
+
+
+@lru_cache(maxsize=64)
+def clause_ends(rules: tuple[str, ...] = clause_end.KEPT) -> clause_end.ClauseEnds:
+    """Version 1.3's clause-end post-pass with ``rules`` (of :data:`training.hierarchy.clause_end.RULES`), on this
+    module's grammar: the first-person clause of 1.1's chain and its lexicon (with the post-pass's extra words)."""
+    return clause_end.ClauseEnds(rules, subject=_SUBJECT, link=_words(_LINK_WORDS),
+                                 core=_words(_CORE_WORDS + " " + clause_end.EXTRA))
+
+
+def _merged(spans: list) -> list[tuple[int, int]]:
+    """Sorted ``spans`` with those that touch or overlap joined."""
+    out: list[list[int]] = []
+    for s, e in spans:
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def _ascii_lower(text: str) -> str:
+    """``text`` with A-Z lowered only: the same length whatever else it holds (``str.lower`` may change it)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})
 
 
 def _tag_of(m: re.Match) -> str:
