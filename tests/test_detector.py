@@ -214,7 +214,7 @@ def test_guidance_measured_or_unmeasured(tmp_path):
         "qwen3": {"split": "dev", "precision": 0.8, "recall": 0.7, "traces": 3, "phrases": 50}}}))
     r1 = detector_guidance("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", results)
     assert "precision 0.90, recall 0.80" in r1 and "held-out half, read while" in r1 and "deepseek-r1" in r1
-    assert "held-out-2 and held-out-3, gathered blind" in detector_guidance("Qwen/Qwen3.5-9B", results)
+    assert "held-out-2, -3 and -4, gathered blind" in detector_guidance("Qwen/Qwen3.5-9B", results)
     assert "dev half, which it was tuned on" in detector_guidance("Qwen/Qwen3-8B", results)
     assert "**unmeasured**" in detector_guidance("Qwen/Qwen2.5-0.5B-Instruct", results)
     assert "**unmeasured**" in detector_guidance("Qwen/Qwen3-8B", tmp_path / "missing.json")

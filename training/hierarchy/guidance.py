@@ -39,7 +39,8 @@ FAMILIES = (
 )
 TRY = "score it on your own traces: python bench/planning_quality.py --eval-file PATH"
 SPLIT_WORDS = {  # what each genuine set is to the default detector (assets/planning-eval/genuine/SOURCES.md)
-    "blind": "held-out-2 and held-out-3, gathered blind after it was built",
+    "blind": "held-out-2, -3 and -4, gathered blind after it was built",
+    "held-out-4": "held-out-4, gathered blind after it was built",
     "held-out-3": "held-out-3, gathered blind after it was built",
     "held-out-2": "held-out-2, gathered blind after it was built",
     "held-out": "first held-out half, read while it was built",
