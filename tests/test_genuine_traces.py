@@ -10,6 +10,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from training.hierarchy.grams import TAGS
 from training.hierarchy.planning_eval import load_traces
 
@@ -136,16 +138,14 @@ def _split(name):
     return load_traces(GENUINE / f"{name}.txt")
 
 
-def test_held_out_3_parses_and_is_sizeable():
-    traces = _split("held-out-3")
+@pytest.mark.parametrize("name, families, prefix", [("held-out-3", 5, "g3-"), ("held-out-4", 6, "g4-")])
+def test_a_blind_set_is_sizeable_and_its_metadata_complete(name, families, prefix):
+    traces = _split(name)
     assert len(traces) >= 28
-    assert len({t.meta["family"] for t in traces}) >= 5
+    assert len({t.meta["family"] for t in traces}) >= families
     non_maths = sum(t.meta["domain"] == "non-maths" for t in traces)
     assert 3 * non_maths >= len(traces)
-
-
-def test_held_out_3_metadata_is_complete():
-    for t in _split("held-out-3"):
+    for t in traces:
         missing = [k for k in REQUIRED if not t.meta.get(k)]
         assert not missing, f"{t.id}: missing {missing}"
         assert t.meta["domain"] in ("maths", "non-maths"), t.id
@@ -153,7 +153,7 @@ def test_held_out_3_metadata_is_complete():
         assert t.meta["think"] in ("yes", "no"), t.id
         assert t.meta["source"].startswith(t.meta["repo"] + ":"), t.id
         assert re.fullmatch(r"[0-9a-f]{40}", t.meta["commit"]), t.id
-        assert t.id.startswith("g3-"), t.id
+        assert t.id.startswith(prefix), t.id
 
 
 def test_held_out_3_shares_no_repository_with_the_earlier_splits():
@@ -182,26 +182,6 @@ def test_held_out_3_spans_are_non_empty_and_well_formed():
 
 
 # --- held-out-4: the fresh, blind set gathered after held-out-3 had been read (issue 24) ---
-
-
-def test_held_out_4_parses_and_is_sizeable():
-    traces = _split("held-out-4")
-    assert len(traces) >= 28
-    assert len({t.meta["family"] for t in traces}) >= 6
-    non_maths = sum(t.meta["domain"] == "non-maths" for t in traces)
-    assert 3 * non_maths >= len(traces)
-
-
-def test_held_out_4_metadata_is_complete():
-    for t in _split("held-out-4"):
-        missing = [k for k in REQUIRED if not t.meta.get(k)]
-        assert not missing, f"{t.id}: missing {missing}"
-        assert t.meta["domain"] in ("maths", "non-maths"), t.id
-        assert t.meta["trimmed"] in ("yes", "no"), t.id
-        assert t.meta["think"] in ("yes", "no"), t.id
-        assert t.meta["source"].startswith(t.meta["repo"] + ":"), t.id
-        assert re.fullmatch(r"[0-9a-f]{40}", t.meta["commit"]), t.id
-        assert t.id.startswith("g4-"), t.id
 
 
 def test_held_out_4_shares_no_repository_with_any_other_split():
