@@ -471,17 +471,12 @@ class PlanningDetector:
                 found += [(m.start("body") - 1, m.end("body") - 1) for m in matches if m.group("body")]
                 found += [(u.start, u.end) for u in self.classifier.marked(step_classifier.candidates_of(matches))]
             found = _outside_code(text, sorted(found))
-        merged: list[list[int]] = []
-        for s, e in found:
-            if merged and s <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
-            else:
-                merged.append([s, e])
+        merged = _merged(found)
         if self._ends is not None and len(lowered) == len(text):  # 1.3: the post-pass on the merged spans (on
             # the other path, tagged_spans did it); an end runs on over words and spaces only, never into
             # code, and may reach the next span
             return _merged(self._ends.extend(lowered, merged))
-        return [(s, e) for s, e in merged]
+        return merged
 
     def occurrences(self, text: str) -> list[tuple[int, int, str]]:
         """Non-overlapping ``(start, end, normalized phrase)``, as :meth:`GramMatcher.occurrences`."""
