@@ -272,3 +272,22 @@ def test_mine_the_shipped_sample_corpus(page):
     # the clusters are in the table (Gradio 6 draws its rows as a virtual list, not as <tr> elements)
     wait_text(page, "#mine-table", "yes")  # a kept cluster
     shot(page, "mine")
+
+
+def test_paste_a_genuine_held_out_trace_with_the_planning_detector(page):
+    """Issue 24: Inspect highlights with the planning detector on a trace a real model wrote, from the blind
+    held-out-4 set; the stats name the detector and its version, and annotated planning phrases are marked."""
+    from training.hierarchy.planning_eval import EVAL_DIR, load_traces
+
+    trace = load_traces(EVAL_DIR / "genuine" / "held-out-4.txt")[0]
+    page.get_by_role("tab", name="Inspect").click()  # the page opens on Start here
+    page.get_by_role("tab", name="Paste text").click()
+    page.get_by_label("Strategic Gram set").click()
+    page.get_by_role("option", name="planning-detector", exact=True).click()
+    page.get_by_label("Reasoning text").fill(trace.text)
+    page.get_by_role("button", name="Highlight planning tokens").click()
+    wait_text(page, "#inspect-stats", "planning-detector 1.1 on SG set reasoning")
+    marked = "".join(page.locator("#inspect-tokens .tok.planning").all_inner_texts())
+    found = [trace.text[s:e] for s, e, *_ in trace.spans if trace.text[s:e].split()[0] in marked]
+    assert len(found) >= len(trace.spans) // 2, (found, marked)
+    shot(page, "inspect-genuine")
