@@ -231,6 +231,8 @@ HEADLINES = [  # (words in the README, the page they come from, the same figure 
     ("the newest set\n  alone: 0.779 / 0.578", "planning-detector.md", "| planning-detector-1.1 | 0.779 | 0.578 |"),
     ("preset alone there: 0.895 / 0.322", "planning-detector.md", "| reasoning | 0.895 | 0.322 |"),
     ("recall there (0.589, 0.603)", "planning-detector.md", "| planning-detector-1.2 | 0.772 | 0.589 |"),
+    ("scores precision 0.953 and recall 0.768 against the first", "planning-detector.md",
+     "| second annotator | first | 0.953 [0.924, 0.977] | 0.768 ["),
     ("recall there (0.589, 0.603)", "planning-detector.md", "| planning-detector-1.3 | 0.774 | 0.603 |"),
     ("dev half 0.87 / 0.76", "planning-detector.md", "genuine dev: planning-detector-1.1 P=0.87 R=0.76"),
     ("hand-written held-out traces 0.79 / 0.96", "planning-detector.md",
