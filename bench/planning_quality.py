@@ -12,6 +12,8 @@ annotated phrase, predicted planning when it overlaps what the scorer marks.
 Without ``--eval-file``, one row per set, cleanest first (SOURCES.md in
 ``assets/planning-eval/genuine/`` says where each came from):
 
+* genuine held-out-5: gathered and annotated blind after every version was
+  built, from new repositories, scored once: clean for 1.1, 1.2 and 1.3;
 * genuine held-out-4: gathered and annotated blind while 1.3 was built on
   the other four sets, from new repositories: the clean test of 1.1, 1.2
   **and** 1.3;
@@ -20,7 +22,7 @@ Without ``--eval-file``, one row per set, cleanest first (SOURCES.md in
   reading it;
 * genuine held-out-2: gathered blind after 1.1 was built: clean for 1.1;
   1.2's classifier trained on it;
-* the three pooled (clean for 1.1; the default detector's headline);
+* held-out-2 to held-out-5 pooled (clean for 1.1; the default detector's headline);
 * genuine held-out, and its traces from repositories not in dev: read while
   1.1 was built; genuine dev: 1.0 and 1.1 were tuned on it;
 * self-written held-out and dev (``assets/planning-eval/``).
@@ -68,11 +70,13 @@ GENUINE_DIR = EVAL_DIR / "genuine"
 
 
 def sets(genuine_dir: Path = GENUINE_DIR) -> tuple[tuple[str, Path], ...]:
-    """The rows: the fresh held-out-4 set (gathered and annotated blind while detector 1.3 was built on the
-    other four: the clean test of 1.3), held-out-3 (the clean test of 1.2), held-out-2 (the clean test
+    """The rows: the fresh held-out-5 set (gathered and annotated blind after every version was built),
+    held-out-4 (gathered and annotated blind while detector 1.3 was built on the other four: the clean test
+    of 1.3), held-out-3 (the clean test of 1.2), held-out-2 (the clean test
     of 1.1; 1.2's classifier trained on it), genuine held-out and dev halves, self-written held-out and dev
     halves."""
-    return (("genuine held-out-4 (fresh)", genuine_dir / "held-out-4.txt"),
+    return (("genuine held-out-5 (fresh)", genuine_dir / "held-out-5.txt"),
+            ("genuine held-out-4", genuine_dir / "held-out-4.txt"),
             ("genuine held-out-3", genuine_dir / "held-out-3.txt"),
             ("genuine held-out-2", genuine_dir / "held-out-2.txt"),
             ("genuine held-out", genuine_dir / "held-out.txt"), ("genuine dev", genuine_dir / "dev.txt"),
@@ -190,11 +194,13 @@ def report(title: str, result: dict, detail: tuple[str, ...]) -> list[str]:
     return lines + [""]
 
 
-# The genuine rows, cleanest and largest first, and what each is to the default detector (1.1): held-out-2, -3
-# and -4 were gathered blind after it was built (pooled: BLIND); the first held-out half was read while it was
+# The genuine rows, cleanest and largest first, and what each is to the default detector (1.1): held-out-2 to
+# -5 were gathered blind after it was built (pooled: BLIND); the first held-out half was read while it was
 # built; dev tuned it.
-BLIND = "genuine blind to 1.1 (held-out-2 + held-out-3 + held-out-4)"
-SPLITS = ((BLIND, "blind"), ("genuine held-out-4 (fresh)", "held-out-4"), ("genuine held-out-3", "held-out-3"),
+BLIND = "genuine blind to 1.1 (held-out-2 to held-out-5)"
+BLIND_FILES = ("held-out-2.txt", "held-out-3.txt", "held-out-4.txt", "held-out-5.txt")
+SPLITS = ((BLIND, "blind"), ("genuine held-out-5 (fresh)", "held-out-5"), ("genuine held-out-4", "held-out-4"),
+          ("genuine held-out-3", "held-out-3"),
           ("genuine held-out-2", "held-out-2"),
           ("genuine held-out", "held-out"), ("genuine dev", "dev"))
 
@@ -259,7 +265,7 @@ def main(argv=None) -> int:
             continue
         by_set[label] = evaluate(load_traces(path), named, tok, detail)
         print("\n".join(report(label, by_set[label], detail)))
-        blind = [Path(args.genuine_dir) / f for f in ("held-out-2.txt", "held-out-3.txt", "held-out-4.txt")]
+        blind = [Path(args.genuine_dir) / f for f in BLIND_FILES]
         if path == blind[0] and all(p.exists() for p in blind):
             # all gathered blind after detector 1.1 was built: its clean test, pooled (not clean for 1.2 or 1.3)
             by_set[BLIND] = evaluate([t for p in blind for t in load_traces(p)], named, tok, detail)

@@ -204,6 +204,18 @@ def test_family_of_model_names():
     assert family_of("microsoft/Phi-4-mini-reasoning") == "phi4-reasoning"
     assert family_of("Qwen/Qwen2.5-0.5B-Instruct") == "qwen2.5"
     assert family_of("gpt2") is None and family_of("") is None
+    assert family_of("nvidia/Llama-3_3-Nemotron-Super-49B-v1") == "llama-nemotron"
+    assert family_of("meta-llama/Llama-3.1-8B-Instruct") == "llama" and family_of("openai/gpt-oss-20b") == "gpt-oss"
+
+
+def test_every_measured_family_is_found_from_its_traces_model_names():
+    """The guidance can only show a family's figures when a model name maps to it: every trace's ``model=``
+    in the genuine sets maps to the trace's ``family=``."""
+    from training.hierarchy.planning_eval import load_traces
+    wrong = {(t.meta["model"], t.meta["family"], family_of(t.meta["model"]))
+             for path in sorted((ROOT / "assets" / "planning-eval" / "genuine").glob("*.txt"))
+             for t in load_traces(path) if family_of(t.meta["model"]) != t.meta["family"]}
+    assert not wrong
 
 
 def test_guidance_measured_or_unmeasured(tmp_path):
@@ -214,7 +226,7 @@ def test_guidance_measured_or_unmeasured(tmp_path):
         "qwen3": {"split": "dev", "precision": 0.8, "recall": 0.7, "traces": 3, "phrases": 50}}}))
     r1 = detector_guidance("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", results)
     assert "precision 0.90, recall 0.80" in r1 and "held-out half, read while" in r1 and "deepseek-r1" in r1
-    assert "held-out-2, -3 and -4, gathered blind" in detector_guidance("Qwen/Qwen3.5-9B", results)
+    assert "held-out-2 to -5, gathered blind" in detector_guidance("Qwen/Qwen3.5-9B", results)
     assert "dev half, which it was tuned on" in detector_guidance("Qwen/Qwen3-8B", results)
     assert "**unmeasured**" in detector_guidance("Qwen/Qwen2.5-0.5B-Instruct", results)
     assert "**unmeasured**" in detector_guidance("Qwen/Qwen3-8B", tmp_path / "missing.json")

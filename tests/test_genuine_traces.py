@@ -131,14 +131,15 @@ def test_held_out_2_spans_are_non_empty_and_well_formed():
 
 # --- held-out-3: the fresh, blind set gathered after held-out-2 had been read (issue 24) ---
 
-SPLITS = ("dev", "held-out", "held-out-2", "held-out-3", "held-out-4")
+SPLITS = ("dev", "held-out", "held-out-2", "held-out-3", "held-out-4", "held-out-5")
 
 
 def _split(name):
     return load_traces(GENUINE / f"{name}.txt")
 
 
-@pytest.mark.parametrize("name, families, prefix", [("held-out-3", 5, "g3-"), ("held-out-4", 6, "g4-")])
+@pytest.mark.parametrize("name, families, prefix", [("held-out-3", 5, "g3-"), ("held-out-4", 6, "g4-"),
+                                                        ("held-out-5", 5, "g5-")])
 def test_a_blind_set_is_sizeable_and_its_metadata_complete(name, families, prefix):
     traces = _split(name)
     assert len(traces) >= 28
@@ -181,26 +182,32 @@ def test_held_out_3_spans_are_non_empty_and_well_formed():
     check_spans(_split("held-out-3"))
 
 
-# --- held-out-4: the fresh, blind set gathered after held-out-3 had been read (issue 24) ---
+# --- held-out-4 and held-out-5: fresh, blind sets, each gathered after the sets before it had been read ---
+
+FRESH = pytest.mark.parametrize("name", ["held-out-4", "held-out-5"])
 
 
-def test_held_out_4_shares_no_repository_with_any_other_split():
+@FRESH
+def test_a_fresh_set_shares_no_repository_with_any_other_split(name):
     # Why: the set exists to be text nobody tuned on; a repository already read
     # for an earlier split would carry its style and tasks across.
-    fresh = {t.meta["repo"] for t in _split("held-out-4")}
-    for name in SPLITS[:-1]:
-        seen = {t.meta["repo"] for t in _split(name)}
-        assert not seen & fresh, (name, seen & fresh)
+    fresh = {t.meta["repo"] for t in _split(name)}
+    for other in SPLITS:
+        if other != name:
+            seen = {t.meta["repo"] for t in _split(other)}
+            assert not seen & fresh, (other, seen & fresh)
 
 
-def test_held_out_4_no_repository_gives_more_than_a_quarter():
+@FRESH
+def test_a_fresh_set_takes_no_more_than_a_quarter_from_one_repository(name):
     # Why: held-out-3 took 14 of 31 traces from one author; one repository's
     # style and task set must not dominate the measurement.
-    traces = _split("held-out-4")
+    traces = _split(name)
     counts = Counter(t.meta["repo"] for t in traces)
     repo, top = counts.most_common(1)[0]
     assert 4 * top <= len(traces), (repo, top, len(traces))
 
 
-def test_held_out_4_spans_are_non_empty_and_well_formed():
-    check_spans(_split("held-out-4"))
+@FRESH
+def test_a_fresh_sets_spans_are_non_empty_and_well_formed(name):
+    check_spans(_split(name))

@@ -31,7 +31,15 @@ FAMILIES = (
     ("limo", ("limo",)),
     ("s1", ("simplescaling/s1", "/s1-", "/s1.")),
     ("qwen3.5", ("qwen3.5", "qwen3_5")),
+    ("qwen3.6", ("qwen3.6", "qwen3_6")),
     ("qwen3", ("qwen3",)),
+    ("llama-nemotron", ("llama-3.3-nemotron", "llama-3_3-nemotron", "ll3.3-nemotron", "llama-3.1-nemotron")),
+    ("nemotron", ("nemotron",)),
+    ("hermes", ("hermes",)),
+    ("kimi", ("kimi",)),
+    ("glm", ("glm-", "glm4", "glm5")),
+    ("gpt-oss", ("gpt-oss",)),
+    ("minimax", ("minimax",)),
     ("gemini", ("gemini",)),
     ("claude", ("claude",)),
     ("qwen2.5", ("qwen2.5",)),
@@ -39,7 +47,8 @@ FAMILIES = (
 )
 TRY = "score it on your own traces: python bench/planning_quality.py --eval-file PATH"
 SPLIT_WORDS = {  # what each genuine set is to the default detector (assets/planning-eval/genuine/SOURCES.md)
-    "blind": "held-out-2, -3 and -4, gathered blind after it was built",
+    "blind": "held-out-2 to -5, gathered blind after it was built",
+    "held-out-5": "held-out-5, gathered blind after it was built",
     "held-out-4": "held-out-4, gathered blind after it was built",
     "held-out-3": "held-out-3, gathered blind after it was built",
     "held-out-2": "held-out-2, gathered blind after it was built",
