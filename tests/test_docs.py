@@ -236,6 +236,16 @@ HEADLINES = [  # (words in the README, the page they come from, the same figure 
      "`multiply-planning`: No difference detected between HICRA and GRPO: final held-out accuracy "
      "+0.2 points [-0.7, +1.0] (n=10)"),
     ("Study 2, 124 runs", "studies.md", "Runs with records: 124 of 124."),
+    ("Study 3, pre-registered, 204 runs, 51 fresh seeds", "study3.md",
+     "Progress: 204 of 204 planned runs have records; 51 of 51 seeds are complete"),
+    ("HICRA is ahead of GRPO by +1.9 points [+1.1, +2.6]", "study3.md",
+     "**HICRA (alpha 0.2) is ahead of GRPO at step 50**: +1.9 points [+1.1, +2.6] (n=51)"),
+    ("ahead of its placebo by\n  +1.6 points [+1.0, +2.2]", "study3.md",
+     "**HICRA (alpha 0.2) is ahead of the placebo at step 50**: +1.6 points [+1.0, +2.2] (n=51)"),
+    ("MDE 1.2 and 0.9 points", "study3.md", "a difference of 1.2 points or more would have been detected"),
+    ("MDE 1.2 and 0.9 points", "study3.md", "a difference of 0.9 points or more would have been detected"),
+    ("alpha 1.0 leads\n  GRPO by +3.5 points [+2.5, +4.4]", "study3.md",
+     "HICRA alpha 1.0 - GRPO at step 50: +3.5 points [+2.5, +4.4] (n=51)"),
     ("precision 0.802 and recall 0.628", "planning-detector.md",
      "genuine blind to 1.1 (held-out-2 to held-out-5): 116 traces, 1864 annotated phrases, 120,495 tokens\n\n"
      "| scorer | precision | recall | phrases touched | fully covered |\n|---|---|---|---|---|\n"
@@ -267,3 +277,13 @@ def test_the_readmes_headline_figures_are_on_their_pages():
     assert phases.count("**Phase 2 does not show.**") + phases.count("**Phase 2 is not resolved.**") == regimes
     study = (DOCS / "studies.md").read_text()
     assert study.count("No difference detected between HICRA and GRPO") == 3  # "in any regime"
+
+
+def test_the_studies_page_quotes_study3_as_its_page_computes_it():
+    """Every interval the Study 3 section of studies.md quotes is on the generated page docs/study3.md."""
+    section = (DOCS / "studies.md").read_text().split("## Study 3:")[1].split("\n## ")[0]
+    quoted = re.findall(r"[+-]\d+\.\d+ (?:points )?\[[+-]\d+\.\d+, [+-]\d+\.\d+\]", " ".join(section.split()))
+    assert len(quoted) >= 8
+    page = (DOCS / "study3.md").read_text()
+    for q in quoted:
+        assert q.replace("points ", "") in page.replace("points ", ""), q

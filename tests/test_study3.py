@@ -16,6 +16,7 @@ from scipy.stats import t as student_t
 
 from training.study import study3_analysis as A
 from training.study import study3_report as R
+from training.study.report import signed
 from training.study.study3_analysis import Study3Config
 from training.study.sweep import ROOT
 
@@ -68,6 +69,8 @@ def test_a_clear_difference_is_claimed_for_both_co_primaries():
     assert "**HICRA (alpha 0.2) is ahead of GRPO at step 50**" in text
     assert "**HICRA (alpha 0.2) is ahead of the placebo at step 50**" in text
     assert "Not detected" not in text.split("## Dose arm")[0]
+    head = text.split("## Dose arm")[0]  # a difference, too, states its paired sd and MDE (the plan's analysis)
+    assert f"paired sd {c['sd']:.2f} points; with these 8 seeds a difference of {c['mde']:.1f} points" in head
 
 
 def test_no_difference_says_not_detected_and_prints_the_mde():
@@ -231,6 +234,25 @@ def test_the_page_says_where_each_seed_ran_and_whether_a_pair_mixes_machines():
     assert "seed(s) 101 ran on more than one machine" in mixed and "no paired difference" not in mixed
     assert "does not agree exactly" in mixed and "every machine" not in mixed
     assert "Where the runs ran" not in R.render(res, c, [], prov)
+
+
+def test_mixed_machines_are_a_deviation_and_the_co_primaries_are_repeated_without_the_mixed_seeds():
+    c = cfg()
+    runs = runs_with(NOISE + 1, NOISE + 2)
+    res = A.analyse(c, runs)
+    where = {"big": {"seeds": [100, 101], "step0": [0.25]}, "small": {"seeds": [101, 102, 103, 104, 105, 106, 107],
+                                                                     "step0": [0.25]}}
+    assert A.mixed_seeds(where) == [101] and A.seed_ranges([100, 101, 102, 105]) == "100-102, 105"
+    devs = A.deviations(c, {}, res, where)
+    assert any(d.startswith("the runs trained on 2 machines") and "seed(s) 101 are split" in d for d in devs)
+    assert not any("machines" in d for d in A.deviations(c, {}, res, {"one": where["small"]}))
+    unmixed = A.analyse(c, {g: {s: r for s, r in by.items() if s != 101} for g, by in runs.items()})
+    text = R.render(res, c, devs, {"plan": ["abc123", "2026-12-04"], "first_record": []}, where=where,
+                    unmixed=unmixed)
+    d = unmixed["comparisons"]["hicra-grpo"]["accuracy"]["difference"]
+    assert d["n"] == 7 and d["mean"] == pytest.approx(1 + NOISE[[0, *range(2, 8)]].mean())
+    assert "Without seed(s) 101 (a check the plan did not name" in text
+    assert f"- HICRA (alpha 0.2) - GRPO at step 50: {signed(d['mean'], 1)} points" in text
 
 
 def test_the_same_numbers_check_flags_a_changed_field_and_ignores_times_and_new_fields():

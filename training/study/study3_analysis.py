@@ -203,6 +203,26 @@ def machines(cfg: Study3Config) -> dict[str, dict]:
     return {k: {"seeds": sorted(v["seeds"]), "step0": sorted(v["step0"])} for k, v in sorted(out.items())}
 
 
+def mixed_seeds(where: dict[str, dict]) -> list[int]:
+    """Seeds whose arms ran on more than one machine (rows of :func:`machines`): their pairs mix machines."""
+    count: dict[int, int] = {}
+    for row in where.values():
+        for s in row["seeds"]:
+            count[s] = count.get(s, 0) + 1
+    return sorted(s for s, n in count.items() if n > 1)
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """``[100, 101, 102, 105]`` -> ``'100-102, 105'``."""
+    parts, start = [], None
+    for i, s in enumerate(seeds):
+        start = s if start is None else start
+        if i + 1 == len(seeds) or seeds[i + 1] != s + 1:
+            parts.append(f"{start}" if start == s else f"{start}-{s}")
+            start = None
+    return ", ".join(parts)
+
+
 def analyse(cfg: Study3Config, runs: dict | None = None) -> dict:
     """Every number the page prints, from ``runs`` (default: the committed records)."""
     runs = load(cfg) if runs is None else runs
@@ -234,9 +254,17 @@ def mean_curve(runs: list[list[dict]]) -> dict[int, float]:
     return {s: float(np.mean(v)) for s, v in sorted(steps.items())}
 
 
-def deviations(cfg: Study3Config, recorded: dict[tuple[str, int], dict], res: dict) -> list[str]:
-    """Every way the config, the records and the seeds run differ from the plan (with the hand-kept list)."""
+def deviations(cfg: Study3Config, recorded: dict[tuple[str, int], dict], res: dict,
+               where: dict[str, dict] | None = None) -> list[str]:
+    """Every way the config, the records, the seeds run and the machines differ from the plan (with the
+    hand-kept list). ``where``: :func:`machines`."""
     out = [f"{what} ({why})" for what, why in DEVIATIONS]
+    if where and len(where) > 1:
+        mixed = mixed_seeds(where)
+        out.append(f"the runs trained on {len(where)} machines (\"Where the runs ran\" lists them), where the plan "
+                   "foresaw one; machines may differ in the last bits of their arithmetic"
+                   + (f"; the arms of seed(s) {seed_ranges(mixed)} are split across machines, so the page repeats "
+                      "the co-primary comparisons without them" if mixed else ""))
     if tuple(cfg.list_of("seeds")) != PLAN_SEEDS:
         out.append(f"seeds {cfg.seeds} instead of the plan's 100-150")
     if tuple(cfg.list_of("groups", str)) != PLAN_GROUPS:
