@@ -19,6 +19,8 @@ from training.hierarchy.matching import GramMatcher, matcher_for
 from training.hierarchy.planning_eval import parse_trace, score
 from training.hierarchy.tokens import token_masks_from_ids
 
+from _mask_timing import mask_batch
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -178,15 +180,7 @@ def test_within_the_mask_budget():
     # The loop's budget is 20 ms for 64 x 1,024 tokens (bench/planning_mask.py). A loose, CI-safe bound on
     # a quarter of that batch (16 sequences: a shared CI machine is several times slower than a quiet one):
     # this thread's CPU time, best of 5.
-    from lab.analysis import bundled_tokenizer
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    from planning_mask import phrase_set, sequences
-    import random
-
-    rng = random.Random(0)
-    tok = bundled_tokenizer()
-    batch = sequences(phrase_set(300, rng), 16, 1024, rng, tok)
+    tok, batch = mask_batch()
     d = default_detector()
     token_masks_from_ids(tok, batch, d)
     best = float("inf")

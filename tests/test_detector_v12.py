@@ -3,10 +3,8 @@ versions stay reproducible, hand-worked units, determinism, the run label and th
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from training.hierarchy import step_classifier
@@ -14,7 +12,8 @@ from training.hierarchy.detector import (NAME, VERSION, VERSIONS, PlanningDetect
                                          planning_label, planning_matcher)
 from training.hierarchy.grams import load_preset
 from training.hierarchy.step_classifier import StepClassifier, Unit, features, fit, load
-from training.hierarchy.tokens import token_masks_from_ids
+
+from _mask_timing import mask_cpu_times
 
 ROOT = Path(__file__).resolve().parent.parent
 SG = load_preset("reasoning")
@@ -119,24 +118,5 @@ def test_weights_file_is_small_and_named():
 def test_mask_cost_of_1_2_is_close_to_1_1s(v12):
     # A loose, ratio-based bound (the budget itself is measured by bench/planning_mask.py): a quarter of the
     # bench's batch (16 x 1,024 tokens, to keep the test short), 1.2 within 1.5x 1.1's CPU time.
-    from lab.analysis import bundled_tokenizer
-    sys.path.insert(0, str(ROOT / "bench"))
-    import random
-
-    from planning_mask import phrase_set, sequences
-    rng = random.Random(0)
-    tok = bundled_tokenizer()
-    batch = sequences(phrase_set(300, rng), 16, 1024, rng, tok)
-    v11 = PlanningDetector(SG)
-    for d in (v11, v12):
-        token_masks_from_ids(tok, batch, d)
-
-    def cpu(d) -> float:
-        times = []
-        for _ in range(7):
-            t0 = time.thread_time()
-            token_masks_from_ids(tok, batch, d)
-            times.append(time.thread_time() - t0)
-        return float(np.median(times))
-
-    assert cpu(v12) < 1.5 * cpu(v11) + 0.002
+    cpu_v11, cpu_v12 = mask_cpu_times(PlanningDetector(SG), v12)
+    assert cpu_v12 < 1.5 * cpu_v11 + 0.002

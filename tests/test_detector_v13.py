@@ -1,20 +1,15 @@
 """Planning detector 1.3 (1.1 plus the clause-end post-pass): each rule where it runs a clause on and where it
 must stop, determinism, versions 1.0-1.2 unchanged, the run label and the mask budget."""
 
-import sys
-import time
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 from training.hierarchy.clause_end import EXTRA, KEPT, RULES
 from training.hierarchy.detector import (DETECTORS, VERSION, PlanningDetector, clause_ends, planning_label,
                                          planning_matcher)
 from training.hierarchy.grams import load_preset
-from training.hierarchy.tokens import token_masks_from_ids
 
-ROOT = Path(__file__).resolve().parent.parent
+from _mask_timing import mask_cpu_times
+
 SG = load_preset("reasoning")
 
 
@@ -113,23 +108,5 @@ def test_versions_1_0_to_1_2_are_unchanged_by_1_3():
 def test_mask_cost_of_1_3_is_close_to_1_1s(v11, v13):
     # A loose, ratio-based bound (the budget itself is measured by bench/planning_mask.py, where 1.3 takes about
     # 1.06x 1.1's CPU time): a quarter of the bench's batch, 1.3 within 1.4x 1.1's CPU time.
-    from lab.analysis import bundled_tokenizer
-    sys.path.insert(0, str(ROOT / "bench"))
-    import random
-
-    from planning_mask import phrase_set, sequences
-    rng = random.Random(0)
-    tok = bundled_tokenizer()
-    batch = sequences(phrase_set(300, rng), 16, 1024, rng, tok)
-    for d in (v11, v13):
-        token_masks_from_ids(tok, batch, d)
-
-    def cpu(d) -> float:
-        times = []
-        for _ in range(7):
-            t0 = time.thread_time()
-            token_masks_from_ids(tok, batch, d)
-            times.append(time.thread_time() - t0)
-        return float(np.median(times))
-
-    assert cpu(v13) < 1.4 * cpu(v11) + 0.002
+    cpu_v11, cpu_v13 = mask_cpu_times(v11, v13)
+    assert cpu_v13 < 1.4 * cpu_v11 + 0.002
