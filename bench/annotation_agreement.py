@@ -11,15 +11,15 @@ SOURCES.md says how it was made).
 Token level, with the scorer's rule (:func:`training.hierarchy.planning_eval.score`,
 bundled tokenizer: a token is planning when it overlaps a span), it prints
 
-* the second annotation scored against the first as if it were a detector:
-  precision, recall, F1 (symmetric), Cohen's kappa over all tokens, and the
-  share of the first annotation's phrases the second touches (and the
-  reverse), each with a 95% bootstrap interval over traces;
+* the second annotation scored against the first as if it were a detector,
+  and the first against the second (precision and recall swap; F1 and
+  Cohen's kappa over all tokens do not depend on the direction), with the
+  share of the reference's phrases touched, each with a 95% bootstrap
+  interval over traces;
 * the share of tokens both mark that carry the same tag;
 * the default planning detector scored against each annotation, so its
-  figures sit beside the human ones: where two careful readers of the same
-  rules reach recall r against each other, a detector is not expected above
-  about r.
+  figures sit beside the human ones: the humans' F1 is what agreement
+  between two careful readers of the same rules looks like.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def paired(first: Path, second: Path) -> list[tuple[AnnotatedTrace, AnnotatedTra
     if {t.id for t in a} != set(by_id):
         only = sorted({t.id for t in a} ^ set(by_id))
         raise EvalSetError(f"the two files hold different traces (ids in one only: {', '.join(only[:5])})")
+    if not a:
+        raise EvalSetError(f"{first}: no traces (each starts with a '### id=...' header)")
     pairs = [(t, by_id[t.id]) for t in a]
     for x, y in pairs:
         if x.text != y.text:
@@ -76,7 +78,7 @@ def _tags(spans, offsets) -> np.ndarray:
 
 def counts(pairs, tokenizer, detector=None) -> np.ndarray:
     """Per trace: [both, first only, second only, neither, first phrases, touched by second,
-    second phrases, touched by first, both same tag, first-only tokens of phrases the second touches];
+    second phrases, touched by first, both same tag, first-only tokens inside phrases the second touches];
     with ``detector`` it stands in for the second."""
     rows, backend = [], backend_of(tokenizer)
     for a, b in pairs:
@@ -85,20 +87,24 @@ def counts(pairs, tokenizer, detector=None) -> np.ndarray:
         ma, mb = _mask(a.spans, offsets), _mask(b_spans, offsets)
         inside_a = [spans_to_mask([(s, e)], offsets) for s, e, _ in a.spans]
         touched_ab = sum(bool((mb & inside).any()) for inside in inside_a)
-        ends = sum(int((inside & ~mb).sum()) for inside in inside_a if (mb & inside).any())
+        shared = np.zeros(len(offsets), dtype=bool)  # tokens of the first's phrases that the second touches
+        for inside in inside_a:
+            if (mb & inside).any():
+                shared |= inside
+        inner = int((shared & ~mb).sum())
         touched_ba = sum(bool((ma & spans_to_mask([(s, e)], offsets)).any()) for s, e in b_spans)
         same = 0
         if detector is None:
             ta, tb = _tags(a.spans, offsets), _tags(b.spans, offsets)
             same = int(((ta == tb) & ma & mb).sum())
         rows.append([(ma & mb).sum(), (ma & ~mb).sum(), (~ma & mb).sum(), (~ma & ~mb).sum(),
-                     len(a.spans), touched_ab, len(b_spans), touched_ba, same, ends])
+                     len(a.spans), touched_ab, len(b_spans), touched_ba, same, inner])
     return np.asarray(rows, dtype=np.int64)  # (traces, 10)
 
 
 def measures(c: np.ndarray) -> dict[str, float]:
     """Agreement figures from summed per-trace counts (second scored against first)."""
-    both, a_only, b_only, neither, pa, tab, pb, tba, same, ends = (int(x) for x in c.sum(axis=0))
+    both, a_only, b_only, neither, pa, tab, pb, tba, same, inner = (int(x) for x in c.sum(axis=0))
     n = both + a_only + b_only + neither
     precision = both / (both + b_only) if both + b_only else math.nan
     recall = both / (both + a_only) if both + a_only else math.nan
@@ -110,7 +116,7 @@ def measures(c: np.ndarray) -> dict[str, float]:
             "touched_first": tab / pa if pa else math.nan, "touched_second": tba / pb if pb else math.nan,
             "same_tag": same / both if both else math.nan, "tokens": n, "first_tokens": both + a_only,
             "second_tokens": both + b_only, "first_phrases": pa, "second_phrases": pb,
-            "first_only_tokens": a_only, "first_only_in_shared_phrases_tokens": ends}
+            "first_only_tokens": a_only, "first_only_in_shared_phrases_tokens": inner}
 
 
 def intervals(c: np.ndarray, seed: int = 0) -> dict[str, tuple[float, float]]:
@@ -127,7 +133,8 @@ def report(first: Path, second: Path) -> dict:
     detector = PlanningDetector(load_preset("reasoning"))
     out = {"first": first.name, "second": second.name, "traces": len(pairs), "bootstrap": BOOT}
     swapped = [(b, a) for a, b in pairs]  # the second annotation as the reference
-    for key, c in (("second_vs_first", counts(pairs, tok)), ("detector_vs_first", counts(pairs, tok, detector)),
+    for key, c in (("second_vs_first", counts(pairs, tok)), ("first_vs_second", counts(swapped, tok)),
+                   ("detector_vs_first", counts(pairs, tok, detector)),
                    ("detector_vs_second", counts(swapped, tok, detector))):
         m, ci = measures(c), intervals(c)
         out[key] = {k: {"value": v, "ci95": ci[k]} if not k.endswith(("tokens", "phrases")) else v
@@ -145,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("second", nargs="?", type=Path, default=SECOND, help="the other annotation")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = p.parse_args(argv)
+    if args.second == SECOND and args.first != FIRST:  # one file given: its partner is not held-out-4's
+        p.error("give both annotation files (FIRST SECOND), or neither for held-out-4 and its second annotation")
     try:
         out = report(args.first, args.second)
     except EvalSetError as err:
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{out['traces']} traces; first {out['first']} ({h['first_phrases']} phrases, {h['first_tokens']} "
           f"planning tokens), second {out['second']} ({h['second_phrases']} phrases, {h['second_tokens']}); "
           f"{h['tokens']} tokens; 95% bootstrap intervals over traces\n")
-    rows = (("second annotator vs first", "second_vs_first"),
+    rows = (("second annotation vs first", "second_vs_first"), ("first annotation vs second", "first_vs_second"),
             (f"{NAME}-{VERSION} vs first", "detector_vs_first"),
             (f"{NAME}-{VERSION} vs second", "detector_vs_second"))
     print("| scored | reference | precision | recall | F1 | kappa | phrases touched |")
@@ -168,10 +177,14 @@ def main(argv: list[str] | None = None) -> int:
           f"second's phrases the first touches: {_fmt(h['touched_second'])}")
     print(f"tokens both annotators mark that carry the same tag: {_fmt(h['same_tag'])}")
     print(f"tokens only the first marks: {h['first_only_tokens']}, of which {h['first_only_in_shared_phrases_tokens']} "
-          f"lie in phrases the second also marks (where a span ends) and "
+          f"lie inside phrases the second also marks (its spans there are shorter or split) and "
           f"{h['first_only_tokens'] - h['first_only_in_shared_phrases_tokens']} in phrases it does not mark")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        try:
+            args.json.write_text(json.dumps(out, indent=1) + "\n")
+        except OSError as err:
+            print(f"error: cannot write {args.json} ({err.strerror or err})", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -102,7 +102,7 @@ def test_the_detector_page_pastes_what_the_command_prints():
     printed = subprocess.run([sys.executable, "bench/annotation_agreement.py"], cwd=ROOT, capture_output=True,
                              text=True, check=True, timeout=300).stdout
     page = (ROOT / "docs" / "planning-detector.md").read_text()
-    section = page.split("### Two annotators of the same traces")[1].split("\n### ")[0]
+    section = page.split("### Two annotations of the same traces")[1].split("\n### ")[0]
     for line in printed.splitlines()[2:]:
         assert line in section, line
     for figure in re.findall(r"\b0\.\d{3}\b|\b\d+\.\d%", section.split("```")[2]):
@@ -116,3 +116,12 @@ def test_the_shipped_second_annotation_is_of_the_same_text_and_counted_in_source
     spans = [tag for _, b in pairs for *_, tag in b.spans]
     sources = " ".join((agreement.GENUINE / "SOURCES.md").read_text().split())
     assert f"{len(spans)} spans (other {spans.count('other')}, deduction {spans.count('deduction')}" in sources
+
+
+def test_bad_command_lines_get_a_clear_message(tmp_path, capsys):
+    one = _write(tmp_path, "a.txt", FIRST)
+    with pytest.raises(SystemExit):  # one file alone: its partner would silently be held-out-4's
+        agreement.main([str(one)])
+    assert "give both annotation files" in capsys.readouterr().err
+    empty = _write(tmp_path, "e.txt", "")
+    assert agreement.main([str(empty), str(empty)]) == 2 and "no traces" in capsys.readouterr().err

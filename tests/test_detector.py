@@ -200,6 +200,11 @@ def test_family_of_model_names():
     assert family_of("gpt2") is None and family_of("") is None
     assert family_of("nvidia/Llama-3_3-Nemotron-Super-49B-v1") == "llama-nemotron"
     assert family_of("meta-llama/Llama-3.1-8B-Instruct") == "llama" and family_of("openai/gpt-oss-20b") == "gpt-oss"
+    assert family_of("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1") == "llama-nemotron"
+    assert family_of("nvidia/OpenReasoning-Nemotron-7B") is None  # Qwen-based: not Nemotron 3's figures
+    assert family_of("NousResearch/Hermes-3-Llama-3.1-8B") == "llama"  # an instruct model, not DeepHermes
+    assert family_of("NousResearch/DeepHermes-3-Mistral-24B-Preview") == "hermes"
+    assert family_of("zai-org/GLM-4.5") == "glm" and family_of("Qwen/Qwen3.6-27B") == "qwen3.6"
 
 
 def test_every_measured_family_is_found_from_its_traces_model_names():

@@ -33,9 +33,10 @@ FAMILIES = (
     ("qwen3.5", ("qwen3.5", "qwen3_5")),
     ("qwen3.6", ("qwen3.6", "qwen3_6")),
     ("qwen3", ("qwen3",)),
-    ("llama-nemotron", ("llama-3.3-nemotron", "llama-3_3-nemotron", "ll3.3-nemotron", "llama-3.1-nemotron")),
-    ("nemotron", ("nemotron",)),
-    ("hermes", ("hermes",)),
+    ("llama-nemotron", ("llama-3.3-nemotron", "llama-3_3-nemotron", "ll3.3-nemotron", "llama-3.1-nemotron",
+                        "llama-3_1-nemotron")),
+    ("nemotron", ("nemotron-3", "nemotron3")),  # NVIDIA Nemotron 3; not the Qwen-based *-Nemotron distills
+    ("hermes", ("deephermes",)),  # the reasoning previews; plain Hermes models are instruct models
     ("kimi", ("kimi",)),
     ("glm", ("glm-", "glm4", "glm5")),
     ("gpt-oss", ("gpt-oss",)),
