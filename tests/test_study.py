@@ -176,7 +176,7 @@ def test_runtime_keeps_resumed_runs_out_of_the_pace(tmp_path):
     info = json.loads((tmp_path / "study" / "runtime.json").read_text())
     assert (info["runs"], info["run_seconds"], info["resumed_runs"], info["resumed_run_seconds"]) == (2, 540.0, 1, 16.0)
     res = {"counts": {}, "regimes": {}}
-    assert "- Time: 4 minutes a run, measured over 2 runs" in report.summary(res, cfg, info)
+    assert "- Time: 4.5 minutes a run, measured over 2 runs" in report.summary(res, cfg, info)
 
 
 def test_numbers_that_round_to_zero_carry_no_minus_sign():

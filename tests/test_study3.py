@@ -69,8 +69,11 @@ def test_a_clear_difference_is_claimed_for_both_co_primaries():
     assert "**HICRA (alpha 0.2) is ahead of GRPO at step 50**" in text
     assert "**HICRA (alpha 0.2) is ahead of the placebo at step 50**" in text
     assert "Not detected" not in text.split("## Dose arm")[0]
-    head = text.split("## Dose arm")[0]  # a difference, too, states its paired sd and MDE (the plan's analysis)
-    assert f"paired sd {c['sd']:.2f} points; with these 8 seeds a difference of {c['mde']:.1f} points" in head
+    head = text.split("## Dose arm")[0]  # a difference, too, states its p, paired sd and MDE (the plan's analysis)
+    assert f"paired t p {c['p']:.3g}; paired sd {c['sd']:.2f} points; with these 8 seeds a difference of " \
+           f"{c['mde']:.1f} points" in head
+    dose = res["comparisons"]["alpha-1.0-grpo"]["accuracy"]
+    assert f"paired t p {dose['p']:.3g}, paired sd {dose['sd']:.2f} points, MDE {dose['mde']:.1f} points" in text
 
 
 def test_no_difference_says_not_detected_and_prints_the_mde():
@@ -244,7 +247,8 @@ def test_mixed_machines_are_a_deviation_and_the_co_primaries_are_repeated_withou
                                                                      "step0": [0.25]}}
     assert A.mixed_seeds(where) == [101] and A.seed_ranges([100, 101, 102, 105]) == "100-102, 105"
     devs = A.deviations(c, {}, res, where)
-    assert any(d.startswith("the runs trained on 2 machines") and "seed(s) 101 are split" in d for d in devs)
+    assert any(d.startswith("the runs trained on 2 machines (big; and small)") and "seed(s) 101 are split" in d
+               for d in devs)
     assert not any("machines" in d for d in A.deviations(c, {}, res, {"one": where["small"]}))
     unmixed = A.analyse(c, {g: {s: r for s, r in by.items() if s != 101} for g, by in runs.items()})
     text = R.render(res, c, devs, {"plan": ["abc123", "2026-12-04"], "first_record": []}, where=where,
@@ -286,3 +290,13 @@ def test_an_incomplete_study_writes_no_difference_anywhere(tmp_path):
     assert saved["seeds"] == [100, 101] and not saved["complete"] and "**Incomplete**" in text
     assert not {"comparisons", "arms", "curves"} & set(saved)
     assert not (tmp_path / "docs" / "study3" / "accuracy.png").exists() and "accuracy by step" not in text
+
+
+def test_the_page_says_when_steps_to_fit_compares_only_the_seeds_that_got_there():
+    runs = runs_with(NOISE + 1, NOISE)
+    _, text = page(runs)
+    assert "exist only for seeds where both arms" not in text  # every synthetic run reaches 0.8
+    runs["grpo"][SEEDS[0]] = run(57.0, fitted_rate=0.001)  # one GRPO run never reaches it
+    res, text = page(runs)
+    assert res["comparisons"]["hicra-grpo"]["steps_to_fit"]["difference"]["n"] == 7
+    assert "hicra-grpo: 7 of 8, hicra-placebo: 8 of 8" in text and "not all seeds" in text

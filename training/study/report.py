@@ -341,7 +341,7 @@ def runtime_clause(runtime: dict | None) -> str:
     hours = runtime["run_seconds"] / 3600
     text = (f"; the {runtime['runs']} runs trained in one go took {hours:.1f} run-hours on {runtime.get('cores')} "
             f"cores, {workers} runs at a time (about {hours / workers:.1f} hours of wall time; "
-            f"{per_run / 60:.0f} minutes a run)")
+            f"{per_run / 60:.1f} minutes a run)")
     if runtime.get("resumed_runs"):
         text += (f"; {runtime['resumed_runs']} resumed run(s) are left out of the pace (their time before the stop "
                  f"was not recorded)")
@@ -358,7 +358,7 @@ def summary(res: dict, cfg: StudyConfig, runtime: dict | None = None) -> str:
         if done < total else "")]
     if pace(runtime):
         per_run, workers = pace(runtime)
-        lines.append(f"- Time: {per_run / 60:.0f} minutes a run, measured over {runtime['runs']} runs, "
+        lines.append(f"- Time: {per_run / 60:.1f} minutes a run, measured over {runtime['runs']} runs, "
                      f"{workers} at a time on {runtime.get('cores')} cores; at that pace the whole sweep is about "
                      f"{per_run * total / workers / 3600:.0f} hours of wall time.")
     for regime, r in by_reliability(res["regimes"]):

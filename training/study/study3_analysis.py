@@ -261,8 +261,8 @@ def deviations(cfg: Study3Config, recorded: dict[tuple[str, int], dict], res: di
     out = [f"{what} ({why})" for what, why in DEVIATIONS]
     if where and len(where) > 1:
         mixed = mixed_seeds(where)
-        out.append(f"the runs trained on {len(where)} machines (\"Where the runs ran\" lists them), where the plan "
-                   "foresaw one; machines may differ in the last bits of their arithmetic"
+        out.append(f"the runs trained on {len(where)} machines (" + "; and ".join(where) + "), where the plan "
+                   "foresaw one (\"Where the runs ran\" compares their step-0 evaluations)"
                    + (f"; the arms of seed(s) {seed_ranges(mixed)} are split across machines, so the page repeats "
                       "the co-primary comparisons without them" if mixed else ""))
     if tuple(cfg.list_of("seeds")) != PLAN_SEEDS:

@@ -72,8 +72,8 @@ def primary_sentence(name: str, c: dict, seeds: int) -> str:
         return f"{treated} - {base}: too few complete seeds for an interval ({iv_text(d, ' points')})."
     level = f"{100 * c['level']:g}%"
     holm_iv = f"[{signed(h['low'], 1)}, {signed(h['high'], 1)}]"
-    power = (f"paired sd {c['sd']:.2f} points; with these {seeds} seeds a difference of {c['mde']:.1f} points or "
-             "more would have been detected with 80% power (MDE, two-sided alpha 0.025)")
+    power = (f"paired t p {c['p']:.3g}; paired sd {c['sd']:.2f} points; with these {seeds} seeds a difference of "
+             f"{c['mde']:.1f} points or more would have been detected with 80% power (MDE, two-sided alpha 0.025)")
     if h["low"] > 0 or h["high"] < 0:
         side = "ahead of" if h["low"] > 0 else "behind"
         return (f"**{treated} is {side} {base} at step 50**: {iv_text(d, ' points')} (95% interval); Holm-adjusted "
@@ -88,8 +88,9 @@ def secondary_sentence(name: str, c: dict) -> str:
     d = c["difference"]
     seen = "its 95% interval excludes zero (a lead, not a test)" if d["n"] > 1 and (d["low"] > 0 or d["high"] < 0) \
         else "its 95% interval includes zero"
-    mde = "" if math.isnan(c["mde"]) else f"; MDE {c['mde']:.1f} points"
-    return f"{treated} - {base} at step 50: {iv_text(d, ' points')}: {seen}{mde}."
+    stats = "" if math.isnan(c["mde"]) else \
+        f"; paired t p {c['p']:.3g}, paired sd {c['sd']:.2f} points, MDE {c['mde']:.1f} points"
+    return f"{treated} - {base} at step 50: {iv_text(d, ' points')}: {seen}{stats}."
 
 
 def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: dict | None = None,
@@ -140,6 +141,12 @@ def render(res: dict, cfg: Study3Config, devs: list[str], prov: dict, figures: d
                   "|---|" + "---|" * len(SECONDARY)]
         for name, c in res["comparisons"].items():
             lines.append(f"| {name} | " + " | ".join(iv_text(c[k]["difference"], digits=2) for k in SECONDARY) + " |")
+        fit_n = {n: c["steps_to_fit"]["difference"]["n"] for n, c in res["comparisons"].items()}
+        if any(k < n_done for k in fit_n.values()):
+            lines += ["", "The steps until the fitted share reaches 0.8 exist only for seeds where both arms of a "
+                          "comparison reach it within the 50 steps (" + ", ".join(f"{n}: {k} of {n_done}" for n, k in
+                                                                              fit_n.items()) +
+                      "): that column compares the seeds that got there, not all seeds."]
         lines += ["", "Mean held-out accuracy (points) by step, complete seeds:", "",
                   "| arm | " + " | ".join(f"step {s}" for s in next(iter(res["curves"].values()), {})) + " |",
                   "|---|" + "---|" * len(next(iter(res["curves"].values()), {}))]
